@@ -1,0 +1,3 @@
+"""infralens-coach: rehearse AI-infrastructure interview answers out loud."""
+
+__version__ = "0.1.0"

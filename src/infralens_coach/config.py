@@ -1,0 +1,74 @@
+"""Settings read from the environment (INFRALENS_*), and the user's data directory."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def user_dir() -> Path:
+    """Where history and audio copies live: INFRALENS_HOME, else the platform's app data dir."""
+    explicit = os.environ.get("INFRALENS_HOME")
+    if explicit:
+        return Path(explicit).expanduser()
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "infralens-coach"
+    if os.name == "nt":
+        base = os.environ.get("APPDATA") or str(Path.home() / "AppData" / "Roaming")
+        return Path(base) / "infralens-coach"
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "infralens-coach"
+
+
+def _paths(value: str | None) -> tuple[Path, ...]:
+    if not value:
+        return ()
+    return tuple(Path(p).expanduser() for p in value.split(os.pathsep) if p.strip())
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        from .errors import CoachError
+
+        raise CoachError(f"{name}={raw!r} is not a number") from None
+
+
+def _int(name: str, default: int) -> int:
+    return int(_float(name, default))
+
+
+@dataclass(frozen=True)
+class Settings:
+    question_dirs: tuple[Path, ...] = ()
+    # Speech to text
+    whisper_engine: str = "faster-whisper"
+    whisper_model: str | None = None  # name, CTranslate2 dir or .pt path; None = best available offline
+    whisper_beam_size: int = 5
+    whisper_threads: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
+    max_audio_s: float = 600.0
+    # Grading
+    llm_model: str | None = None
+    llm_api_base: str | None = None
+    llm_timeout_s: float = 30.0
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        env = os.environ.get
+        return cls(
+            question_dirs=_paths(env("INFRALENS_QUESTIONS")),
+            whisper_engine=env("INFRALENS_WHISPER_ENGINE") or "faster-whisper",
+            whisper_model=env("INFRALENS_WHISPER_MODEL") or None,
+            whisper_beam_size=_int("INFRALENS_WHISPER_BEAM", 5),
+            whisper_threads=_int("INFRALENS_WHISPER_THREADS", min(2, os.cpu_count() or 1)),
+            max_audio_s=_float("INFRALENS_MAX_AUDIO_S", 600.0),
+            llm_model=env("INFRALENS_LLM_MODEL") or None,
+            llm_api_base=env("INFRALENS_LLM_API_BASE") or None,
+            llm_timeout_s=_float("INFRALENS_LLM_TIMEOUT_S", 30.0),
+        )

@@ -1,0 +1,116 @@
+"""The keyword-coverage grader: offline, deterministic, and the fallback behind every other grader.
+
+For each rubric dimension it finds which expected points the answer makes (a point is made when one of
+its phrases matches inside one sentence), quotes the sentences that made them, and lists the rest as
+missing. Three rules keep it honest:
+- only sentences that read as explanations earn points (a bare term list has almost no function words);
+- one sentence can earn only as many points as its length supports (cramming terms does not pay);
+- a sentence that asserts a misconception earns nothing, and the common-mistake dimension scores 0.
+A dimension scores 4 when it makes min(3, its number of points) points; fewer scale down linearly.
+"""
+
+from __future__ import annotations
+
+from ..content import DIMENSIONS, Misconception, Point, Question, Rubric
+from ..errors import AnswerError
+from .base import DimensionScore, Grade, MisconceptionHit, overall_score
+from .text import Span, compile_phrase, split_spans, stem
+
+MIN_PROSE_TOKENS = 5
+MIN_FUNCTION_WORDS = 2
+MIN_FUNCTION_SHARE = 0.2
+TOKENS_PER_POINT = 5  # a sentence of n words can earn at most max(2, n // 5) points
+POINTS_FOR_FULL_MARKS = 3
+
+# Words that turn a mention of a misconception into a warning against it.
+WARNING_STEMS = frozenset(
+    stem(w)
+    for w in """mistake mistaken avoid not never no instead rather wrong myth trap pitfall misconception
+    misleading careful beware danger dangerous risky risk tempting temptation naive naively hide hides
+    hiding mask masks masking fallacy error incorrect false untrue fails fail blindly""".split()
+)
+
+
+def is_prose(span: Span) -> bool:
+    n = len(span.tokens)
+    if n < MIN_PROSE_TOKENS:
+        return False
+    fw = span.function_word_count
+    return fw >= MIN_FUNCTION_WORDS and fw / n >= MIN_FUNCTION_SHARE
+
+
+def _warns(span: Span) -> bool:
+    return any(t.stem in WARNING_STEMS for t in span.tokens)
+
+
+def _point_matches(point: Point, span: Span) -> bool:
+    return any(compile_phrase(p).matches(span) for p in point.phrases)
+
+
+def find_misconceptions(question: Question, spans: list[Span]) -> list[tuple[Misconception, Span]]:
+    """Misconceptions the answer asserts (mentions without any warning word in the same sentence)."""
+    hits = []
+    for misconception in question.misconceptions:
+        for span in spans:
+            if not _warns(span) and _point_matches(misconception, span):
+                hits.append((misconception, span))
+                break
+    return hits
+
+
+def _feedback(rubric: Rubric, dim_id: str, score: int, missing: list[str]) -> str:
+    level = rubric.dimension(dim_id).levels[score]
+    if missing and score < 4:
+        return f"{level} Next time also say: {missing[0]}"
+    return level
+
+
+class KeywordGrader:
+    name = "keyword"
+
+    def grade(self, question: Question, rubric: Rubric, answer: str) -> Grade:
+        if not answer or not answer.strip():
+            raise AnswerError("the answer is empty: type, paste or record an answer first")
+        spans = split_spans(answer)
+        asserted = find_misconceptions(question, spans)
+        wrong_spans = {id(span) for _, span in asserted}
+        usable = [s for s in spans if is_prose(s) and id(s) not in wrong_spans]
+
+        budget = {id(s): max(2, len(s.tokens) // TOKENS_PER_POINT) for s in usable}
+        dimensions = []
+        for dim_id in DIMENSIONS:
+            points = question.points.get(dim_id, ())
+            if not points:
+                dimensions.append(
+                    DimensionScore(dim_id, 0, 0, (), (), "Not assessed: this card has no points for this dimension.")
+                )
+                continue
+            covered, missing, evidence = [], [], []
+            for point in points:
+                span = next((s for s in usable if budget[id(s)] > 0 and _point_matches(point, s)), None)
+                if span is None:
+                    missing.append(point.text)
+                    continue
+                budget[id(span)] -= 1
+                covered.append(point.text)
+                if span.text not in evidence:
+                    evidence.append(span.text)
+            needed = min(POINTS_FOR_FULL_MARKS, len(points))
+            score = min(4, int(4 * len(covered) / needed + 0.5))
+            if dim_id == "common_mistake" and asserted:
+                score, evidence = 0, []
+            dimensions.append(
+                DimensionScore(
+                    dim_id, score, 4, tuple(evidence), tuple(missing), _feedback(rubric, dim_id, score, missing),
+                    tuple(covered),
+                )
+            )
+        dims = tuple(dimensions)
+        return Grade(
+            question_id=question.id,
+            card=question.card,
+            dimensions=dims,
+            overall=overall_score(dims, question, rubric),
+            misconceptions=tuple(MisconceptionHit(m.id, m.text, s.text) for m, s in asserted),
+            decided_by=self.name,
+        )

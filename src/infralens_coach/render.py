@@ -1,0 +1,74 @@
+"""Plain-text views of cards and grades for the terminal (pure functions, no I/O)."""
+
+from __future__ import annotations
+
+import textwrap
+
+from .content import GROUPS, Question, Rubric
+from .grading.base import Grade
+
+_BAR = "█"
+_EMPTY = "░"
+
+
+def _wrap(text: str, indent: str = "  ") -> str:
+    return textwrap.fill(" ".join(text.split()), width=100, initial_indent=indent, subsequent_indent=indent)
+
+
+def question_line(q: Question) -> str:
+    return f"{q.card:>2}  {q.id:<34} {q.group or '-':<20} {q.question}"
+
+
+def question_card(q: Question, *, with_answer: bool) -> str:
+    lines = [f"Card {q.card:02d} · {q.id}", _wrap(q.question, "")]
+    if q.group:
+        lines.append(f"Group: {q.group} — {GROUPS[q.group]}")
+    if not with_answer:
+        lines.append("\nAnswer out loud first; then run with --answer to see the reference.")
+        return "\n".join(lines)
+    for title, text in (
+        ("Short answer", q.short_answer),
+        ("Deeper explanation", q.deeper_explanation),
+        ("Reference answer", q.reference_answer),
+        ("Common mistake", q.common_mistake),
+    ):
+        if text:
+            lines += ["", f"{title}:", _wrap(text)]
+    for table in q.tables:
+        lines += ["", f"{table.title}:"]
+        lines += ["  " + " | ".join(table.columns)] + ["  " + " | ".join(row) for row in table.rows]
+    if q.related_lab:
+        lab = q.related_lab
+        lines += ["", f"Related lab ({lab.module}): {lab.title}", _wrap(lab.exercise)]
+    if q.sources:
+        lines += ["", "Sources:"] + [f"  - {s.name}: {s.url}" for s in q.sources]
+    return "\n".join(lines)
+
+
+def grade_report(grade: Grade, question: Question, rubric: Rubric) -> str:
+    lines = [f"Card {question.card:02d} · {question.question}", f"Overall: {grade.overall}/100"]
+    decided = f"Graded by: {grade.decided_by}"
+    if grade.decided_by == "keyword":
+        decided += " (offline keyword coverage)"
+    if grade.fallback_reason:
+        decided += f" — fell back because {grade.fallback_reason}"
+    lines.append(decided)
+    for dim in grade.dimensions:
+        name = rubric.dimension(dim.dimension).name
+        if dim.max_score == 0:
+            lines += ["", f"{name}: not assessed"]
+            continue
+        bar = _BAR * dim.score + _EMPTY * (dim.max_score - dim.score)
+        lines += ["", f"{name:<24} {bar} {dim.score}/{dim.max_score}"]
+        lines += [_wrap(f'✓ "{quote}"', "    ") for quote in dim.evidence]
+        lines += [_wrap(f"✗ {point}", "    ") for point in dim.missing]
+        lines.append(_wrap(dim.feedback, "    "))
+    if grade.misconceptions:
+        lines += ["", "Misconceptions asserted:"]
+        for hit in grade.misconceptions:
+            lines += [_wrap(f"! {hit.text}", "  "), _wrap(f'in: "{hit.evidence}"', "    ")]
+    if grade.follow_up:
+        lines += ["", f"Follow-up: {grade.follow_up}"]
+    if grade.summary:
+        lines += ["", _wrap(grade.summary, "")]
+    return "\n".join(lines)

@@ -1,0 +1,133 @@
+"""The CLI end to end: real bank, real grader, real process for exit codes and imports."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from infralens_coach.cli import main
+
+ANSWER = (
+    "A Job is for finite batch work like preprocessing or a training run: it runs until it completes "
+    "and retries failed pods. A Deployment keeps a desired number of replicas running for an inference API."
+)
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(main, list(args), input=input)
+
+
+def cli(*args, input=None):
+    """The installed entry point in a separate process, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "infralens_coach.cli", *args], input=input, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_questions_json_lists_twenty_complete_cards():
+    result = run("questions", "--json")
+    assert result.exit_code == 0
+    cards = json.loads(result.output)
+    assert len(cards) == 20
+    for card in cards:
+        assert card["group"] and card["sources"] and card["related_lab"]
+        assert set(card["points"]) == {"mechanism", "why_it_matters", "tradeoffs", "common_mistake", "related_lab"}
+        assert all(card["points"].values())
+
+
+def test_questions_by_group():
+    result = run("questions", "--group", "design-a-tradeoff")
+    assert result.exit_code == 0
+    assert "design-a-tradeoff" in result.output and "define-and-contrast" not in result.output
+
+
+def test_show_hides_the_reference_until_asked():
+    hidden = run("show", "07")
+    assert "Kubernetes Job" in hidden.output and "Short answer" not in hidden.output
+    shown = run("show", "7", "--answer")
+    assert "Use a Job for finite batch work" in shown.output
+    assert "Related lab" in shown.output and "https://" in shown.output
+
+
+def test_grade_json_shape():
+    result = run("grade", "7", "--text", ANSWER, "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert {"question_id", "card", "decided_by", "overall", "dimensions", "misconceptions"} <= set(data)
+    assert data["decided_by"] == "keyword" and data["card"] == 7
+    assert 0 < data["overall"] <= 100
+    assert [d["id"] for d in data["dimensions"]] == [
+        "mechanism", "why_it_matters", "tradeoffs", "common_mistake", "related_lab"]
+    for dim in data["dimensions"]:
+        assert {"id", "score", "max_score", "evidence", "missing", "feedback"} <= set(dim)
+        assert 0 <= dim["score"] <= dim["max_score"] == 4
+    assert data["dimensions"][0]["evidence"]
+
+
+def test_grade_from_stdin_and_file_agree(tmp_path):
+    path = tmp_path / "answer.txt"
+    path.write_text(ANSWER)
+    by_file = json.loads(run("grade", "k8s-job-vs-deployment", "--text-file", str(path), "--json").output)
+    by_stdin = json.loads(run("grade", "7", "-", "--json", input=ANSWER).output)
+    assert by_file == by_stdin
+
+
+def test_grade_text_report_names_the_grader():
+    result = run("grade", "7", "--text", ANSWER)
+    assert result.exit_code == 0
+    assert "Graded by: keyword (offline keyword coverage)" in result.output
+    assert "Mechanism" in result.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["grade", "99", "--text", "hello there"], "unknown card '99'"),
+        (["grade", "7", "--text", "   "], "the answer is empty"),
+        (["grade", "7", "--text-file", "/nonexistent/answer.txt"], "cannot read answer file"),
+        (["grade", "7"], "give the answer one way"),
+        (["--questions", "/nonexistent/pack", "questions"], "not a directory of question files"),
+    ],
+)
+def test_user_errors_exit_2_with_one_clear_line(args, message):
+    result = cli(*args)
+    assert result.returncode == 2, result
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_validate_passes_on_the_bank_and_fails_naming_file_and_field(tmp_path):
+    ok = cli("validate")
+    assert ok.returncode == 0 and "ok: 20 questions" in ok.stdout
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    (pack / "bad.yaml").write_text("card: 50\nid: bad\nquestion: Why?\nreference_answer: Because.\nweights: {speed: 1}\n")
+    bad = cli("validate", str(pack))
+    assert bad.returncode == 2
+    assert f"{pack / 'bad.yaml'}: weights: unknown dimension 'speed'" in bad.stderr
+
+
+def test_invalid_pack_from_the_environment(tmp_path):
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    (pack / "q.yaml").write_text("card: 50\nid: ok\nquestion: [\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "infralens_coach.cli", "questions"],
+        capture_output=True, text=True, env={**__import__("os").environ, "INFRALENS_QUESTIONS": str(pack)},
+    )
+    assert result.returncode == 2 and "q.yaml: YAML syntax error" in result.stderr
+
+
+def test_keyword_path_imports_no_heavy_library():
+    code = (
+        "import sys; from click.testing import CliRunner; from infralens_coach.cli import main;"
+        f"r = CliRunner().invoke(main, ['grade', '7', '--text', {ANSWER!r}]); assert r.exit_code == 0, r.output;"
+        "heavy = [m for m in ('gradio', 'litellm', 'faster_whisper', 'whisper', 'torch', 'ctranslate2', 'av',"
+        " 'sounddevice') if m in sys.modules]; print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -1,0 +1,103 @@
+"""The keyword grader on answers we wrote ourselves (tests/answers/card_XX.yaml), per card.
+
+Targets (issue 2): full > mechanism-and-why-only > off-topic; a bare term list < mechanism-and-why-only;
+padding moves a score by <= 5 points; speech-recognition garbling keeps >= 85 % of the clean score;
+an asserted misconception is reported; the dimensions an answer leaves out score <= 1.
+"""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from infralens_coach.content import QuestionBank
+from infralens_coach.grading import KeywordGrader
+
+ANSWERS = sorted((Path(__file__).parent / "answers").glob("card_*.yaml"))
+PADDING_BEFORE = "That is a really good question. Let me think about it for a second. "
+PADDING_AFTER = (
+    " I hope that makes sense. Yeah, that is basically how I would think about it. "
+    "I have seen this come up a lot in practice. Anyway, that is my answer."
+)
+LEFT_OUT_BY_MECHANISM_WHY = ("tradeoffs", "common_mistake", "related_lab")
+
+
+@pytest.fixture(scope="module")
+def bank() -> QuestionBank:
+    return QuestionBank.load()
+
+
+def _load(path: Path) -> tuple[int, dict[str, str]]:
+    data = yaml.safe_load(path.read_text())
+    return data["card"], data["answers"]
+
+
+def _grade(bank, card, text):
+    return KeywordGrader().grade(bank.get(card), bank.rubric, text)
+
+
+def test_answer_sets_cover_at_least_eight_cards():
+    assert len(ANSWERS) >= 8
+
+
+@pytest.mark.parametrize("path", ANSWERS, ids=lambda p: p.stem)
+def test_answer_quality_ordering(bank, path):
+    card, answers = _load(path)
+    full = _grade(bank, card, answers["full"]).overall
+    mech = _grade(bank, card, answers["mechanism_why"]).overall
+    off = _grade(bank, card, answers["off_topic"]).overall
+    terms = _grade(bank, card, answers["term_list"]).overall
+    assert full > mech > off, (full, mech, off)
+    assert terms < mech, (terms, mech)
+
+
+@pytest.mark.parametrize("path", ANSWERS, ids=lambda p: p.stem)
+def test_padding_does_not_move_the_score(bank, path):
+    card, answers = _load(path)
+    for kind in ("full", "mechanism_why"):
+        plain = _grade(bank, card, answers[kind]).overall
+        padded = _grade(bank, card, PADDING_BEFORE + answers[kind] + PADDING_AFTER).overall
+        assert abs(padded - plain) <= 5, (kind, plain, padded)
+
+
+@pytest.mark.parametrize("path", ANSWERS, ids=lambda p: p.stem)
+def test_garbled_transcript_keeps_most_of_the_score(bank, path):
+    card, answers = _load(path)
+    clean = _grade(bank, card, answers["full"]).overall
+    garbled = _grade(bank, card, answers["garbled"]).overall
+    assert garbled >= 0.85 * clean, (clean, garbled)
+
+
+@pytest.mark.parametrize("path", ANSWERS, ids=lambda p: p.stem)
+def test_asserted_misconception_is_reported_and_a_warning_is_not(bank, path):
+    card, answers = _load(path)
+    wrong = _grade(bank, card, answers["misconception"])
+    assert wrong.misconceptions, "the asserted misconception was not reported"
+    assert wrong.dimension("common_mistake").score == 0
+    assert not _grade(bank, card, answers["full"]).misconceptions
+
+
+@pytest.mark.parametrize("path", ANSWERS, ids=lambda p: p.stem)
+def test_dimensions_left_out_score_at_most_one(bank, path):
+    card, answers = _load(path)
+    grade = _grade(bank, card, answers["mechanism_why"])
+    for dim in LEFT_OUT_BY_MECHANISM_WHY:
+        assert grade.dimension(dim).score <= 1, (dim, grade.dimension(dim))
+    assert grade.dimension("mechanism").score >= 2
+    assert grade.dimension("why_it_matters").score >= 1
+
+
+@pytest.mark.parametrize("path", ANSWERS, ids=lambda p: p.stem)
+def test_evidence_quotes_are_verbatim_sentences_of_the_answer(bank, path):
+    card, answers = _load(path)
+    grade = _grade(bank, card, answers["full"])
+    quotes = [q for d in grade.dimensions for q in d.evidence]
+    assert quotes
+    for quote in quotes:
+        assert quote in answers["full"]
+
+
+def test_grading_is_deterministic(bank):
+    card, answers = _load(ANSWERS[0])
+    first = _grade(bank, card, answers["full"]).to_json()
+    assert all(_grade(bank, card, answers["full"]).to_json() == first for _ in range(3))
