@@ -1,0 +1,135 @@
+"""HTML views of a card, a grade and a transcript for the web app (pure functions; everything escaped).
+
+Every piece of user text (the answer, evidence quotes, pack content) goes through html.escape, so an answer
+containing <script> or Markdown links renders as the text it is.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from .content import GROUPS, Question, Rubric
+from .grading.base import Grade
+
+CSS = """
+.il-dims { display: grid; grid-template-columns: 1fr; gap: 10px; }
+.il-dim { border: 1px solid #d0d7de; border-radius: 8px; padding: 10px 12px; background: #fff; color: #1f2328; }
+.il-dim h4 { margin: 0 0 6px 0; display: flex; justify-content: space-between; font-size: 15px; }
+.il-bar { display: inline-flex; gap: 3px; }
+.il-bar span { width: 22px; height: 10px; border-radius: 3px; background: #e5e7eb; display: inline-block; }
+.il-bar span.on { background: #2da44e; }
+.il-dim ul { margin: 4px 0 4px 18px; padding: 0; }
+.il-ev { color: #116329; } .il-miss { color: #9a6700; }
+.il-fb { font-size: 13px; color: #57606a; margin-top: 4px; }
+.il-warn { border: 1px solid #cf222e; background: #ffebe9; color: #82071e; border-radius: 8px; padding: 8px 12px; }
+.il-meta { font-size: 13px; color: #57606a; }
+.il-overall { font-size: 22px; font-weight: 600; }
+.il-ref { border-left: 4px solid #0969da; padding-left: 12px; color: inherit; }
+.il-ref table { border-collapse: collapse; font-size: 13px; }
+.il-ref td, .il-ref th { border: 1px solid #d0d7de; padding: 4px 6px; vertical-align: top; }
+mark.il-hl { background: #dafbe1; padding: 0 2px; border-radius: 3px; }
+"""
+
+DIMENSION_NAMES = {
+    "mechanism": "Mechanism",
+    "why_it_matters": "Why it matters",
+    "tradeoffs": "Tradeoffs",
+    "common_mistake": "Common mistake",
+    "related_lab": "Related lab / handbook",
+}
+
+
+def esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _bar(score: int, max_score: int) -> str:
+    cells = "".join(f'<span class="{"on" if i < score else ""}"></span>' for i in range(max_score))
+    return f'<span class="il-bar" aria-label="{score} of {max_score}">{cells}</span>'
+
+
+def grade_html(grade: Grade, rubric: Rubric) -> str:
+    parts = [f'<div class="il-overall" id="il-overall">Overall {grade.overall}/100</div>']
+    decided = "offline keyword grader" if grade.decided_by == "keyword" else grade.decided_by
+    meta = f"Graded by <b>{esc(decided)}</b>"
+    if grade.fallback_reason:
+        meta += f" — the LLM grader was not used: {esc(grade.fallback_reason)}"
+    parts.append(f'<div class="il-meta" id="il-decided-by">{meta}</div>')
+    for hit in grade.misconceptions:
+        parts.append(
+            f'<div class="il-warn">Misconception asserted: {esc(hit.text)}<br><i>“{esc(hit.evidence)}”</i></div>'
+        )
+    for flag in grade.flags:
+        parts.append(f'<div class="il-warn">{esc(flag)}</div>')
+    cards = []
+    for dim in grade.dimensions:
+        name = DIMENSION_NAMES.get(dim.dimension, dim.dimension)
+        if dim.max_score == 0:
+            cards.append(f'<div class="il-dim" data-dim="{esc(dim.dimension)}"><h4>{esc(name)}<span>not assessed</span></h4></div>')
+            continue
+        evidence = "".join(f'<li class="il-ev">“{esc(q)}”</li>' for q in dim.evidence)
+        missing = "".join(f'<li class="il-miss">Missing: {esc(m)}</li>' for m in dim.missing)
+        cards.append(
+            f'<div class="il-dim" data-dim="{esc(dim.dimension)}">'
+            f"<h4>{esc(name)} <span>{_bar(dim.score, dim.max_score)} {dim.score}/{dim.max_score}</span></h4>"
+            f"<ul>{evidence}{missing}</ul><div class=\"il-fb\">{esc(dim.feedback)}</div></div>"
+        )
+    parts.append(f'<div class="il-dims">{"".join(cards)}</div>')
+    if grade.follow_up:
+        parts.append(f"<p><b>Follow-up question:</b> {esc(grade.follow_up)}</p>")
+    if grade.summary:
+        parts.append(f"<p>{esc(grade.summary)}</p>")
+    return "\n".join(parts)
+
+
+def reference_html(q: Question) -> str:
+    out = ['<div class="il-ref" id="il-reference">', f"<h3>Reference · card {q.card:02d}</h3>"]
+    for title, text in (
+        ("Short answer", q.short_answer),
+        ("Reference answer", q.reference_answer),
+        ("Deeper explanation", q.deeper_explanation),
+        ("Common mistake", q.common_mistake),
+    ):
+        if text:
+            out.append(f"<p><b>{title}.</b> {esc(text)}</p>")
+    for table in q.tables:
+        head = "".join(f"<th>{esc(c)}</th>" for c in table.columns)
+        rows = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in table.rows)
+        out.append(f"<p><b>{esc(table.title)}</b></p><table><tr>{head}</tr>{rows}</table>")
+    if q.related_lab:
+        lab = q.related_lab
+        link = f' — <a href="{esc(lab.url)}" target="_blank" rel="noopener">curriculum</a>' if lab.url else ""
+        out.append(f"<p><b>Related lab ({esc(lab.module)}):</b> {esc(lab.title)}{link}<br>{esc(lab.exercise)}</p>")
+    if q.sources:
+        links = "".join(
+            f'<li><a href="{esc(s.url)}" target="_blank" rel="noopener">{esc(s.name)}</a></li>' for s in q.sources
+        )
+        out.append(f"<p><b>Sources</b></p><ul>{links}</ul>")
+    out.append("</div>")
+    return "\n".join(out)
+
+
+def question_html(q: Question, target: str) -> str:
+    group = f"{esc(q.group)} — {esc(GROUPS[q.group])}" if q.group else "your pack"
+    return (
+        f'<div id="il-question"><div class="il-meta">Card {q.card:02d} · {group}</div>'
+        f"<h2>{esc(q.question)}</h2>"
+        f'<div class="il-meta">Answer out loud, aiming for {esc(target)}. Cover the mechanism, why it matters, '
+        "the tradeoffs, a common mistake and a related lab. The reference appears after you are graded.</div></div>"
+    )
+
+
+def highlighted_transcript(text: str, grade: Grade) -> str:
+    """The answer with the sentences that earned points marked; everything else escaped as plain text."""
+    quotes = sorted({q for d in grade.dimensions for q in d.evidence if q and q in text}, key=len, reverse=True)
+    if not quotes:
+        return f"<p>{esc(text)}</p>"
+    pattern = re.compile("|".join(re.escape(q) for q in quotes))
+    out, pos = [], 0
+    for match in pattern.finditer(text):
+        out.append(esc(text[pos : match.start()]))
+        out.append(f'<mark class="il-hl">{esc(match.group())}</mark>')
+        pos = match.end()
+    out.append(esc(text[pos:]))
+    return f'<p id="il-transcript-hl">{"".join(out)}</p>'
