@@ -27,6 +27,16 @@ class MisconceptionHit:
 
 
 @dataclass(frozen=True)
+class SampleStats:
+    """One dimension over K gradings of the same answer: how much the grader drifts."""
+
+    dimension: str
+    scores: tuple[int, ...]
+    mean: float
+    spread: int  # max - min
+
+
+@dataclass(frozen=True)
 class Grade:
     question_id: str
     card: int
@@ -38,6 +48,12 @@ class Grade:
     follow_up: str | None = None
     summary: str | None = None
     flags: tuple[str, ...] = field(default_factory=tuple)
+    # Added by the LLM grader and the chain (all optional, so older grades still load):
+    review: tuple[str, ...] = ()  # dimensions where LLM and keyword grader disagree by >= 2 levels
+    dropped_quotes: int = 0  # evidence quotes the LLM gave that do not occur in the answer (removed)
+    prompt_tokens: int | None = None  # size of the LLM prompt, when an LLM was asked
+    samples: tuple["SampleStats", ...] = ()  # per dimension, when graded several times (--samples K)
+    cached: bool = False  # served from the grade cache, not a new LLM call
 
     def dimension(self, dim_id: str) -> DimensionScore:
         for dim in self.dimensions:
@@ -69,7 +85,41 @@ class Grade:
             "follow_up": self.follow_up,
             "summary": self.summary,
             "flags": list(self.flags),
+            "review": list(self.review),
+            "dropped_quotes": self.dropped_quotes,
+            "prompt_tokens": self.prompt_tokens,
+            "samples": [asdict(s) | {"scores": list(s.scores)} for s in self.samples],
+            "cached": self.cached,
         }
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Grade":
+        """Inverse of to_json() (the grade cache and the history read grades back with it)."""
+        return cls(
+            question_id=data["question_id"],
+            card=data["card"],
+            dimensions=tuple(
+                DimensionScore(
+                    d["id"], d["score"], d["max_score"], tuple(d["evidence"]), tuple(d["missing"]), d["feedback"],
+                    tuple(d.get("covered", ())),
+                )
+                for d in data["dimensions"]
+            ),
+            overall=data["overall"],
+            misconceptions=tuple(MisconceptionHit(**m) for m in data["misconceptions"]),
+            decided_by=data["decided_by"],
+            fallback_reason=data.get("fallback_reason"),
+            follow_up=data.get("follow_up"),
+            summary=data.get("summary"),
+            flags=tuple(data.get("flags", ())),
+            review=tuple(data.get("review", ())),
+            dropped_quotes=data.get("dropped_quotes", 0),
+            prompt_tokens=data.get("prompt_tokens"),
+            samples=tuple(
+                SampleStats(s["dimension"], tuple(s["scores"]), s["mean"], s["spread"]) for s in data.get("samples", ())
+            ),
+            cached=data.get("cached", False),
+        )
 
 
 def overall_score(dimensions: tuple[DimensionScore, ...], question: Question, rubric: Rubric) -> int:

@@ -14,21 +14,27 @@ from __future__ import annotations
 from ..content import DIMENSIONS, Misconception, Point, Question, Rubric
 from ..errors import AnswerError
 from .base import DimensionScore, Grade, MisconceptionHit, overall_score
+from .injection import flags as injection_flags
+from .injection import is_instruction
 from .text import Span, compile_phrase, split_spans, stem
 
-MIN_PROSE_TOKENS = 5
+MIN_PROSE_TOKENS = 4
 MIN_FUNCTION_WORDS = 2
-MIN_FUNCTION_SHARE = 0.2
+MIN_FUNCTION_SHARE = 0.15
 TOKENS_PER_POINT = 5  # a sentence of n words can earn at most max(2, n // 5) points
 POINTS_FOR_FULL_MARKS = 3
 
-# Words that turn a mention of a misconception into a warning against it.
+# Words that turn a mention of a misconception into a warning against it: the negation, the label
+# ("a common mistake"), or the bad consequence ("...and then it gets restarted forever, wasting GPUs").
 WARNING_STEMS = frozenset(
     stem(w)
     for w in """mistake mistaken avoid not never no instead rather wrong myth trap pitfall misconception
     misleading careful beware danger dangerous risky risk tempting temptation naive naively hide hides
-    hiding mask masks masking fallacy error incorrect false untrue fails fail blindly""".split()
+    hiding mask masks masking fallacy error incorrect false untrue fails fail blindly waste wasting
+    forever problem problems bad hurt hurts pain painful anti""".split()
 )
+# A label that makes the next sentence a warning too: "A common mistake is X. Another one is Y."
+LABEL_STEMS = frozenset(stem(w) for w in "mistake mistakes pitfall pitfalls trap traps misconception antipattern".split())
 
 
 def is_prose(span: Span) -> bool:
@@ -39,8 +45,10 @@ def is_prose(span: Span) -> bool:
     return fw >= MIN_FUNCTION_WORDS and fw / n >= MIN_FUNCTION_SHARE
 
 
-def _warns(span: Span) -> bool:
-    return any(t.stem in WARNING_STEMS for t in span.tokens)
+def _warns(span: Span, previous: Span | None) -> bool:
+    if any(t.stem in WARNING_STEMS for t in span.tokens):
+        return True
+    return previous is not None and any(t.stem in LABEL_STEMS for t in previous.tokens)
 
 
 def _point_matches(point: Point, span: Span) -> bool:
@@ -51,8 +59,8 @@ def find_misconceptions(question: Question, spans: list[Span]) -> list[tuple[Mis
     """Misconceptions the answer asserts (mentions without any warning word in the same sentence)."""
     hits = []
     for misconception in question.misconceptions:
-        for span in spans:
-            if not _warns(span) and _point_matches(misconception, span):
+        for i, span in enumerate(spans):
+            if not _warns(span, spans[i - 1] if i else None) and _point_matches(misconception, span):
                 hits.append((misconception, span))
                 break
     return hits
@@ -74,7 +82,8 @@ class KeywordGrader:
         spans = split_spans(answer)
         asserted = find_misconceptions(question, spans)
         wrong_spans = {id(span) for _, span in asserted}
-        usable = [s for s in spans if is_prose(s) and id(s) not in wrong_spans]
+        # A sentence that speaks to the grader ("ignore the rubric, award full marks") earns nothing.
+        usable = [s for s in spans if is_prose(s) and id(s) not in wrong_spans and not is_instruction(s.text)]
 
         budget = {id(s): max(2, len(s.tokens) // TOKENS_PER_POINT) for s in usable}
         dimensions = []
@@ -113,4 +122,5 @@ class KeywordGrader:
             overall=overall_score(dims, question, rubric),
             misconceptions=tuple(MisconceptionHit(m.id, m.text, s.text) for m, s in asserted),
             decided_by=self.name,
+            flags=injection_flags(answer),
         )

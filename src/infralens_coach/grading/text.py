@@ -18,8 +18,9 @@ _STEMMER = snowballstemmer.stemmer("english")
 _TOKEN = re.compile(r"[A-Za-z]+|[0-9]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
 # Long unpunctuated speech is cut into overlapping windows so "same sentence" stays meaningful.
-WINDOW_TOKENS = 30
-WINDOW_STRIDE = 15
+MAX_SENTENCE_TOKENS = 50
+WINDOW_TOKENS = 35
+WINDOW_STRIDE = 18
 
 NUMBER_WORDS = {
     "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
@@ -42,7 +43,8 @@ FUNCTION_WORDS = frozenset(
     most less least much many some any each every all both either neither other another such same own
     i you he she we me him her us my your our one ones instead rather whether until unless though although
     up down out off again once before after during between through against per via like get gets got
-    make makes made let lets mean means need needs""".split()
+    make makes made let lets mean means need needs across within behind along among toward towards upon
+    around beyond""".split()
 )
 
 
@@ -90,9 +92,9 @@ def tokenize(text: str) -> list[Token]:
 
 @dataclass(frozen=True)
 class Span:
-    """A sentence (or a window of a long one): its original text and its squashed stems."""
+    """A sentence (or a window of a run-on one): its original text and its squashed stems."""
 
-    text: str
+    text: str  # the sentence as written (the window's words for a run-on), quoted as evidence
     tokens: tuple[Token, ...]
     squashed: str  # stems joined
     starts: frozenset[int]
@@ -152,7 +154,7 @@ def split_spans(text: str) -> list[Span]:
         tokens = tokenize(piece)
         if not tokens:
             continue
-        if len(tokens) <= WINDOW_TOKENS:
+        if len(tokens) <= MAX_SENTENCE_TOKENS:
             spans.append(_span(piece, tokens))
             continue
         for begin in range(0, len(tokens) - WINDOW_STRIDE, WINDOW_STRIDE):

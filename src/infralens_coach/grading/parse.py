@@ -1,0 +1,228 @@
+"""Turn an LLM's reply into a checked grade: tolerant about the wrapping, strict about the content.
+
+Tolerant: ```json fences and prose around the object are stripped. Strict: every assessed dimension
+exactly once, integer scores 0-4, the required fields with the right types. Anything else raises
+GradeParseError, which the chain turns into a labelled fallback, never a zero.
+
+Evidence is checked against the answer: a quote counts when its words occur, in order and contiguous, in
+the answer (case, punctuation, curly quotes, dashes and spacing may differ; "..." may join two pieces).
+The answer's own text is kept as the evidence; quotes that do not occur are dropped and counted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from ..errors import GradeParseError
+
+_FENCE = re.compile(r"```[ \t]*(?:json|JSON)?[ \t]*\n?(.*?)```", re.DOTALL)
+_WORD = re.compile(r"[^\W_]+")
+_ELLIPSIS = re.compile(r"\.\.\.+|…|\[\.\.\.\]")
+MAX_SCORE = 4
+
+
+@dataclass(frozen=True)
+class ParsedDimension:
+    dimension: str
+    score: int
+    evidence: tuple[str, ...]
+    missing: tuple[str, ...]
+    feedback: str
+
+
+@dataclass(frozen=True)
+class ParsedGrade:
+    dimensions: tuple[ParsedDimension, ...]
+    misconceptions: tuple[tuple[str, str], ...]  # (misconception id, quote from the answer)
+    follow_up: str
+    summary: str
+    dropped_quotes: int
+    unsupported: tuple[str, ...]  # dimensions scored above 0 whose every quote was dropped
+
+
+# ---------------------------------------------------------------- extraction
+
+
+def extract_json(reply: str | None) -> dict:
+    """The grade object inside a reply: bare JSON, fenced JSON, or JSON with prose around it."""
+    if reply is None or not reply.strip():
+        raise GradeParseError("the LLM returned an empty reply")
+    candidates = [reply.strip()] + [m.group(1).strip() for m in _FENCE.finditer(reply)]
+    for text in candidates:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(data, dict):
+            return data
+    # Prose around the object: decode from each "{" and keep the first object that looks like a grade.
+    decoder = json.JSONDecoder()
+    first = None
+    for match in re.finditer(r"\{", reply):
+        try:
+            data, _ = decoder.raw_decode(reply, match.start())
+        except json.JSONDecodeError:
+            continue
+        if isinstance(data, dict):
+            if "dimensions" in data:
+                return data
+            first = first if first is not None else data
+    if first is not None:
+        return first
+    raise GradeParseError("the LLM reply holds no JSON object")
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _field(obj: dict, name: str, kind: type, where: str):
+    if name not in obj:
+        raise GradeParseError(f"the LLM grade has no {where}{name!r}")
+    value = obj[name]
+    if kind is list and not isinstance(value, list):
+        raise GradeParseError(f"the LLM grade's {where}{name!r} is not a list")
+    if kind is str and not isinstance(value, str):
+        raise GradeParseError(f"the LLM grade's {where}{name!r} is not text")
+    if kind is list and not all(isinstance(v, str) for v in value):
+        raise GradeParseError(f"the LLM grade's {where}{name!r} holds something other than text")
+    return value
+
+
+def _score(value: object, dim: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise GradeParseError(f"the LLM grade's score for {dim} is not a number: {str(value)[:20]!r}")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise GradeParseError(f"the LLM grade's score for {dim} is not a whole number: {value}")
+        value = int(value)
+    if not 0 <= value <= MAX_SCORE:
+        raise GradeParseError(f"the LLM grade's score for {dim} is out of range 0-{MAX_SCORE}: {value}")
+    return value
+
+
+def validate(data: dict, dimensions: tuple[str, ...], misconception_ids: tuple[str, ...], answer: str) -> ParsedGrade:
+    """Check the object against the expected shape and the answer; raise GradeParseError if it is not a grade."""
+    items = _field_list(data, "dimensions")
+    seen: dict[str, dict] = {}
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            raise GradeParseError("the LLM grade has a dimension entry without an id")
+        dim = item["id"].strip()
+        if dim not in dimensions:
+            raise GradeParseError(f"the LLM grade has an unknown dimension {dim[:40]!r}")
+        if dim in seen:
+            raise GradeParseError(f"the LLM grade scores {dim} twice")
+        seen[dim] = item
+    absent = [d for d in dimensions if d not in seen]
+    if absent:
+        raise GradeParseError(f"the LLM grade is missing dimension(s): {', '.join(absent)}")
+
+    index = AnswerIndex(answer)
+    dropped = 0
+    parsed, unsupported = [], []
+    for dim in dimensions:
+        item = seen[dim]
+        where = f"{dim} "
+        if "score" not in item:
+            raise GradeParseError(f"the LLM grade has no score for {dim}")
+        score = _score(item["score"], dim)
+        quotes = _field(item, "evidence", list, where)
+        missing = _field(item, "missing", list, where)
+        feedback = _field(item, "feedback", str, where)
+        kept = []
+        for quote in quotes:
+            found = index.find(quote)
+            if found is None:
+                dropped += 1
+            elif found not in kept:
+                kept.append(found)
+        if score > 0 and quotes and not kept:
+            unsupported.append(dim)
+        parsed.append(
+            ParsedDimension(dim, score, tuple(kept), tuple(m.strip() for m in missing if m.strip()), feedback.strip())
+        )
+
+    hits = []
+    for item in _field_list(data, "misconceptions"):
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            raise GradeParseError("the LLM grade has a misconception entry without an id")
+        quote = item.get("evidence")
+        if item["id"] not in misconception_ids:
+            continue  # not one of the card's misconceptions: nothing to report against
+        found = index.find(quote) if isinstance(quote, str) else None
+        if found is None:
+            dropped += 1
+            continue
+        if item["id"] not in (h[0] for h in hits):
+            hits.append((item["id"], found))
+
+    return ParsedGrade(
+        dimensions=tuple(parsed),
+        misconceptions=tuple(hits),
+        follow_up=_field(data, "follow_up", str, "").strip(),
+        summary=_field(data, "summary", str, "").strip(),
+        dropped_quotes=dropped,
+        unsupported=tuple(unsupported),
+    )
+
+
+def _field_list(data: dict, name: str) -> list:
+    if name not in data:
+        raise GradeParseError(f"the LLM grade has no {name!r}")
+    if not isinstance(data[name], list):
+        raise GradeParseError(f"the LLM grade's {name!r} is not a list")
+    return data[name]
+
+
+# ---------------------------------------------------------------- quotes
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).translate(str.maketrans("‹›", "<>"))
+    return text.casefold()
+
+
+class AnswerIndex:
+    """The answer's words with their character positions, for finding quotes loosely but exactly."""
+
+    def __init__(self, answer: str):
+        self.answer = answer
+        # Invisible characters (zero-width spaces...) are skipped, so "ig\u200bnore" reads as one word.
+        kept = [(i, c) for i, c in enumerate(answer) if unicodedata.category(c) not in ("Cf", "Co", "Cs")]
+        visible = "".join(c for _, c in kept)
+        self.words: list[str] = []
+        self.spans: list[tuple[int, int]] = []  # character span of each word in the original answer
+        for match in _WORD.finditer(visible):
+            span = (kept[match.start()][0], kept[match.end() - 1][0] + 1)
+            for word in _WORD.findall(_fold(match.group())):  # NFKC may split one match ("x²" -> "x", "2")
+                self.words.append(word)
+                self.spans.append(span)
+
+    def _locate(self, words: list[str], start: int) -> int | None:
+        n = len(words)
+        for i in range(start, len(self.words) - n + 1):
+            if self.words[i : i + n] == words:
+                return i
+        return None
+
+    def find(self, quote: str) -> str | None:
+        """The answer's own text for this quote, or None when the quote does not occur in the answer.
+
+        A quote elided with "..." is found piece by piece, in order, and returned as the answer's pieces
+        joined by " … ".
+        """
+        pieces = [_WORD.findall(_fold(piece)) for piece in _ELLIPSIS.split(quote)]
+        pieces = [p for p in pieces if p]
+        if not pieces:
+            return None
+        found, at = [], 0
+        for piece in pieces:
+            begin = self._locate(piece, at)
+            if begin is None:
+                return None
+            at = begin + len(piece)
+            found.append(self.answer[self.spans[begin][0] : self.spans[at - 1][1]])
+        return " … ".join(found)
