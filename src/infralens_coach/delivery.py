@@ -1,0 +1,206 @@
+"""Delivery metrics: pure functions of a transcript's timed words.
+
+Length, speaking time, pace, long pauses and filler words, with plain-language notes against a target
+band (default 60–120 s and 130–170 words per minute; INFRALENS_TARGET_SECONDS / INFRALENS_TARGET_WPM as
+"MIN-MAX"). Whisper drops many fillers, so the filler count is a lower bound and says so.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Sequence
+
+from .errors import CoachError
+from .transcribe.base import Transcript, Word
+
+FILLERS = frozenset({"um", "umm", "uh", "uhh", "uhm", "er", "erm", "ah", "hmm", "mm", "mhm"})
+SET_OFF_FILLERS = frozenset({"like", "so"})  # fillers only when set off by a pause or a comma
+SET_OFF_PAUSE_S = 0.5
+FILLER_CAVEAT = "speech engines drop many fillers, so this count is a lower bound"
+
+
+@dataclass(frozen=True)
+class DeliveryTargets:
+    min_duration_s: float = 60.0
+    max_duration_s: float = 120.0
+    min_wpm: float = 130.0
+    max_wpm: float = 170.0
+    long_pause_s: float = 1.5
+
+    @classmethod
+    def from_env(cls) -> "DeliveryTargets":
+        lo_s, hi_s = _band("INFRALENS_TARGET_SECONDS", (cls.min_duration_s, cls.max_duration_s))
+        lo_w, hi_w = _band("INFRALENS_TARGET_WPM", (cls.min_wpm, cls.max_wpm))
+        return cls(lo_s, hi_s, lo_w, hi_w)
+
+
+def _band(name: str, default: tuple[float, float]) -> tuple[float, float]:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*[-–:]\s*(\d+(?:\.\d+)?)\s*", raw)
+    if not match or float(match[1]) > float(match[2]):
+        raise CoachError(f"{name}={raw!r} must be a range like 60-120")
+    return float(match[1]), float(match[2])
+
+
+@dataclass(frozen=True)
+class Pause:
+    start_s: float
+    end_s: float
+    after: str  # the word before the pause
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+@dataclass(frozen=True)
+class Filler:
+    text: str
+    start_s: float
+
+
+@dataclass(frozen=True)
+class DeliveryMetrics:
+    duration_s: float  # the answer: first word to last word
+    recording_s: float  # the whole recording, silence included
+    speaking_s: float  # the answer less its long pauses
+    word_count: int
+    words_per_minute: float | None
+    long_pauses: tuple[Pause, ...]
+    fillers: tuple[Filler, ...]
+    notes: tuple[str, ...]
+
+    @property
+    def filler_count(self) -> int:
+        return len(self.fillers)
+
+    @property
+    def long_pause_count(self) -> int:
+        return len(self.long_pauses)
+
+    def to_dict(self) -> dict:
+        return {
+            "duration_s": round(self.duration_s, 1),
+            "recording_s": round(self.recording_s, 1),
+            "speaking_s": round(self.speaking_s, 1),
+            "word_count": self.word_count,
+            "words_per_minute": None if self.words_per_minute is None else round(self.words_per_minute),
+            "long_pause_count": self.long_pause_count,
+            "long_pauses": [
+                {"at_s": round(p.start_s, 1), "duration_s": round(p.duration_s, 1), "after": p.after}
+                for p in self.long_pauses
+            ],
+            "filler_count": self.filler_count,
+            "fillers": dict(Counter(f.text for f in self.fillers)),
+            "fillers_note": FILLER_CAVEAT,
+            "notes": list(self.notes),
+        }
+
+
+def bare(word: str) -> str:
+    """A word without punctuation, lower case ("So," -> "so")."""
+    return re.sub(r"[^a-z0-9']", "", word.lower().replace("’", "'"))
+
+
+def count_words(words: Sequence[Word]) -> int:
+    return sum(1 for w in words if bare(w.text))
+
+
+def long_pauses(words: Sequence[Word], min_pause_s: float = 1.5) -> tuple[Pause, ...]:
+    return tuple(
+        Pause(prev.end_s, nxt.start_s, prev.text)
+        for prev, nxt in zip(words, words[1:])
+        if nxt.start_s - prev.end_s >= min_pause_s
+    )
+
+
+def find_fillers(words: Sequence[Word], pause_s: float = SET_OFF_PAUSE_S) -> tuple[Filler, ...]:
+    """um/uh/er always; "like"/"so" and "you know" only when set off by a comma or a pause."""
+    found: list[Filler] = []
+    n = len(words)
+    for i, w in enumerate(words):
+        token = bare(w.text)
+        prev = words[i - 1] if i > 0 else None
+        nxt = words[i + 1] if i + 1 < n else None
+        if token in FILLERS:
+            found.append(Filler(token, w.start_s))
+        elif token in SET_OFF_FILLERS and _set_off(prev, w, nxt, pause_s):
+            found.append(Filler(token, w.start_s))
+        elif token == "know" and prev is not None and bare(prev.text) == "you":
+            before = words[i - 2] if i >= 2 else None
+            opens_clause = before is not None and (
+                before.text.rstrip().endswith((",", ".", "?", "!")) or prev.start_s - before.end_s >= pause_s
+            )
+            if opens_clause or _set_off(None, w, nxt, pause_s):
+                found.append(Filler("you know", prev.start_s))
+    return tuple(found)
+
+
+def _set_off(prev: Word | None, word: Word, nxt: Word | None, pause_s: float) -> bool:
+    """Comma or pause on either side (sentence start/end counts only with punctuation)."""
+    if word.text.rstrip().endswith((",", "...", "…")):
+        return True
+    if prev is not None and (prev.text.rstrip().endswith(",") or word.start_s - prev.end_s >= pause_s):
+        return True
+    if nxt is not None and nxt.start_s - word.end_s >= pause_s:
+        return True
+    return nxt is None and word.text.rstrip().endswith((".", "?", "!"))
+
+
+def delivery_metrics(transcript: Transcript, targets: DeliveryTargets | None = None) -> DeliveryMetrics:
+    targets = targets or DeliveryTargets()
+    words = transcript.words
+    pauses = long_pauses(words, targets.long_pause_s)
+    fillers = find_fillers(words)
+    n_words = count_words(words)
+    if words:
+        answer_s = max(0.0, words[-1].end_s - words[0].start_s)
+    else:
+        answer_s = transcript.speech_s
+    speaking_s = max(0.0, answer_s - sum(p.duration_s for p in pauses))
+    wpm = n_words / speaking_s * 60 if speaking_s >= 1.0 and n_words else None
+    notes = delivery_notes(answer_s, wpm, pauses, fillers, speaking_s, targets)
+    return DeliveryMetrics(answer_s, transcript.duration_s, speaking_s, n_words, wpm, pauses, fillers, notes)
+
+
+def delivery_notes(
+    duration_s: float,
+    wpm: float | None,
+    pauses: Sequence[Pause],
+    fillers: Sequence[Filler],
+    speaking_s: float,
+    targets: DeliveryTargets,
+) -> tuple[str, ...]:
+    t = targets
+    notes = []
+    band_s = f"{t.min_duration_s:.0f}–{t.max_duration_s:.0f} s"
+    if duration_s < t.min_duration_s:
+        notes.append(f"Short: {duration_s:.0f} s against {band_s}. Add the why, a trade-off or a concrete example.")
+    elif duration_s > t.max_duration_s:
+        notes.append(f"Long: {duration_s:.0f} s against {band_s}. Lead with the short answer, then cut detail.")
+    band_w = f"{t.min_wpm:.0f}–{t.max_wpm:.0f} wpm"
+    if wpm is not None and wpm < t.min_wpm:
+        notes.append(f"Slow: {wpm:.0f} wpm against {band_w}. Keep sentences moving; pause only between ideas.")
+    elif wpm is not None and wpm > t.max_wpm:
+        notes.append(f"Fast: {wpm:.0f} wpm against {band_w}. Slow down and let key terms land.")
+    if pauses:
+        where = ", ".join(_clock(p.start_s) for p in pauses[:5]) + (" …" if len(pauses) > 5 else "")
+        notes.append(
+            f"{len(pauses)} long pause{'s' if len(pauses) != 1 else ''} (≥ {t.long_pause_s:g} s) at {where}."
+        )
+    per_min = len(fillers) / (speaking_s / 60) if speaking_s >= 10 else 0.0
+    if fillers and per_min >= 3:
+        counts = ", ".join(f'"{k}" ×{v}' for k, v in Counter(f.text for f in fillers).most_common(4))
+        notes.append(f"{len(fillers)} filler words ({counts}). Pause silently instead.")
+    if not notes:
+        notes.append(f"On target: length and pace are within {band_s} and {band_w}.")
+    return tuple(notes)
+
+
+def _clock(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{int(seconds % 60):02d}"

@@ -1,0 +1,143 @@
+"""The optional engine: openai-whisper (PyTorch), the package the product was first specified with.
+
+Install: ``pip install torch==2.13.0`` (a CPU build) then ``pip install 'infralens-coach[openai-whisper]'``.
+Audio is decoded by our audio module and passed as an array, so no system ffmpeg is needed here either.
+"""
+
+from __future__ import annotations
+
+import threading
+from urllib.error import URLError
+
+import numpy as np
+
+from ..errors import TranscriptionError
+from .base import (
+    Segment,
+    Transcript,
+    Word,
+    drop_hallucinated,
+    require_audio_length,
+    require_real_text,
+    require_speech_time,
+)
+from .models import ModelChoice, resolve
+
+ENGINE = "openai-whisper"
+INSTALL_HINT = "pip install torch==2.13.0, then pip install 'infralens-coach[openai-whisper]'"
+
+_MODELS: dict[str, object] = {}
+_LOCK = threading.Lock()
+
+
+def import_whisper():
+    try:
+        import whisper
+    except ImportError as exc:
+        raise TranscriptionError(f"the openai-whisper engine is not installed: {INSTALL_HINT}") from exc
+    if not hasattr(whisper, "load_model"):  # another package called "whisper" is installed
+        raise TranscriptionError(f"the installed 'whisper' module is not openai-whisper: {INSTALL_HINT}")
+    return whisper
+
+
+def checkpoint_model_name(dims) -> str | None:
+    """Which official model a checkpoint's dimensions match (to pick its alignment heads)."""
+    sizes = {(4, 384): "tiny", (6, 512): "base", (12, 768): "small", (24, 1024): "medium", (32, 1280): "large"}
+    size = sizes.get((dims.n_text_layer, dims.n_text_state))
+    if size is None:
+        if (dims.n_text_layer, dims.n_audio_layer, dims.n_text_state) == (4, 32, 1280):
+            return "turbo"
+        return None
+    if size == "large":
+        return "large-v3" if dims.n_mels == 128 else "large-v2"
+    return f"{size}.en" if dims.n_vocab == 51864 else size
+
+
+def load_model(source: str):
+    with _LOCK:
+        if source not in _MODELS:
+            whisper = import_whisper()
+            try:
+                model = whisper.load_model(source, device="cpu")
+            except (RuntimeError, OSError, URLError, KeyError, ValueError) as exc:
+                raise TranscriptionError(f"could not load openai-whisper model {source}: {exc}") from exc
+            if source not in whisper._MODELS:  # a .pt path: load_model leaves the default heads
+                name = checkpoint_model_name(model.dims)
+                if name in whisper._ALIGNMENT_HEADS:
+                    model.set_alignment_heads(whisper._ALIGNMENT_HEADS[name])
+            _MODELS[source] = model
+        return _MODELS[source]
+
+
+class OpenAIWhisperTranscriber:
+    name = ENGINE
+
+    def __init__(self, model: str | None = None, *, beam_size: int = 5, threads: int = 2) -> None:
+        self._spec = model
+        self.beam_size = beam_size
+        self.threads = threads
+        self._choice: ModelChoice | None = None
+
+    @property
+    def choice(self) -> ModelChoice:
+        if self._choice is None:
+            self._choice = resolve(self._spec, ENGINE)
+        return self._choice
+
+    @property
+    def model_name(self) -> str:
+        return self.choice.label
+
+    def warm_up(self) -> None:
+        load_model(self.choice.source)
+
+    def transcribe(self, audio: np.ndarray, *, prompt: str | None = None) -> Transcript:
+        from .faster_whisper import vad_speech_s
+
+        require_audio_length(audio)
+        speech_s = vad_speech_s(audio)  # openai-whisper has no VAD: gate with the same Silero model
+        require_speech_time(speech_s)
+        model = load_model(self.choice.source)
+        whisper = import_whisper()
+        import torch
+
+        torch.set_num_threads(self.threads)
+        try:
+            result = whisper.transcribe(
+                model,
+                np.ascontiguousarray(audio, dtype=np.float32),
+                language="en",
+                beam_size=self.beam_size if self.beam_size > 1 else None,
+                initial_prompt=prompt or None,
+                word_timestamps=True,
+                fp16=False,
+                verbose=None,
+            )
+        except (RuntimeError, ValueError) as exc:
+            raise TranscriptionError(f"openai-whisper failed: {exc}") from exc
+        segments = tuple(
+            Segment(
+                text=s["text"].strip(),
+                start_s=float(s["start"]),
+                end_s=float(s["end"]),
+                words=tuple(
+                    Word(w["word"].strip(), float(w["start"]), float(w["end"]), float(w["probability"]))
+                    for w in s.get("words", ())
+                    if w["word"].strip()
+                ),
+                avg_logprob=float(s["avg_logprob"]),
+                no_speech_prob=float(s["no_speech_prob"]),
+            )
+            for s in result["segments"]
+        )
+        segments = drop_hallucinated(segments)
+        text = " ".join(s.text for s in segments if s.text)
+        require_real_text(text)
+        return Transcript(
+            text=text,
+            segments=segments,
+            duration_s=len(audio) / 16_000,
+            speech_s=speech_s,
+            engine=ENGINE,
+            model=self.model_name,
+        )

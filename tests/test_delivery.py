@@ -1,0 +1,124 @@
+"""Delivery metrics: pure functions on hand-made words, then on real transcripts of real clips."""
+
+import pytest
+
+from infralens_coach import transcribe
+from infralens_coach.delivery import DeliveryTargets, delivery_metrics, find_fillers, long_pauses
+from infralens_coach.errors import CoachError
+from infralens_coach.transcribe import Segment, Transcript, Word
+from support import clips
+
+
+def words_at(text: str, start_s: float = 0.0, step_s: float = 0.4, gaps: dict[int, float] | None = None):
+    """Words of ``text`` every ``step_s`` seconds; gaps={i: seconds} adds silence before word i."""
+    out, t = [], start_s
+    for i, token in enumerate(text.split()):
+        t += (gaps or {}).get(i, 0.0)
+        out.append(Word(token, t, t + step_s * 0.8, 0.9))
+        t += step_s
+    return tuple(out)
+
+
+def transcript_of(words, duration_s=None):
+    duration_s = duration_s or (words[-1].end_s + 0.5 if words else 1.0)
+    text = " ".join(w.text for w in words)
+    segment = Segment(text, words[0].start_s, words[-1].end_s, tuple(words))
+    return Transcript(text, (segment,), duration_s, duration_s, "test", "test")
+
+
+def test_pace_length_and_notes_for_an_on_target_answer():
+    ws = words_at(" ".join(["word"] * 200), step_s=0.4)  # 150 wpm for 80 s
+    m = delivery_metrics(transcript_of(ws))
+    assert m.word_count == 200 and round(m.duration_s) == 80
+    assert round(m.words_per_minute) == 150
+    assert m.long_pause_count == 0 and m.filler_count == 0
+    assert m.notes == ("On target: length and pace are within 60–120 s and 130–170 wpm.",)
+
+
+def test_short_fast_answer_gets_plain_notes():
+    m = delivery_metrics(transcript_of(words_at(" ".join(["word"] * 60), step_s=0.25)))  # 240 wpm, 15 s
+    assert any(n.startswith("Short: 15 s against 60–120 s") for n in m.notes)
+    assert any(n.startswith("Fast: 24") and "wpm against 130–170 wpm" in n for n in m.notes)
+
+
+def test_long_pauses_are_counted_located_and_excluded_from_pace():
+    ws = words_at("one two three four five six", step_s=0.5, gaps={3: 2.0, 5: 1.0})
+    pauses = long_pauses(ws, 1.5)
+    assert len(pauses) == 1 and pauses[0].after == "three" and pauses[0].duration_s == pytest.approx(2.1)
+    m = delivery_metrics(transcript_of(ws))
+    assert m.speaking_s == pytest.approx(m.duration_s - 2.1)
+    assert "1 long pause (≥ 1.5 s) at 0:01." in m.notes
+
+
+@pytest.mark.parametrize(
+    "text, gaps, expected",
+    [
+        ("um I think uh it er works", None, ["um", "uh", "er"]),
+        ("it is like a queue", None, []),  # "like" as a word, not a filler
+        ("it is, like, a queue", None, ["like"]),
+        ("so the job finishes", None, []),
+        ("So, the job finishes", None, ["so"]),
+        ("the job so finishes", {2: 0.8}, ["so"]),  # set off by a pause
+        ("you know, the job finishes", None, ["you know"]),
+        ("if you know the batch size", None, []),
+        ("Um. You know. Like,", None, ["um", "you know", "like"]),
+    ],
+)
+def test_filler_rules(text, gaps, expected):
+    assert [f.text for f in find_fillers(words_at(text, gaps=gaps))] == expected
+
+
+def test_many_fillers_get_a_note():
+    ws = words_at(" ".join(["um", "the", "job", "runs,"] * 20))
+    m = delivery_metrics(transcript_of(ws))
+    assert m.filler_count == 20 and any('"um" ×20' in n for n in m.notes)
+    assert m.to_dict()["fillers"] == {"um": 20}
+
+
+def test_targets_are_configurable(monkeypatch):
+    monkeypatch.setenv("INFRALENS_TARGET_SECONDS", "10-20")
+    monkeypatch.setenv("INFRALENS_TARGET_WPM", "200-260")
+    targets = DeliveryTargets.from_env()
+    m = delivery_metrics(transcript_of(words_at(" ".join(["word"] * 60), step_s=0.25)), targets)
+    assert m.notes == ("On target: length and pace are within 10–20 s and 200–260 wpm.",)
+    monkeypatch.setenv("INFRALENS_TARGET_WPM", "fast")
+    with pytest.raises(CoachError, match="INFRALENS_TARGET_WPM"):
+        DeliveryTargets.from_env()
+
+
+def test_no_words_means_no_pace():
+    t = Transcript("", (), 3.0, 1.2, "test", "test")
+    m = delivery_metrics(t)
+    assert m.word_count == 0 and m.words_per_minute is None
+
+
+# --- on real transcripts -----------------------------------------------------------------------
+
+
+def test_real_pause_is_found_where_it_was_made():
+    t = transcribe.transcribe_file(clips.with_pause())
+    m = delivery_metrics(t)
+    assert m.long_pause_count == 1, [(w.text, w.start_s, w.end_s) for w in t.words]
+    pause = m.long_pauses[0]
+    first_s = clips.read_wav(clips.speech(clips.PAUSE_FIRST))[0].size / 22_050
+    assert abs(pause.start_s - first_s) < 0.8 and abs(pause.duration_s - clips.PAUSE_S) < 0.8
+
+
+@pytest.mark.parametrize("rate_wpm", [140, 220])
+def test_real_pace_follows_the_speaking_rate(rate_wpm):
+    t = transcribe.transcribe_file(clips.speech(clips.ANSWER, rate_wpm), prompt=transcribe.prompt_for())
+    m = delivery_metrics(t)
+    # espeak-ng's -s is words per minute; Whisper's words split/merge a little
+    assert 0.75 * rate_wpm < m.words_per_minute < 1.3 * rate_wpm
+
+
+def test_fillers_kept_with_the_disfluent_prompt_and_dropped_without():
+    """Whisper cleans fillers away; the disfluent prompt tail keeps them. Counts printed for the report."""
+    clip = clips.speech(clips.FILLER_ANSWER)
+    plain = delivery_metrics(transcribe.transcribe_file(clip, prompt=transcribe.prompt_for(keep_fillers=False)))
+    kept = delivery_metrics(transcribe.transcribe_file(clip, prompt=transcribe.prompt_for()))
+    print(f"fillers spoken {clips.FILLERS_SPOKEN}: without tail {plain.filler_count}, with tail {kept.filler_count}")
+    assert plain.filler_count <= kept.filler_count <= clips.FILLERS_SPOKEN + 1
+    assert kept.filler_count >= clips.FILLERS_SPOKEN - 2
+    fluent = delivery_metrics(transcribe.transcribe_file(clips.speech(clips.ANSWER), prompt=transcribe.prompt_for()))
+    assert fluent.filler_count == 0  # the tail does not invent fillers
