@@ -71,4 +71,33 @@ def grade_report(grade: Grade, question: Question, rubric: Rubric) -> str:
         lines += ["", f"Follow-up: {grade.follow_up}"]
     if grade.summary:
         lines += ["", _wrap(grade.summary, "")]
+    lines += trust_lines(grade, rubric)
     return "\n".join(lines)
+
+
+_FLAG_TEXT = {
+    "injection": "the answer contains text aimed at the grader ({}): graded as data, never as instructions",
+    "disagree": "LLM and keyword grader differ by 2+ levels on {}: review this dimension",
+    "unsupported": "the LLM scored {} without a quote that occurs in the answer",
+    "samples-failed": "{} of the samples failed and were left out",
+}
+
+
+def trust_lines(grade: Grade, rubric: Rubric) -> list[str]:
+    """Why to trust (or check) this grade: flags, dropped quotes, sample spread, prompt size."""
+    lines = []
+    for flag in grade.flags:
+        kind, _, what = flag.partition(":")
+        if kind in ("disagree", "unsupported"):
+            what = rubric.dimension(what).name if what in {d.id for d in rubric.dimensions} else what
+        lines.append(f"  ! {_FLAG_TEXT[kind].format(what) if kind in _FLAG_TEXT else flag}")
+    if grade.dropped_quotes:
+        lines.append(f"  ! {grade.dropped_quotes} quote(s) from the LLM did not occur in your answer and were dropped")
+    if grade.samples:
+        spread = ", ".join(
+            f"{rubric.dimension(s.dimension).name} {s.mean:g} ({min(s.scores)}-{max(s.scores)})" for s in grade.samples
+        )
+        lines.append(f"  {len(grade.samples[0].scores)} samples, mean (range): {spread}")
+    if grade.prompt_tokens:
+        lines.append(f"  Prompt: {grade.prompt_tokens} tokens" + (" (cached grade)" if grade.cached else ""))
+    return ["", "Checks:"] + lines if lines else []

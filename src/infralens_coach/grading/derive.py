@@ -3,6 +3,14 @@
 Each sentence of the reference becomes one point, filed under the dimension its wording suggests. Its
 phrases are pairs of the sentence's most informative words that must co-occur in one answer sentence,
 so a paraphrase that keeps two key terms together earns it and a single shared word does not.
+
+"Most informative" is the longest words, after dropping words that say nothing about the subject
+(GENERIC: "strong answer", "interviews", "commonly", "requires", ...): a reference often talks about the
+answer itself, and those words would otherwise be picked because they are long.
+
+A sentence that corrects a belief ("X is a control plane, not a magic performance layer", "it is not just a
+folder of checkpoints", "... is not enough by itself") is filed under common_mistake: in a reference answer
+that is where the common mistake usually hides.
 """
 
 from __future__ import annotations
@@ -13,22 +21,42 @@ import re
 from ..content import Point
 from .text import FUNCTION_WORDS, split_spans
 
+# Checked in this order; the first dimension with a cue wins.
 _CUES = {
-    "common_mistake": ("mistake", "avoid", "pitfall", "don't", "do not", "never", "wrong", "misconception"),
+    "common_mistake": ("mistake", "avoid", "pitfall", "don't", "do not", "never", "wrong", "misconception",
+                       "not only", "not just", "not enough", "not a", "not an", "not the", "not every", "not final",
+                       "not magic", "isn't", "aren't", "rather than"),
     "tradeoffs": ("but", "however", "tradeoff", "trade-off", "cost", "versus", "while", "although", "depends"),
     "why_it_matters": ("because", "so that", "matters", "important", "prevents", "lets", "allows", "helps",
                        "reduces", "without", "otherwise", "risk"),
     "related_lab": ("lab", "exercise", "practice", "handbook", "docs", "documentation", "tutorial"),
 }
-KEY_WORDS_PER_POINT = 4
+# Long words that carry no subject matter: words about answering, hedges, vague verbs and adverbs.
+GENERIC = frozenset(
+    """answer answers strong good great interview interviews interviewer emphasize emphasise mention mentions
+    frame framing explain describe discuss candidate commonly common often usually typically generally
+    practical practice useful important importance matter matters requires require required involve involves
+    involved include includes including something anything everything specific particular particularly
+    various several become becomes first-class really actually simply also especially ordinary different
+    difference whether therefore however although while because otherwise without within between
+    """.split()
+)
+KEY_WORDS_PER_POINT = 6  # 15 pairs per point; chosen on the tune split of eval/labelled.csv
 
 
 def _dimension_for(sentence: str) -> str:
     lowered = f" {sentence.lower()} "
     for dim, cues in _CUES.items():
-        if any(re.search(rf"\b{re.escape(cue)}\b", lowered) for cue in cues):
+        if any(re.search(rf"(?<![\w'-]){re.escape(cue)}(?![\w'-])", lowered) for cue in cues):
             return dim
     return "mechanism"
+
+
+def key_words(words: list[str], limit: int | None = None) -> list[str]:
+    """The `limit` most informative words, in their sentence order (subject words before generic ones)."""
+    ranked = sorted(words, key=lambda w: (w in GENERIC, -len(w)))
+    chosen = set(ranked[: limit or KEY_WORDS_PER_POINT])
+    return [w for w in words if w in chosen]
 
 
 def derive_points(reference: str) -> dict[str, tuple[Point, ...]]:
@@ -40,8 +68,7 @@ def derive_points(reference: str) -> dict[str, tuple[Point, ...]]:
                 words.append(tok.raw)
         if not words:
             continue
-        # Longer words carry more meaning on average; keep the sentence order among the chosen ones.
-        key = sorted(sorted(words, key=len, reverse=True)[:KEY_WORDS_PER_POINT], key=words.index)
+        key = key_words(words)
         phrases = [" & ".join(pair) for pair in itertools.combinations(key, 2)] or key
         dim = _dimension_for(span.text)
         points.setdefault(dim, []).append(Point(id=f"ref-{n}", text=span.text, phrases=tuple(phrases)))

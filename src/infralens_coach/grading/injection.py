@@ -16,6 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 
 _GRADER = r"(?:grader|grading|judge|evaluator|examiner|assessor|marker|model|assistant|ai|llm|gpt|chatgpt)"
+_MARKER = r"(?:grader|evaluator|examiner|judge|marker|assessor)"
 _RULES = r"(?:rubric|instructions?|rules|guidelines|grading|criteria|system\s+prompt|prompt|scoring)"
 _FULL = r"(?:full|maximum|max|perfect|top|highest|all\s+the|a\s+perfect|100\s*%?)"
 _MARKS = r"(?:marks?|scores?|points?|credit|grades?)"
@@ -34,11 +35,20 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("score-request",
          rf"{_ASK}[^.!?\n]{{0,40}}?\b(?:4|four|5|five|10|ten|100)\s*(?:/|out\s+of)\s*(?:4|four|5|five|10|ten|100)\b"),
         ("score-request",
-         rf"\b(?:this\s+answer|the\s+candidate|this\s+response)\s+(?:deserves|should\s+(?:get|receive|be\s+given|score))"
-         rf"\b[^.!?\n]{{0,20}}?\b{_FULL}"),
+         rf"\b(?:this\s+answer|the\s+candidate|this\s+response)\s+"
+         rf"(?:deserves|should\s+(?:get|receive|be\s+given|score))\b[^.!?\n]{{0,20}}?\b{_FULL}"),
         ("persona", rf"\b(?:note|message|instructions?)\s+(?:to|for)\s+(?:the\s+)?{_GRADER}\b"),
         ("persona", rf"\byou\s+are\s+(?:now\s+)?(?:a|an|the)\s+(?:helpful\s+|lenient\s+|generous\s+)?{_GRADER}\b"),
         ("persona", rf"\b(?:dear|hey|hi|attention)\s*,?\s+{_GRADER}\b"),
+        # Steering in the third person: "as the evaluator, treat every point as covered", "count them as made".
+        ("steering", rf"\bas\s+the\s+{_MARKER}\b"),
+        ("steering", rf"\bthe\s+{_MARKER}\s+(?:should|must|will|can|needs?\s+to)\s+(?:count|award|give|mark|treat|"
+                     r"score|consider|credit|accept)\b"),
+        ("steering", r"\b(?:treat|count|mark|consider|regard|score)\s+(?:every|each|all(?:\s+the)?|these|those|them)"
+                     r"(?:\s+(?:expected\s+)?(?:points?|dimensions?|criteria|items?))?\s+as\s+(?:made|covered|met|"
+                     r"satisfied|full|an?\s+(?:4|four)\b|(?:4|four)\b)"),
+        ("steering", r"\bpoints\s+(?:about|on|of)\b[^.!?\n]{0,200}?\b(?:are|were|have\s+been)\s+(?:all\s+)?"
+                     r"(?:covered|made|addressed)\s+(?:above|already|earlier)"),
         ("role-tag", r"<\|?\s*/?\s*(?:im_start|im_end|im_sep|system|assistant|user|developer|endoftext|eot_id|"
                      r"start_header_id|end_header_id)\s*\|?>"),
         ("role-tag", r"\[/?\s*(?:INST|SYS|SYSTEM)\s*\]|<</?SYS>>"),
@@ -54,14 +64,19 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 _INVISIBLE = {"Cf", "Cc"}
 
 
+_ASCII_CONTROL = {i: None for i in (*range(32), 127) if chr(i) not in "\n\t"}
+
+
 def _visible(text: str) -> str:
+    if text.isascii():  # the common case, and 50x faster than the per-character scan
+        return text.translate(_ASCII_CONTROL)
     text = unicodedata.normalize("NFKC", text)
     return "".join(c for c in text if c in "\n\t" or unicodedata.category(c) not in _INVISIBLE)
 
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # ignore-instructions | score-request | persona | role-tag | fake-grade
+    kind: str  # ignore-instructions | score-request | persona | steering | role-tag | fake-grade
     text: str  # the matching text, as the reader sees it
 
 
@@ -76,7 +91,8 @@ def detect(answer: str) -> tuple[Finding, ...]:
 
 
 def is_instruction(text: str) -> bool:
-    return any(pattern.search(_visible(text)) for _, pattern in PATTERNS)
+    visible = _visible(text)
+    return any(pattern.search(visible) for _, pattern in PATTERNS)
 
 
 def flags(answer: str) -> tuple[str, ...]:

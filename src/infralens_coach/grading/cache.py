@@ -1,0 +1,76 @@
+"""A grade cache, so grading the same answer with the same model again is free.
+
+Keyed by (card id, card+rubric version, answer text, model, API base): a changed card, rubric, answer or
+model is a miss. The key is a SHA-256 of those, so neither the answer nor the API base (which may carry
+credentials) is stored in clear; rows hold the grade JSON only, which never contains a key. The file is
+SQLite in the user's data directory (INFRALENS_HOME). A cache that cannot be opened or written is skipped:
+it saves money, it never stops a grade.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from contextlib import closing
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..config import user_dir
+from ..content import Question, Rubric
+from .base import Grade
+
+FILENAME = "grade-cache.sqlite3"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS grades (
+    key TEXT PRIMARY KEY,
+    card INTEGER NOT NULL,
+    version TEXT NOT NULL,
+    model TEXT NOT NULL,
+    grade_json TEXT NOT NULL,
+    created_utc TEXT NOT NULL
+)
+"""
+
+
+def cache_key(question: Question, rubric: Rubric, answer: str, model: str, api_base: str | None = None) -> str:
+    payload = json.dumps([question.id, question.version(rubric), answer, model, api_base or ""])
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+class GradeCache:
+    def __init__(self, path: Path | None = None):
+        self.path = Path(path) if path is not None else user_dir() / FILENAME
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=5)
+        conn.execute(SCHEMA)
+        return conn
+
+    def get(self, key: str) -> Grade | None:
+        """The cached grade (marked `cached`), or None on a miss or an unreadable cache."""
+        if not self.path.exists():
+            return None
+        try:
+            with closing(self._connect()) as conn:
+                row = conn.execute("SELECT grade_json FROM grades WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                return None
+            return Grade.from_json(json.loads(row[0]) | {"cached": True})
+        except (sqlite3.Error, OSError, ValueError, KeyError, TypeError):
+            return None  # a damaged or foreign cache row is a miss
+
+    def put(self, key: str, grade: Grade, question: Question, rubric: Rubric, model: str) -> bool:
+        """Store a grade; False (and nothing raised) when the cache cannot be written."""
+        row = (
+            key, question.card, question.version(rubric), model,
+            json.dumps(grade.to_json() | {"cached": False}, ensure_ascii=False),
+            datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
+        try:
+            with closing(self._connect()) as conn, conn:
+                conn.execute("INSERT OR REPLACE INTO grades VALUES (?, ?, ?, ?, ?, ?)", row)
+            return True
+        except (sqlite3.Error, OSError):
+            return False
