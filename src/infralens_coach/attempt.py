@@ -1,0 +1,174 @@
+"""One attempt at a card, as the history keeps it: transcript, how it was heard, grade; and its id.
+
+Ids are ULIDs (48-bit millisecond time + 80 random bits, Crockford base32), so they sort by creation time.
+`Attempt.to_dict()` is the export and --json shape; grades inside it are `Grade.to_json()` dicts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from . import __version__
+
+MODES = ("voice", "upload", "text")
+
+# ---------------------------------------------------------------- ids and time
+
+ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_id_lock = threading.Lock()
+_last_id = [0, 0]  # [ms, random] of the last id made in this process
+
+
+def _reset_ids() -> None:  # a forked child must not continue its parent's monotonic sequence
+    _last_id[:] = [0, 0]
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_ids)
+
+
+def new_id(ms: int | None = None) -> str:
+    """A 26-character ULID; within one process, ids made in the same millisecond still increase."""
+    with _id_lock:
+        ms = time.time_ns() // 1_000_000 if ms is None else ms
+        if ms == _last_id[0]:
+            rand = (_last_id[1] + 1) & ((1 << 80) - 1)
+        else:
+            rand = int.from_bytes(os.urandom(10), "big")
+        _last_id[:] = [ms, rand]
+    value = (ms << 80) | rand
+    return "".join(ID_ALPHABET[(value >> shift) & 31] for shift in range(125, -1, -5))
+
+
+def id_time(attempt_id: str) -> datetime:
+    value = 0
+    for ch in attempt_id[:10]:
+        value = value * 32 + ID_ALPHABET.index(ch)
+    return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+
+
+def utc_text(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+# ---------------------------------------------------------------- the attempt
+
+
+@dataclass(frozen=True)
+class Attempt:
+    id: str
+    created_utc: str
+    card: int
+    question_id: str
+    question_version: str
+    mode: str  # voice | upload | text
+    state: str  # graded | ungraded
+    transcript: str  # what was (or will be) graded: the transcript after the user's edits
+    transcript_raw: str  # the engine's words, or the typed text
+    ungraded_reason: str | None = None
+    segments: list = field(default_factory=list)  # Transcript.to_dict()["segments"]
+    duration_s: float | None = None
+    speech_s: float | None = None
+    engine: str | None = None
+    model: str | None = None
+    audio_path: str | None = None  # relative to the data directory
+    audio_source: str | None = None  # the name of the file the user gave
+    metrics: dict | None = None  # delivery metrics
+    grade: dict | None = None  # Grade.to_json()
+    transcribe_s: float | None = None
+    grade_s: float | None = None
+    graded_utc: str | None = None
+    app_version: str = __version__
+
+    @property
+    def graded(self) -> bool:
+        return self.state == "graded"
+
+    @property
+    def overall(self) -> int | None:
+        return self.grade["overall"] if self.grade else None
+
+    @property
+    def decided_by(self) -> str | None:
+        return self.grade["decided_by"] if self.grade else None
+
+    @property
+    def fallback_reason(self) -> str | None:
+        return self.grade["fallback_reason"] if self.grade else None
+
+    def scores(self) -> dict[str, tuple[int, int]]:
+        """dimension id -> (score, max_score); empty when ungraded."""
+        return {d["id"]: (d["score"], d["max_score"]) for d in (self.grade or {}).get("dimensions", [])}
+
+    def to_dict(self) -> dict:
+        """The export / --json shape; Attempt.from_dict(a.to_dict()) == a."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Attempt":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _plain(obj: Any) -> dict | None:
+    """Delivery metrics or a transcript as JSON-ready data, whatever shape the producer used."""
+    if obj is None or isinstance(obj, dict):
+        return obj
+    if hasattr(obj, "to_dict"):
+        return obj.to_dict()
+    if dataclasses.is_dataclass(obj):
+        return dataclasses.asdict(obj)
+    raise TypeError(f"cannot store {type(obj).__name__} in the history")
+
+
+def new_attempt(question, rubric, text: str, *, mode: str = "text", grade=None, ungraded_reason: str | None = None,
+                transcript=None, raw_text: str | None = None, metrics=None, audio_source: str | None = None,
+                transcribe_s: float | None = None, grade_s: float | None = None,
+                now: datetime | None = None) -> Attempt:
+    """An attempt at `question`; `text` is what is graded, `transcript` the engine's Transcript (if spoken)."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    ms = time.time_ns() // 1_000_000 if now is None else int(now.timestamp() * 1000)
+    created = utc_text(datetime.fromtimestamp(ms / 1000, tz=timezone.utc))
+    spoken = _plain(transcript) or {}
+    grade_json = grade.to_json() if hasattr(grade, "to_json") else grade
+    if grade_json is None and not ungraded_reason:
+        raise ValueError("an attempt without a grade needs the reason it is ungraded")
+    return Attempt(
+        id=new_id(ms), created_utc=created, card=question.card, question_id=question.id,
+        question_version=question.version(rubric), mode=mode,
+        state="graded" if grade_json is not None else "ungraded",
+        ungraded_reason=None if grade_json is not None else ungraded_reason,
+        transcript=text, transcript_raw=raw_text if raw_text is not None else spoken.get("text", text),
+        segments=spoken.get("segments", []), duration_s=spoken.get("duration_s"), speech_s=spoken.get("speech_s"),
+        engine=spoken.get("engine"), model=spoken.get("model"), audio_source=audio_source,
+        metrics=_plain(metrics), grade=grade_json, transcribe_s=transcribe_s, grade_s=grade_s,
+        graded_utc=created if grade_json is not None else None,
+    )  # fmt: skip
+
+
+def grade_from_json(data: dict):
+    """Grade.to_json() back into a Grade (for the report renderer)."""
+    from .grading.base import DimensionScore, Grade, MisconceptionHit
+
+    dims = tuple(
+        DimensionScore(d["id"], d["score"], d["max_score"], tuple(d["evidence"]), tuple(d["missing"]),
+                       d["feedback"], tuple(d.get("covered", ())))
+        for d in data["dimensions"]
+    )  # fmt: skip
+    return Grade(
+        question_id=data["question_id"], card=data["card"], dimensions=dims, overall=data["overall"],
+        misconceptions=tuple(MisconceptionHit(**m) for m in data["misconceptions"]), decided_by=data["decided_by"],
+        fallback_reason=data.get("fallback_reason"), follow_up=data.get("follow_up"), summary=data.get("summary"),
+        flags=tuple(data.get("flags", ())),
+    )  # fmt: skip

@@ -1,0 +1,292 @@
+"""The history commands: `history list|show|diff|export|delete|regrade`, `next` and `checklist`.
+
+Registered onto the main group by cli.py; thin like it: open the store, call history/progress, print.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from .progress import SCHEDULE_RULE
+
+DIM_NAMES = {"mechanism": "Mechanism", "why_it_matters": "Why it matters", "tradeoffs": "Tradeoffs",
+             "common_mistake": "Common mistake", "related_lab": "Related lab"}  # fmt: skip
+
+
+def _emit_json(obj: object) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False, indent=2))
+
+
+def _bank(ctx: click.Context):
+    state = ctx.find_root().obj
+    if state.get("bank") is None:
+        from .content import QuestionBank
+
+        state["bank"] = QuestionBank.load(state["question_dirs"])
+    return state["bank"]
+
+
+def _store(ctx: click.Context):
+    from .history import HistoryStore
+
+    return HistoryStore.open(ctx.find_root().obj["settings"])
+
+
+def _card(ctx: click.Context, ref: str | None) -> int | None:
+    return None if ref is None else _bank(ctx).get(ref).card
+
+
+def _when(utc: str) -> str:
+    return utc[:16].replace("T", " ")
+
+
+def _short(text: str | None, width: int = 60) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _question(ctx: click.Context, attempt):
+    """The card as it is now in the bank, or None when it has gone (a removed pack)."""
+    from .errors import UnknownQuestionError
+
+    try:
+        return _bank(ctx).get(attempt.question_id)
+    except UnknownQuestionError:
+        return None
+
+
+@click.group()
+def history() -> None:
+    """Review, compare, export and re-grade past attempts."""
+
+
+@history.command("list")
+@click.option("--card", help="Only attempts on this card (number or id).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (a list of attempts).")
+@click.pass_context
+def list_(ctx: click.Context, card: str | None, as_json: bool) -> None:
+    """List attempts, oldest first."""
+    with _store(ctx) as store:
+        attempts = store.list(_card(ctx, card))
+    if as_json:
+        _emit_json([a.to_dict() for a in attempts])
+        return
+    if not attempts:
+        click.echo("No attempts yet: answer a card with `infralens-coach grade N --text ...` or `practice N`.")
+        return
+    click.echo(f"{'ID':<26}  {'WHEN (UTC)':<16}  CARD  {'MODE':<6}  {'STATE':<8}  SCORE  GRADER")
+    for a in attempts:
+        score = f"{a.overall:>5}" if a.graded else "    -"
+        click.echo(f"{a.id}  {_when(a.created_utc)}  {a.card:>4}  {a.mode:<6}  {a.state:<8}  {score}  "
+                   f"{a.decided_by or _short(a.ungraded_reason)}")  # fmt: skip
+
+
+@history.command()
+@click.argument("attempt_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole attempt as JSON.")
+@click.pass_context
+def show(ctx: click.Context, attempt_id: str, as_json: bool) -> None:
+    """Show one attempt: transcript, delivery, grade (ID or a unique prefix of it)."""
+    from . import render
+    from .history import grade_from_json
+
+    with _store(ctx) as store:
+        attempt = store.get(attempt_id)
+        audio = store.audio_file(attempt)
+    if as_json:
+        _emit_json(attempt.to_dict())
+        return
+    heard = f" · {attempt.engine} {attempt.model}" if attempt.engine else ""
+    lines = [f"Attempt {attempt.id} · {_when(attempt.created_utc)} UTC · card {attempt.card:02d} · "
+             f"{attempt.mode}{heard}"]
+    if audio:
+        lines.append(f"Audio: {audio}" + ("" if audio.exists() else " (missing)"))
+    if attempt.metrics:
+        flat = {k: v for k, v in attempt.metrics.items() if not isinstance(v, (list, dict))}
+        lines.append("Delivery: " + ", ".join(f"{k} {v}" for k, v in flat.items()))
+    lines += ["", "Transcript:", attempt.transcript.strip()]
+    if attempt.transcript_raw.strip() != attempt.transcript.strip():
+        lines += ["", "As transcribed (before your edits):", attempt.transcript_raw.strip()]
+    lines.append("")
+    question = _question(ctx, attempt)
+    if not attempt.graded:
+        lines += [f"Ungraded: {attempt.ungraded_reason}",
+                  f"Grade it with `infralens-coach history regrade {attempt.id}`."]
+    elif question is not None:
+        lines.append(render.grade_report(grade_from_json(attempt.grade), question, _bank(ctx).rubric))
+    else:
+        lines.append(f"Overall: {attempt.overall}/100 (graded by {attempt.decided_by}; card no longer in the bank)")
+    click.echo("\n".join(lines))
+
+
+@history.command()
+@click.argument("ids", nargs=-1)
+@click.option("--card", help="Compare the last two graded attempts on this card.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def diff(ctx: click.Context, ids: tuple[str, ...], card: str | None, as_json: bool) -> None:
+    """Compare two attempts: ID_OLD ID_NEW, or the last two on --card (default: the card practised last)."""
+    from . import progress
+    from .errors import HistoryError
+
+    if len(ids) not in (0, 2) or (ids and card):
+        raise HistoryError("give two attempt ids (ID_OLD ID_NEW), or --card N, or nothing for the last card")
+    with _store(ctx) as store:
+        if ids:
+            old, new = store.get(ids[0]), store.get(ids[1])
+        else:
+            old, new = progress.last_two(store.list(graded_only=True), _card(ctx, card))
+    result = progress.diff(old, new)
+    if as_json:
+        _emit_json(result.to_json())
+        return
+    question = _question(ctx, new)
+    lines = [f"Card {new.card:02d}" + (f" · {question.question}" if question else ""),
+             f"{old.id} ({_when(old.created_utc)}) {old.overall}/100 → {new.id} ({_when(new.created_utc)}) "
+             f"{new.overall}/100: {result.overall_change:+d}"]  # fmt: skip
+    if not result.same_version:
+        lines.append("Note: the card or rubric changed between these attempts, so scores may not compare.")
+    lines.append("")
+    for d in result.dimensions:
+        if d.max_score == 0:
+            continue
+        name = DIM_NAMES.get(d.dimension, d.dimension)
+        lines.append(f"{name:<16} {d.old_score}/{d.max_score} → {d.new_score}/{d.max_score}  ({d.change:+d})")
+        lines += [f"    + newly covered: {p}" for p in d.newly_covered] + [f"    - dropped: {p}" for p in d.dropped]
+    lines += [f"! new misconception: {m}" for m in result.misconceptions_new]
+    lines += [f"✓ no longer asserted: {m}" for m in result.misconceptions_gone]
+    click.echo("\n".join(lines))
+
+
+@history.command()
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "md"]), default="json", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), help="Write to FILE instead of standard output.")
+@click.option("--card", help="Only attempts on this card.")
+@click.pass_context
+def export(ctx: click.Context, fmt: str, out: Path | None, card: str | None) -> None:
+    """Export attempts as CSV, JSON (both read back losslessly) or a Markdown report."""
+    from .errors import HistoryError
+    from .export import export as render_export
+
+    with _store(ctx) as store:
+        text = render_export(store.list(_card(ctx, card)), fmt)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise HistoryError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    click.echo(f"wrote {out}", err=True)
+
+
+@history.command()
+@click.argument("attempt_id")
+@click.pass_context
+def delete(ctx: click.Context, attempt_id: str) -> None:
+    """Delete one attempt and its audio copy."""
+    with _store(ctx) as store:
+        attempt = store.delete(attempt_id)
+    click.echo(f"deleted {attempt.id} (card {attempt.card}, {_when(attempt.created_utc)} UTC)")
+
+
+@history.command()
+@click.argument("attempt_id")
+@click.option("--grader", "grader_mode", type=click.Choice(["auto", "llm", "keyword"]), default="auto",
+              show_default=True, help="As for `grade`: the LLM when configured, else keyword.")
+@click.option("--model", help="LLM as a litellm model string (overrides INFRALENS_LLM_MODEL).")
+@click.option("--json", "as_json", is_flag=True, help="Print the new grade as JSON.")
+@click.pass_context
+def regrade(ctx: click.Context, attempt_id: str, grader_mode: str, model: str | None, as_json: bool) -> None:
+    """Grade a saved attempt again (an ungraded one, or after the card or rubric changed)."""
+    from . import render
+    from .errors import HistoryError
+    from .grading.chain import build_grader
+    from .history import grade_from_json
+
+    with _store(ctx) as store:
+        attempt = store.get(attempt_id)
+        question = _question(ctx, attempt)
+        if question is None:
+            raise HistoryError(f"card {attempt.question_id!r} of attempt {attempt.id} is not in the question bank")
+        grader = build_grader(ctx.find_root().obj["settings"], grader_mode, model=model)
+        attempt = store.regrade(attempt.id, question, _bank(ctx).rubric, grader)
+    if as_json:
+        _emit_json(attempt.grade)
+    else:
+        click.echo(render.grade_report(grade_from_json(attempt.grade), question, _bank(ctx).rubric))
+        click.echo(f"\nRegraded attempt {attempt.id}.")
+
+
+@click.command("next", help="Suggest the card to practise next.\n\n\b\n" + SCHEDULE_RULE)
+@click.option("--json", "as_json", is_flag=True, help="Print the ranked list as JSON.")
+@click.pass_context
+def next_card(ctx: click.Context, as_json: bool) -> None:
+    from . import progress
+
+    with _store(ctx) as store:
+        ranked = progress.suggestions(_bank(ctx).questions, store.list(graded_only=True))
+    if as_json:
+        _emit_json([s.to_json() for s in ranked])
+        return
+    top = ranked[0]
+    click.echo(f"Next: card {top.card:02d} · {top.question}")
+    if not top.practised:
+        click.echo("  never practised")
+    else:
+        when = "due now" if top.due else f"not due yet (due in {top.interval_days - top.days_since:.1f} days)"
+        click.echo(f"  weakest: {DIM_NAMES.get(top.weakest_dimension, top.weakest_dimension)} "
+                   f"{top.weakest_score}/4 · last practised {top.days_since:.1f} days ago · "
+                   f"interval {top.interval_days} days · {when}")  # fmt: skip
+    click.echo(f"Practise it: infralens-coach practice {top.card}   (or: infralens-coach grade {top.card} --text ...)")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def checklist(ctx: click.Context, as_json: bool) -> None:
+    """The final review checklist (cards 1-8) with each card's status: not yet / weak / solid."""
+    from . import progress
+
+    with _store(ctx) as store:
+        items = progress.checklist(_bank(ctx).questions, store.list(graded_only=True))
+    if as_json:
+        _emit_json([i.to_json() for i in items])
+        return
+    click.echo(f"Final review checklist. {progress.CHECKLIST_INTRO}\n")
+    for i in items:
+        last = f"  (last {i.last_overall}/100, {i.attempts} graded)" if i.attempts else ""
+        click.echo(f"  [{i.status:^7}] {i.card:>2}  {i.question}{last}")
+    solid = sum(i.status == "solid" for i in items)
+    click.echo(f"\n{solid} of {len(items)} solid.")
+
+
+def grade_and_keep(ctx: click.Context, question, answer: str, grader=None, *, save: bool = True, spoken=None,
+                   audio=None, mode: str = "text"):
+    """Grade, and unless --no-save keep the attempt (ungraded, with the reason, if the grader fails).
+
+    `spoken` is coach.TranscribeResult for voice/upload answers; `audio` a file path or 16 kHz samples."""
+    from .grading import KeywordGrader
+    from .history import grade_and_save
+
+    grader = grader or KeywordGrader()
+    rubric = _bank(ctx).rubric
+    if not save:
+        return grader.grade(question, rubric, answer), None
+    details = {}
+    if spoken is not None:
+        details = {"transcript": spoken.transcript, "metrics": spoken.metrics, "transcribe_s": spoken.seconds}
+    with _store(ctx) as store:
+        return grade_and_save(store, question, rubric, grader, answer, mode=mode, audio=audio, **details)
+
+
+def saved_note(attempt) -> str:
+    return f"\nSaved as attempt {attempt.id} (review: infralens-coach history show {attempt.id[-8:]})."
+
+
+def register(group: click.Group) -> None:
+    for command in (history, next_card, checklist):
+        group.add_command(command)
