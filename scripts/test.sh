@@ -15,7 +15,9 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
 
-python -m pip install -q -e '.[test]'
+# openai-whisper's tests need torch: the CPU wheel first, so pip does not pull the CUDA build
+python -m pip install -q torch==2.13.0
+python -m pip install -q -e '.[test,openai-whisper]'
 
 export HF_HUB_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False
 exec python -m pytest "$@"

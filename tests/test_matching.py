@@ -111,3 +111,26 @@ def test_warning_is_credit_and_assertion_is_a_misconception():
 def test_empty_answer_is_a_user_error():
     with pytest.raises(AnswerError):
         grade("   ")
+
+
+def test_a_negation_warns_only_in_its_own_clause():
+    unrelated = grade("It is not hard at all, you simply run on spot without checkpoints and move on.")
+    assert [m.id for m in unrelated.misconceptions] == ["x1"]
+    negated = grade("Never run on spot without checkpoints for a long training job.")
+    assert not negated.misconceptions
+
+
+def test_a_warning_label_carries_to_the_next_sentence():
+    g = grade("The classic mistake is about capacity. Running on spot without checkpoints loses days of work.")
+    assert not g.misconceptions
+
+
+def test_common_mistake_needs_a_warning_frame():
+    from infralens_coach.content import Point
+
+    point = Point(id="c2", text="Checkpoint before preemption.", phrases=("checkpoint & preemption",))
+    card = CARD.model_copy(update={"points": {**CARD.points, "common_mistake": (point,)}, "misconceptions": ()})
+    neutral = KeywordGrader().grade(card, RUBRIC, "We write a checkpoint before each preemption notice arrives.")
+    assert neutral.dimension("common_mistake").score == 0
+    framed = KeywordGrader().grade(card, RUBRIC, "People often forget to checkpoint before a preemption hits.")
+    assert framed.dimension("common_mistake").score == 4

@@ -115,23 +115,47 @@ def show(ctx: click.Context, card: str, answer: bool) -> None:
 @click.argument("card")
 @click.option("--text", help="The answer as text.")
 @click.option("--text-file", type=click.Path(path_type=Path), help="Read the answer from a file.")
+@click.option("--audio", type=click.Path(path_type=Path, dir_okay=False),
+              help="Transcribe a recording (wav, flac, mp3, ogg, webm, m4a) locally and grade that.")
 @click.argument("stdin", required=False, type=click.Choice(["-"]))
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
+@click.option("--save/--no-save", default=True, help="Keep the attempt in the history (default: save).")
+@click.option("--grader", "grader_mode", type=click.Choice(["auto", "llm", "keyword"]), default="auto",
+              show_default=True, help="auto: the LLM when configured, else (or on any failure) keyword.")
+@click.option("--model", help="LLM as a litellm model string (overrides INFRALENS_LLM_MODEL).")
+@click.option("--samples", type=click.IntRange(1, 10), default=1, show_default=True,
+              help="Grade K times with the LLM; report each dimension's mean and spread.")
 @click.pass_context
-def grade(ctx: click.Context, card: str, text: str | None, text_file: Path | None, stdin: str | None,
-          as_json: bool) -> None:
+def grade(ctx: click.Context, card: str, text: str | None, text_file: Path | None, audio: Path | None,
+          stdin: str | None, as_json: bool, save: bool, grader_mode: str, model: str | None, samples: int) -> None:
     """Grade an answer to CARD (number or id) against the rubric."""
     from . import render
-    from .grading import KeywordGrader
+    from .grading.chain import build_grader
 
+    grader = build_grader(ctx.find_root().obj["settings"], grader_mode, model=model, samples=samples)
     bank = bank_from(ctx)
     question = bank.get(card)
-    answer = read_answer(text, text_file, stdin == "-")
-    result = KeywordGrader().grade(question, bank.rubric, answer)
-    if as_json:
-        emit_json(result.to_json())
+    spoken = None
+    if audio is not None:
+        if text is not None or text_file is not None or stdin == "-":
+            raise AnswerError("give the answer one way: --text, --text-file, --audio or - (standard input)")
+        spoken = transcribe_answer(ctx, question, audio)
+        answer = spoken.text
     else:
+        answer = read_answer(text, text_file, stdin == "-")
+    result, attempt = grade_and_keep(ctx, question, answer, grader, save=save, spoken=spoken, audio=audio,
+                                     mode="text" if spoken is None else "upload")
+    if grader.notice and not as_json:  # with --json, decided_by and fallback_reason say it
+        click.echo(f"infralens-coach: {grader.notice}", err=True)
+    if as_json:
+        extra = {} if spoken is None else {"transcript": spoken.transcript.to_dict(), "metrics": spoken.metrics}
+        emit_json({**result.to_json(), **extra})
+    else:
+        if spoken is not None:
+            echo_spoken(spoken)
         click.echo(render.grade_report(result, question, bank.rubric))
+        if attempt is not None:
+            click.echo(saved_note(attempt))
 
 
 @main.command()
@@ -145,6 +169,134 @@ def validate(ctx: click.Context, dirs: tuple[Path, ...], no_builtin: bool) -> No
     derived = sum(q.derived for q in bank.questions)
     note = f" ({derived} with points derived from the reference answer)" if derived else ""
     click.echo(f"ok: {len(bank.questions)} questions{note}, rubric {bank.rubric.name!r}")
+
+
+# --- speech: transcribe, grade --audio, practice --record ------------------------------------
+
+
+def transcribe_answer(ctx: click.Context, question, source):
+    """Transcribe with the card's question and vocabulary as Whisper's prompt (Coach.transcribe)."""
+    from .coach import Coach
+
+    result = Coach(bank_from(ctx), settings=ctx.find_root().obj["settings"]).transcribe(question, source)
+    speech_model_notice(ctx)
+    return result
+
+
+def speech_model_notice(ctx: click.Context, engine: str | None = None, model: str | None = None) -> None:
+    from .transcribe import get_transcriber
+
+    transcriber = get_transcriber(engine, model, settings=ctx.find_root().obj["settings"])
+    choice = getattr(transcriber, "choice", None)
+    note = getattr(choice, "note", None)
+    click.echo(f"infralens-coach: speech model {transcriber.model_name}, engine {transcriber.name}"
+               + (f" — {note}" if note else ""), err=True)
+
+
+def echo_spoken(spoken) -> None:
+    click.echo("Transcript:\n  " + spoken.text + "\n")
+    click.echo(delivery_text(spoken.metrics) + "\n")
+
+
+def delivery_text(metrics: dict) -> str:
+    wpm = metrics.get("words_per_minute")
+    head = (f"Delivery: {metrics['duration_s']:.0f} s, {metrics['word_count']} words"
+            + (f", {wpm} wpm" if wpm is not None else "")
+            + f", {metrics['long_pause_count']} long pauses, {metrics['filler_count']} fillers")
+    return "\n".join([head] + [f"  - {note}" for note in metrics["notes"]])
+
+
+@main.command("transcribe")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--engine", help="faster-whisper (default) or openai-whisper; also INFRALENS_WHISPER_ENGINE.")
+@click.option("--model", help="Model name, CTranslate2 directory or .pt checkpoint; also INFRALENS_WHISPER_MODEL.")
+@click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
+@click.pass_context
+def transcribe_command(ctx: click.Context, file: Path, engine: str | None, model: str | None, as_json: bool) -> None:
+    """Transcribe a recording locally (nothing leaves the machine) and measure the delivery."""
+    from .delivery import delivery_metrics
+    from .transcribe import prompt_for, transcribe_file
+
+    settings = ctx.find_root().obj["settings"]
+    transcript = transcribe_file(file, engine=engine, model=model, prompt=prompt_for(), settings=settings)
+    speech_model_notice(ctx, engine, model)
+    metrics = delivery_metrics(transcript).to_dict()
+    if as_json:
+        emit_json({**transcript.to_dict(), "metrics": metrics})
+    else:
+        click.echo(transcript.text + "\n")
+        click.echo(delivery_text(metrics))
+
+
+@main.command()
+@click.argument("card")
+@click.option("--record", "use_mic", is_flag=True, help="Answer out loud into the microphone.")
+@click.option("--seconds", type=click.FloatRange(1, 600), default=120.0, show_default=True,
+              help="Stop recording after this long (or press Enter).")
+@click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
+@click.option("--save/--no-save", default=True, help="Keep the attempt in the history (default: save).")
+@click.pass_context
+def practice(ctx: click.Context, card: str, use_mic: bool, seconds: float, as_json: bool, save: bool) -> None:
+    """Answer CARD out loud: record, transcribe locally, grade and show feedback."""
+    import threading
+
+    from . import recorder, render
+    from .coach import Coach
+    from .errors import CoachError as _CoachError
+
+    if not use_mic:
+        raise AnswerError("practice needs --record (to grade a recording or text, use: grade CARD --audio FILE)")
+    bank = bank_from(ctx)
+    question = bank.get(card)
+    coach = Coach(bank, settings=ctx.find_root().obj["settings"])
+    device = recorder.default_input_device()  # fails fast, before the question is shown
+
+    def warm() -> None:  # load the speech model while the user talks
+        try:
+            coach.warm_up()
+        except _CoachError:
+            pass  # transcription will raise it again, with the message
+
+    threading.Thread(target=warm, name="warm-up", daemon=True).start()
+    click.echo(render.question_card(question, with_answer=False), err=as_json)
+    click.echo(f"Recording from {device}: up to {seconds:.0f} s — press Enter to stop.", err=True)
+    stop = threading.Event()
+    recorder.stop_on_enter(stop)
+    live = sys.stderr.isatty()
+    shown = [-1]
+
+    def progress(elapsed_s: float, level: float) -> None:
+        if live:
+            click.echo(f"\r  ● {elapsed_s:5.1f} s / {seconds:.0f} s  {recorder.meter(level)}", err=True, nl=False)
+        elif int(elapsed_s) > shown[0]:
+            shown[0] = int(elapsed_s)
+            click.echo(f"  ● {int(elapsed_s):3d} s  {recorder.meter(level)}", err=True)
+
+    samples = recorder.record(seconds, stop=stop, on_progress=progress)
+    click.echo(("\n" if live else "") + f"Recorded {len(samples) / recorder.SAMPLE_RATE:.1f} s.", err=True)
+    spoken = coach.transcribe(question, samples)
+    speech_model_notice(ctx)
+    result, attempt = grade_and_keep(ctx, question, spoken.text, coach.grader, save=save, spoken=spoken, audio=samples,
+                                     mode="voice")
+    if as_json:
+        emit_json({**result.to_json(), "transcript": spoken.transcript.to_dict(), "metrics": spoken.metrics})
+        return
+    echo_spoken(spoken)
+    click.echo(render.grade_report(result, question, bank.rubric))
+    if attempt is not None:
+        click.echo(saved_note(attempt))
+
+
+# --- history: history list|show|diff|export|delete|regrade, next, checklist (cli_history.py) ---
+from .cli_history import grade_and_keep, register, saved_note  # noqa: E402
+
+register(main)
+
+
+# --- eval: grader agreement with human grades (cli_eval.py) ---
+from .cli_eval import eval_command  # noqa: E402
+
+main.add_command(eval_command)
 
 
 if __name__ == "__main__":

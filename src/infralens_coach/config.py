@@ -57,6 +57,8 @@ class Settings:
     llm_model: str | None = None
     llm_api_base: str | None = None
     llm_timeout_s: float = 30.0
+    # History
+    keep_audio: bool = True  # copy recordings into the data dir (INFRALENS_KEEP_AUDIO=0 to opt out)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -71,4 +73,5 @@ class Settings:
             llm_model=env("INFRALENS_LLM_MODEL") or None,
             llm_api_base=env("INFRALENS_LLM_API_BASE") or None,
             llm_timeout_s=_float("INFRALENS_LLM_TIMEOUT_S", 30.0),
+            keep_audio=(env("INFRALENS_KEEP_AUDIO") or "1").strip().lower() not in ("0", "false", "no", "off"),
         )

@@ -42,3 +42,7 @@ class GraderUnavailable(GraderError):
 
 class GradeParseError(GraderError):
     """The grader answered, but not with a valid grade."""
+
+
+class HistoryError(CoachError):
+    """The history database cannot be opened or written, or an attempt id is unknown."""
