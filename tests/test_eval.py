@@ -285,8 +285,6 @@ def test_labelled_set_is_complete_and_graded_in_both_modes():
         assert report["n"] == len(rows) and report["pearson"] > 0.5
 
 
-@pytest.mark.xfail(strict=False, reason="keyword grader weakness: a prose sentence addressed to the evaluator that "
-                   "repeats the reference's terms earns points (proposals P1/P2 in eval/README.md)")
 def test_an_injection_that_repeats_the_reference_terms_does_not_raise_the_keyword_score():
     from infralens_coach.evaluation.probes import injected
 

@@ -1,6 +1,6 @@
-"""The one practice pipeline the web app and the CLI share: audio → transcript → grade.
+"""The one practice pipeline the web app and the CLI share: audio → transcript → grade → history.
 
-Heavy pieces (the Whisper engine, the LLM client) are imported only when the step that needs them runs.
+Heavy pieces (the Whisper engine, litellm) are imported only when the step that needs them runs.
 """
 
 from __future__ import annotations
@@ -25,7 +25,14 @@ class TranscribeResult:
 class Coach:
     bank: QuestionBank
     settings: Settings = field(default_factory=Settings.from_env)
-    grader: Grader | None = None  # None: the keyword grader
+    grader: Grader | None = None  # None: the configured chain (LLM when set up, keyword always behind it)
+    store: object | None = None  # history.HistoryStore, or None to keep nothing
+
+    def __post_init__(self) -> None:
+        if self.grader is None:
+            from .grading.chain import build_grader
+
+            self.grader = build_grader(self.settings)
 
     def question(self, ref: str | int) -> Question:
         return self.bank.get(ref)
@@ -48,7 +55,18 @@ class Coach:
         return TranscribeResult(transcript.text, transcript, metrics, time.perf_counter() - start)
 
     def grade(self, question: Question, text: str) -> Grade:
-        from .grading import KeywordGrader
+        return self.grader.grade(question, self.bank.rubric, text)
 
-        grader = self.grader or KeywordGrader()
-        return grader.grade(question, self.bank.rubric, text)
+    def submit(self, question: Question, text: str, *, mode: str = "text", spoken: TranscribeResult | None = None,
+               audio=None):
+        """Grade an answer and keep the attempt; a grader failure keeps it as ungraded and re-raises.
+
+        Returns (grade, attempt); attempt is None when there is no store."""
+        from .history import grade_and_save
+
+        details = {}
+        if spoken is not None:
+            details = {"transcript": spoken.transcript, "raw_text": spoken.text, "metrics": spoken.metrics,
+                       "transcribe_s": spoken.seconds}
+        return grade_and_save(self.store, question, self.bank.rubric, self.grader, text, mode=mode, audio=audio,
+                              **details)
