@@ -188,8 +188,17 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
         ]
         return pd.DataFrame(rows or [], columns=["attempt", "dimension", "score"])
 
+    def latest_card() -> str:
+        done = attempts()
+        return done[-1].question_id if done else suggested_id()
+
+    def open_row(evt: gr.SelectData, data):
+        row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+        rows = data.values.tolist() if hasattr(data, "values") else data["data"]
+        return rows[row][0] if 0 <= row < len(rows) else None
+
     def checklist_md() -> str:
-        icons = {"solid": "✅ solid", "weak": "🟡 weak", "not yet": "⬜ not yet"}
+        icons = {"solid": "**solid**", "weak": "*weak*", "not yet": "not yet"}
         items = progress.checklist(bank.questions, attempts())
         lines = ["Before an interview, you should be able to answer these without reading the page.", ""]
         lines += [f"- {icons[i.status]} — {i.card:02d} · {i.question}"
@@ -295,7 +304,9 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
         for control in filters:
             control.change(history_table, filters, [table, attempt_pick], api_name=False)
         history_tab.select(history_table, filters, [table, attempt_pick], api_name="history").then(
-            checklist_md, None, checklist, api_name=False).then(progress_plot, plot_card, plot, api_name=False)
+            checklist_md, None, checklist, api_name=False).then(latest_card, None, plot_card, api_name=False).then(
+            progress_plot, plot_card, plot, api_name=False)
+        table.select(open_row, table, attempt_pick, api_name=False)
         attempt_pick.change(open_attempt, attempt_pick,
                             [attempt_text, attempt_audio, attempt_feedback, attempt_reference, attempt_metrics],
                             api_name="attempt")
