@@ -101,6 +101,12 @@ def test_transcribe_a_spoken_answer_then_grade_it(client):
     assert "Overall" in feedback
 
 
+def test_transcribe_an_upload_in_a_compressed_format(client):
+    text, _ = client.predict("k8s-job-vs-deployment", handle_file(str(clips.answer_in("m4a-aac"))),
+                             api_name="/transcribe_upload")
+    assert "deployment" in text.lower()
+
+
 @pytest.mark.parametrize(
     "make, message",
     [
