@@ -16,7 +16,7 @@ from .base import (
     require_real_text,
     require_speech_time,
 )
-from .models import ModelChoice, resolve
+from .models import ResolvedModel
 
 ENGINE = "faster-whisper"
 
@@ -58,32 +58,13 @@ def vad_speech_s(audio: np.ndarray) -> float:
     return sum(c["end"] - c["start"] for c in chunks) / 16_000
 
 
-class FasterWhisperTranscriber:
+class FasterWhisperTranscriber(ResolvedModel):
     name = ENGINE
 
-    def __init__(
-        self,
-        model: str | None = None,
-        *,
-        beam_size: int = 5,
-        threads: int = 2,
-        compute_type: str = "int8",
-    ) -> None:
-        self._spec = model
-        self.beam_size = beam_size
-        self.threads = threads
+    def __init__(self, model: str | None = None, *, beam_size: int = 5, threads: int = 2,
+                 compute_type: str = "int8") -> None:
+        super().__init__(model, beam_size=beam_size, threads=threads)
         self.compute_type = compute_type
-        self._choice: ModelChoice | None = None
-
-    @property
-    def choice(self) -> ModelChoice:
-        if self._choice is None:
-            self._choice = resolve(self._spec, ENGINE)
-        return self._choice
-
-    @property
-    def model_name(self) -> str:
-        return self.choice.label
 
     def warm_up(self) -> None:
         load_model(self.choice.source, compute_type=self.compute_type, threads=self.threads)

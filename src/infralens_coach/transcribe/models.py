@@ -45,6 +45,28 @@ def offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+class ResolvedModel:
+    """The model part every engine shares: the user's spec, resolved once (lazily) to a ModelChoice."""
+
+    name: str  # the engine's name, set by each engine class
+
+    def __init__(self, model: str | None = None, *, beam_size: int = 5, threads: int = 2) -> None:
+        self._spec = model
+        self.beam_size = beam_size
+        self.threads = threads
+        self._choice: ModelChoice | None = None
+
+    @property
+    def choice(self) -> ModelChoice:
+        if self._choice is None:
+            self._choice = resolve(self._spec, self.name)
+        return self._choice
+
+    @property
+    def model_name(self) -> str:
+        return self.choice.label
+
+
 def resolve(spec: str | None, engine: str) -> ModelChoice:
     if engine == "faster-whisper":
         return _resolve_ct2(spec)

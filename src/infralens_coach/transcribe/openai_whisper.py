@@ -21,7 +21,7 @@ from .base import (
     require_real_text,
     require_speech_time,
 )
-from .models import ModelChoice, resolve
+from .models import ResolvedModel
 
 ENGINE = "openai-whisper"
 INSTALL_HINT = "pip install torch==2.13.0, then pip install 'infralens-coach[openai-whisper]'"
@@ -69,24 +69,8 @@ def load_model(source: str):
         return _MODELS[source]
 
 
-class OpenAIWhisperTranscriber:
+class OpenAIWhisperTranscriber(ResolvedModel):
     name = ENGINE
-
-    def __init__(self, model: str | None = None, *, beam_size: int = 5, threads: int = 2) -> None:
-        self._spec = model
-        self.beam_size = beam_size
-        self.threads = threads
-        self._choice: ModelChoice | None = None
-
-    @property
-    def choice(self) -> ModelChoice:
-        if self._choice is None:
-            self._choice = resolve(self._spec, ENGINE)
-        return self._choice
-
-    @property
-    def model_name(self) -> str:
-        return self.choice.label
 
     def warm_up(self) -> None:
         load_model(self.choice.source)
