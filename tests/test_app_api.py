@@ -159,3 +159,16 @@ def test_invalid_pack_at_start_up_names_file_and_field(tmp_path):
     with pytest.raises(RuntimeError) as err:
         server.start(timeout_s=60)
     assert "bad.yaml: colour: unknown field" in str(err.value)
+
+
+def test_a_huge_upload_is_refused_by_the_server(app, client, tmp_path):
+    import httpx
+
+    huge = tmp_path / "huge.wav"
+    with huge.open("wb") as f:
+        f.write(b"RIFF")
+        f.truncate(60 * 1024 * 1024)
+    with huge.open("rb") as f:
+        resp = httpx.post(f"{app.url}gradio_api/upload", files={"files": ("huge.wav", f, "audio/wav")}, timeout=60)
+    assert resp.status_code == 413 and "maximum allowed size" in resp.text
+    assert client.predict(api_name="/next")  # still serving
