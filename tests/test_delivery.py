@@ -3,10 +3,18 @@
 import pytest
 
 from infralens_coach import transcribe
+from infralens_coach.content import QuestionBank
 from infralens_coach.delivery import DeliveryTargets, delivery_metrics, find_fillers, long_pauses
 from infralens_coach.errors import CoachError
 from infralens_coach.transcribe import Segment, Transcript, Word
 from support import clips
+
+JOB = QuestionBank.load().get(7)  # the clips answer card 7
+
+
+def card_prompt(keep_fillers: bool = True) -> str:
+    """The prompt the app uses for card 7 (question, its key terms, and the disfluent tail)."""
+    return transcribe.prompt_for(JOB.question, JOB.vocabulary, keep_fillers=keep_fillers)
 
 
 def words_at(text: str, start_s: float = 0.0, step_s: float = 0.4, gaps: dict[int, float] | None = None):
@@ -106,7 +114,7 @@ def test_real_pause_is_found_where_it_was_made():
 
 @pytest.mark.parametrize("rate_wpm", [140, 220])
 def test_real_pace_follows_the_speaking_rate(rate_wpm):
-    t = transcribe.transcribe_file(clips.speech(clips.ANSWER, rate_wpm), prompt=transcribe.prompt_for())
+    t = transcribe.transcribe_file(clips.speech(clips.ANSWER, rate_wpm), prompt=card_prompt())
     m = delivery_metrics(t)
     # espeak-ng's -s is words per minute; Whisper's words split/merge a little
     assert 0.75 * rate_wpm < m.words_per_minute < 1.3 * rate_wpm
@@ -115,10 +123,10 @@ def test_real_pace_follows_the_speaking_rate(rate_wpm):
 def test_fillers_kept_with_the_disfluent_prompt_and_dropped_without():
     """Whisper cleans fillers away; the disfluent prompt tail keeps them. Counts printed for the report."""
     clip = clips.speech(clips.FILLER_ANSWER)
-    plain = delivery_metrics(transcribe.transcribe_file(clip, prompt=transcribe.prompt_for(keep_fillers=False)))
-    kept = delivery_metrics(transcribe.transcribe_file(clip, prompt=transcribe.prompt_for()))
+    plain = delivery_metrics(transcribe.transcribe_file(clip, prompt=card_prompt(keep_fillers=False)))
+    kept = delivery_metrics(transcribe.transcribe_file(clip, prompt=card_prompt()))
     print(f"fillers spoken {clips.FILLERS_SPOKEN}: without tail {plain.filler_count}, with tail {kept.filler_count}")
     assert plain.filler_count <= kept.filler_count <= clips.FILLERS_SPOKEN + 1
     assert kept.filler_count >= clips.FILLERS_SPOKEN - 2
-    fluent = delivery_metrics(transcribe.transcribe_file(clips.speech(clips.ANSWER), prompt=transcribe.prompt_for()))
+    fluent = delivery_metrics(transcribe.transcribe_file(clips.speech(clips.ANSWER), prompt=card_prompt()))
     assert fluent.filler_count == 0  # the tail does not invent fillers

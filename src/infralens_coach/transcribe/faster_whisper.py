@@ -82,6 +82,9 @@ class FasterWhisperTranscriber(ResolvedModel):
                 vad_filter=True,
                 word_timestamps=True,
                 initial_prompt=prompt or None,
+                # The card prompt steers only the first window: conditioning every window on it (and on the
+                # previous text) made tiny.en skip whole passages of 100 s answers (bench/asr_grading.py).
+                condition_on_previous_text=False,
             )
             raw = list(pieces)
         except (RuntimeError, ValueError) as exc:
