@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
 
+from .cli_common import bank_from, emit_json
 from .config import Settings
 from .content import GROUPS, QuestionBank
 from .errors import AnswerError, CoachError
@@ -28,18 +28,6 @@ class CoachGroup(click.Group):
             return super().invoke(ctx)
         except CoachError as exc:
             raise UserError(str(exc)) from exc
-
-
-def emit_json(obj: object) -> None:
-    click.echo(json.dumps(obj, ensure_ascii=False, indent=2))
-
-
-def bank_from(ctx: click.Context) -> QuestionBank:
-    """The bank, loaded once per command: built-in cards plus --questions / INFRALENS_QUESTIONS packs."""
-    state = ctx.find_root().obj
-    if state.get("bank") is None:
-        state["bank"] = QuestionBank.load(state["question_dirs"])
-    return state["bank"]
 
 
 def read_answer(text: str | None, text_file: Path | None, from_stdin: bool) -> str:

@@ -5,28 +5,15 @@ Registered onto the main group by cli.py; thin like it: open the store, call his
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
+from .cli_common import bank_from as _bank
+from .cli_common import emit_json as _emit_json
+from .content import DIMENSION_NAMES as DIM_NAMES
 from .progress import SCHEDULE_RULE
 
-DIM_NAMES = {"mechanism": "Mechanism", "why_it_matters": "Why it matters", "tradeoffs": "Tradeoffs",
-             "common_mistake": "Common mistake", "related_lab": "Related lab"}  # fmt: skip
-
-
-def _emit_json(obj: object) -> None:
-    click.echo(json.dumps(obj, ensure_ascii=False, indent=2))
-
-
-def _bank(ctx: click.Context):
-    state = ctx.find_root().obj
-    if state.get("bank") is None:
-        from .content import QuestionBank
-
-        state["bank"] = QuestionBank.load(state["question_dirs"])
-    return state["bank"]
 
 
 def _store(ctx: click.Context):

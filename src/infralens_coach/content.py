@@ -20,6 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import ContentError, UnknownQuestionError
 
 DIMENSIONS: tuple[str, ...] = ("mechanism", "why_it_matters", "tradeoffs", "common_mistake", "related_lab")
+DIMENSION_NAMES = {
+    "mechanism": "Mechanism",
+    "why_it_matters": "Why it matters",
+    "tradeoffs": "Tradeoffs",
+    "common_mistake": "Common mistake",
+    "related_lab": "Related lab / handbook",
+}
 GROUPS: dict[str, str] = {
     "define-and-contrast": "Define a term precisely and set it against its neighbour",
     "explain-the-why": "Say what a practice or component is for and what breaks without it",

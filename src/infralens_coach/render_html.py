@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import re
 
-from .content import GROUPS, Question, Rubric
+from .content import DIMENSION_NAMES, GROUPS, Question, Rubric
 from .grading.base import Grade
 
 CSS = """
@@ -31,13 +31,6 @@ CSS = """
 mark.il-hl { background: #dafbe1; padding: 0 2px; border-radius: 3px; }
 """
 
-DIMENSION_NAMES = {
-    "mechanism": "Mechanism",
-    "why_it_matters": "Why it matters",
-    "tradeoffs": "Tradeoffs",
-    "common_mistake": "Common mistake",
-    "related_lab": "Related lab / handbook",
-}
 
 
 def esc(text: object) -> str:

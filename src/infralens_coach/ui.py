@@ -19,7 +19,7 @@ import pandas as pd  # noqa: E402
 from . import progress, render_html  # noqa: E402
 from .coach import Coach  # noqa: E402
 from .config import Settings, user_dir  # noqa: E402
-from .content import GROUPS, QuestionBank  # noqa: E402
+from .content import DIMENSION_NAMES, GROUPS, QuestionBank  # noqa: E402
 from .errors import CoachError  # noqa: E402
 
 TARGETS = {"Short (30 s)": "about 30 seconds", "Full (2 min)": "60–120 seconds"}
@@ -133,7 +133,7 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
                  f"({change.overall_change:+d})"]
         for dim in change.dimensions:
             if dim.change or dim.newly_covered or dim.dropped:
-                name = render_html.DIMENSION_NAMES.get(dim.dimension, dim.dimension)
+                name = DIMENSION_NAMES.get(dim.dimension, dim.dimension)
                 lines.append(f"- {name}: {dim.old_score} → {dim.new_score}"
                              + "".join(f"\n  - newly covered: {p}" for p in dim.newly_covered)
                              + "".join(f"\n  - dropped: {p}" for p in dim.dropped))
@@ -182,7 +182,7 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
     def progress_plot(qid: str | None):
         question = coach.question(qid or bank.questions[0].id)
         rows = [
-            {"attempt": i, "dimension": render_html.DIMENSION_NAMES.get(dim, dim), "score": score}
+            {"attempt": i, "dimension": DIMENSION_NAMES.get(dim, dim), "score": score}
             for dim, points in progress.score_series(attempts(), question.card).items()
             for i, (_, score, _top) in enumerate(points, start=1)
         ]
