@@ -164,6 +164,16 @@ class Question(_Strict):
             return self.reference_answer.strip()
         return " ".join(p.strip() for p in (self.short_answer, self.deeper_explanation) if p)
 
+    def reference_sections(self) -> list[tuple[str, str]]:
+        """The card's reference texts with their titles, in reading order; empty ones left out."""
+        sections = (
+            ("Short answer", self.short_answer),
+            ("Deeper explanation", self.deeper_explanation),
+            ("Reference answer", self.reference_answer),
+            ("Common mistake", self.common_mistake),
+        )
+        return [(title, text) for title, text in sections if text]
+
     @property
     def title(self) -> str:
         return f"{self.card:02d} · {self.question}"

@@ -26,14 +26,8 @@ def question_card(q: Question, *, with_answer: bool) -> str:
     if not with_answer:
         lines.append("\nAnswer out loud first; then run with --answer to see the reference.")
         return "\n".join(lines)
-    for title, text in (
-        ("Short answer", q.short_answer),
-        ("Deeper explanation", q.deeper_explanation),
-        ("Reference answer", q.reference_answer),
-        ("Common mistake", q.common_mistake),
-    ):
-        if text:
-            lines += ["", f"{title}:", _wrap(text)]
+    for title, text in q.reference_sections():
+        lines += ["", f"{title}:", _wrap(text)]
     for table in q.tables:
         lines += ["", f"{table.title}:"]
         lines += ["  " + " | ".join(table.columns)] + ["  " + " | ".join(row) for row in table.rows]

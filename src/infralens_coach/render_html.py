@@ -78,14 +78,8 @@ def grade_html(grade: Grade, rubric: Rubric) -> str:
 
 def reference_html(q: Question) -> str:
     out = ['<div class="il-ref" id="il-reference">', f"<h3>Reference · card {q.card:02d}</h3>"]
-    for title, text in (
-        ("Short answer", q.short_answer),
-        ("Reference answer", q.reference_answer),
-        ("Deeper explanation", q.deeper_explanation),
-        ("Common mistake", q.common_mistake),
-    ):
-        if text:
-            out.append(f"<p><b>{title}.</b> {esc(text)}</p>")
+    for title, text in q.reference_sections():
+        out.append(f"<p><b>{title}.</b> {esc(text)}</p>")
     for table in q.tables:
         head = "".join(f"<th>{esc(c)}</th>" for c in table.columns)
         rows = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in table.rows)

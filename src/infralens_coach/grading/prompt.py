@@ -70,14 +70,8 @@ def rubric_text(rubric: Rubric) -> str:
 
 def card_text(question: Question) -> str:
     lines = [f"Card {question.card}: {question.question}"]
-    for title, text in (
-        ("Short answer", question.short_answer),
-        ("Deeper explanation", question.deeper_explanation),
-        ("Reference answer", question.reference_answer),
-        ("Common mistake", question.common_mistake),
-    ):
-        if text:
-            lines.append(f"{title}: {' '.join(text.split())}")
+    for title, text in question.reference_sections():
+        lines.append(f"{title}: {' '.join(text.split())}")
     for table in question.tables:
         lines.append(f"Table: {table.title}")
         lines.append("| " + " | ".join(table.columns) + " |")

@@ -157,3 +157,13 @@ def require_real_text(text: str) -> None:
     if normalise(text).replace("'", "") in KNOWN_HALLUCINATIONS:
         shown = f' (the engine heard only "{text.strip()}")' if text.strip() else ""
         raise NoSpeechError(f"{NO_SPEECH_MESSAGE}{shown}")
+
+
+def finish(segments: tuple[Segment, ...], *, duration_s: float, speech_s: float, engine: str,
+           model: str) -> Transcript:
+    """Drop Whisper's hallucinated segments, refuse a transcript with nothing real left, and assemble it."""
+    segments = drop_hallucinated(segments)
+    text = " ".join(s.text for s in segments if s.text)
+    require_real_text(text)
+    return Transcript(text=text, segments=segments, duration_s=duration_s, speech_s=speech_s, engine=engine,
+                      model=model)

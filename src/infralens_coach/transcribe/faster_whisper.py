@@ -11,9 +11,8 @@ from .base import (
     Segment,
     Transcript,
     Word,
-    drop_hallucinated,
+    finish,
     require_audio_length,
-    require_real_text,
     require_speech_time,
 )
 from .models import ResolvedModel
@@ -104,14 +103,4 @@ class FasterWhisperTranscriber(ResolvedModel):
             )
             for s in raw
         )
-        segments = drop_hallucinated(segments)
-        text = " ".join(s.text for s in segments if s.text)
-        require_real_text(text)
-        return Transcript(
-            text=text,
-            segments=segments,
-            duration_s=float(info.duration),
-            speech_s=speech_s,
-            engine=ENGINE,
-            model=self.model_name,
-        )
+        return finish(segments, duration_s=float(info.duration), speech_s=speech_s, engine=ENGINE, model=self.model_name)
