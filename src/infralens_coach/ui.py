@@ -224,15 +224,18 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
 
     # ------------------------------------------------------------ layout
 
-    first = suggested_id()
+    def suggested_question_html() -> str:
+        return render_html.question_html(bank.get(suggested_id()), TARGETS["Full (2 min)"])
+
+    # Callables: Gradio evaluates them at every page load, so the suggestion follows the history.
     with gr.Blocks(title="infralens-coach", delete_cache=(3600, 3600)) as demo:
         gr.Markdown("# infralens-coach\nRehearse AI-infrastructure interview answers out loud.")
         with gr.Tab("Practice", id="practice"):
             with gr.Row():
-                picker = gr.Dropdown(choices, value=first, label="Question (suggested: practise next)",
+                picker = gr.Dropdown(choices, value=suggested_id, label="Question (suggested: practise next)",
                                      filterable=True, scale=4, elem_id="il-picker")
                 target = gr.Radio(list(TARGETS), value="Full (2 min)", label="Target length", scale=1)
-            question_box = gr.HTML(render_html.question_html(bank.get(first), TARGETS["Full (2 min)"]))
+            question_box = gr.HTML(suggested_question_html)
             spoken = gr.State(None)
             mode = gr.State("text")
             audio_path = gr.State(None)
@@ -278,7 +281,7 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
                 with gr.Column(scale=2):
                     attempt_reference = gr.HTML()
             gr.Markdown("### Progress on a card")
-            plot_card = gr.Dropdown(choices, value=first, label="Card")
+            plot_card = gr.Dropdown(choices, value=suggested_id, label="Card")
             plot = gr.LinePlot(x="attempt", y="score", color="dimension", y_lim=[0, 4], elem_id="il-progress",
                                label="Score per dimension (0–4), attempt by attempt")
             gr.Markdown("### Review checklist")
