@@ -2,10 +2,13 @@
 
 For each rubric dimension it finds which expected points the answer makes (a point is made when one of
 its phrases matches inside one sentence), quotes the sentences that made them, and lists the rest as
-missing. Three rules keep it honest:
+missing. These rules keep it honest:
 - only sentences that read as explanations earn points (a bare term list has almost no function words);
-- one sentence can earn only as many points as its length supports (cramming terms does not pay);
-- a sentence that asserts a misconception earns nothing, and the common-mistake dimension scores 0.
+- one sentence can earn only as many points as its length supports, and an enumeration ("X, Y, Z, W, V
+  and U") just one (cramming terms does not pay);
+- a common-mistake point counts only where the sentence frames it as a mistake;
+- a sentence that asserts a misconception earns nothing, and the common-mistake dimension scores 0;
+- a sentence addressed to the grader ("ignore the rubric") earns nothing and is flagged.
 A dimension scores 4 when it makes min(3, its number of points) points; fewer scale down linearly.
 """
 
@@ -40,7 +43,7 @@ NEGATION_STEMS = frozenset(stem(w) for w in "not never no nobody nothing".split(
 _CLAUSE_BREAK = re.compile(r"[,;:()]|\b(?:but|which|because|so|while|whereas)\b", re.I)
 # A common-mistake point counts only when the sentence frames it as a mistake, not a neutral mention.
 MISTAKE_FRAME_STEMS = WARNING_STEMS | NEGATION_STEMS | frozenset(
-    stem(w) for w in "common often people teams tempting usual usually typical classic only just".split()
+    stem(w) for w in "common often people teams usual usually typical classic only just".split()
 )
 # A label that makes the next sentence a warning too: "A common mistake is X. Another one is Y."
 LABEL_STEMS = frozenset(stem(w) for w in "mistake mistakes pitfall pitfalls trap traps misconception antipattern".split())
