@@ -6,13 +6,11 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from support.fakes import JOB_ANSWER
 
 from infralens_coach.cli import main
 
-ANSWER = (
-    "A Job is for finite batch work like preprocessing or a training run: it runs until it completes "
-    "and retries failed pods. A Deployment keeps a desired number of replicas running for an inference API."
-)
+ANSWER = JOB_ANSWER
 
 
 def run(*args, input=None):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.fakes import JOB_ANSWER, FailingGrader
 
 from infralens_coach import history
 from infralens_coach.config import Settings
@@ -26,19 +27,7 @@ from infralens_coach.transcribe import Segment, Transcript, Word
 
 REPO = Path(__file__).resolve().parents[1]
 WORKER = REPO / "tests" / "support" / "history_worker.py"
-ANSWER = (
-    "A Job is for finite batch work like preprocessing or a training run: it runs until it completes "
-    "and retries failed pods. A Deployment keeps a desired number of replicas running for an inference API."
-)
-
-
-class FailingGrader:
-    """A grader that cannot be reached (implements the Grader protocol)."""
-
-    name = "llm:fake/unreachable"
-
-    def grade(self, question, rubric, answer):
-        raise GraderUnavailable("the LLM at http://127.0.0.1:9 refused the connection")
+ANSWER = JOB_ANSWER
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from support.fakes import JOB_ANSWER, FailingGrader
 
 from infralens_coach import export
 from infralens_coach.cli import main
@@ -15,21 +16,14 @@ from infralens_coach.content import QuestionBank
 from infralens_coach.errors import GraderUnavailable
 from infralens_coach.history import HistoryStore, grade_and_save
 
-FIRST = (
-    "A Job is for finite batch work like preprocessing or a training run: it runs until it completes "
-    "and retries failed pods. A Deployment keeps a desired number of replicas running for an inference API."
-)
+FIRST = JOB_ANSWER
 SECOND = FIRST + (
     "\nIf you pick wrong, a finished batch script under a Deployment keeps restarting, so it runs the work "
     'again and again and burns GPU time — a "Job" gives a clear succeeded or failed status instead.'
 )
 
 
-class FailingGrader:
-    name = "llm:fake/unreachable"
-
-    def grade(self, question, rubric, answer):
-        raise GraderUnavailable("the LLM timed out after 30 s")
+TIMED_OUT = FailingGrader("the LLM timed out after 30 s")
 
 
 @pytest.fixture
@@ -100,7 +94,7 @@ def test_export_round_trips_as_json_and_csv(home, tmp_path):
     with HistoryStore.open() as store:
         bank = QuestionBank.load()
         with pytest.raises(GraderUnavailable):
-            grade_and_save(store, bank.get(2), bank.rubric, FailingGrader(), "Check GPU use, then the input pipeline.")
+            grade_and_save(store, bank.get(2), bank.rubric, TIMED_OUT, "Check GPU use, then the input pipeline.")
         stored = store.list()
     assert [a.state for a in stored] == ["graded", "graded", "ungraded"]
 
@@ -123,7 +117,7 @@ def test_an_ungraded_attempt_is_shown_as_such_and_regraded_from_the_cli(home):
     with HistoryStore.open() as store:
         bank = QuestionBank.load()
         with pytest.raises(GraderUnavailable, match="regrade"):
-            grade_and_save(store, bank.get(7), bank.rubric, FailingGrader(), FIRST)
+            grade_and_save(store, bank.get(7), bank.rubric, TIMED_OUT, FIRST)
     (attempt,) = listed()
     shown = run("history", "show", attempt["id"])
     assert "Ungraded: the LLM timed out after 30 s" in shown.output and "history regrade" in shown.output
