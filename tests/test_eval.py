@@ -295,3 +295,63 @@ def test_an_injection_that_repeats_the_reference_terms_does_not_raise_the_keywor
     before = grader.grade(card, bank.rubric, answer).overall
     after = grader.grade(card, bank.rubric, injected(answer, card.reference_text, 3)).overall
     assert after <= before
+
+
+# ---------------------------------------------------------------- bad scores, too few rows, honest counts
+
+
+def lb_rows(scores) -> list[dict]:
+    answers = ["It spreads incoming requests across many servers, so no single server gets overloaded.",
+               "It spreads requests across servers and uses health checks to drop failed servers.",
+               "It is a kind of network thing.", "Load balancers are used in networking."]
+    return [{"question": "What does a load balancer do?", "reference_answer": "It spreads requests across servers so "
+             "no single server is overloaded. Health checks remove failed servers from the pool.",
+             "answer": a, "score": s} for a, s in zip(answers, scores, strict=False)]
+
+
+@pytest.mark.parametrize("bad", ["inf", "-inf", "nan", "NaN", "1e999"])
+def test_a_non_finite_score_is_refused_naming_the_row(tmp_path, bad):
+    path = write_csv(tmp_path / "bad.csv", lb_rows([4, bad, 1, 0]))
+    result = run(path)
+    assert result.exit_code == 2, result.output
+    assert f"line 3: score: {bad!r} is not a finite number" in result.output
+    assert isinstance(result.exception, SystemExit)  # a user error, not an OverflowError
+    labelled = write_csv(tmp_path / "label.csv", [r | {"mechanism": "nan"} for r in lb_rows([4, 5, 1, 0])])
+    assert "line 2: mechanism: 'nan' is not a finite number" in run(labelled).output
+
+
+def test_one_row_says_at_least_two_are_needed(tmp_path):
+    result = run(write_csv(tmp_path / "one.csv", lb_rows([4])))
+    assert result.exit_code == 2
+    assert "1 row to evaluate: at least 2 rows are needed" in result.output
+
+
+def test_the_text_report_counts_who_actually_decided(tmp_path, monkeypatch):
+    """The LLM grader under test fell back to keyword on every row: the report must say so, not 'graded by llm'."""
+    monkeypatch.setenv("INFRALENS_HOME", str(tmp_path / "home"))
+    path = write_csv(tmp_path / "lb.csv", lb_rows([4, 5, 1]))
+    with FakeOpenAI() as server:
+        server.enqueue(*[Reply.content("I cannot grade this.")] * 3)
+        result = run(path, "--grader", "auto", "--model", "openai/grader",
+                     env={"INFRALENS_LLM_API_BASE": server.url, "OPENAI_API_KEY": "sk-test-not-a-secret"})
+    assert result.exit_code == 0, result.output
+    head = result.stdout.splitlines()[0]
+    assert "3 of 3 rows graded" in head and "decided by keyword 3" in head, head
+    assert "graded by llm" not in head
+    assert "fell back to keyword on 3 rows" in result.stdout
+
+
+def test_llm_failure_with_json_prints_a_json_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("INFRALENS_HOME", str(tmp_path / "home"))
+    path = write_csv(tmp_path / "lb.csv", lb_rows([4, 5, 1]))
+    result = run(path, "--grader", "llm", "--model", "openai/grader", "--json",
+                 env={"INFRALENS_LLM_API_BASE": "http://127.0.0.1:9/v1", "INFRALENS_LLM_TIMEOUT_S": "1",
+                      "OPENAI_API_KEY": "sk-test-not-a-secret"})
+    assert result.exit_code == 2
+    error = json.loads(result.stdout)
+    assert set(error) == {"error", "type"} and error["type"] == "GraderUnavailable"
+    assert "only 0 of 3 rows could be graded" in error["error"] and "cannot reach the LLM server" in error["error"]
+    no_model = run(path, "--grader", "llm", "--json", env={"INFRALENS_LLM_MODEL": ""})
+    assert no_model.exit_code == 2 and "no LLM is configured" in json.loads(no_model.stdout)["error"]
+    bad_file = run(write_csv(tmp_path / "one.csv", lb_rows([4])), "--json")
+    assert bad_file.exit_code == 2 and json.loads(bad_file.stdout)["type"] == "ContentError"

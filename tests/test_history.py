@@ -22,6 +22,7 @@ from infralens_coach.config import Settings
 from infralens_coach.content import QuestionBank
 from infralens_coach.errors import GraderUnavailable, HistoryError
 from infralens_coach.grading import KeywordGrader
+from infralens_coach.grading.base import Grade
 from infralens_coach.history import HistoryStore, grade_and_save, new_attempt, new_id
 from infralens_coach.transcribe import Segment, Transcript, Word
 
@@ -186,7 +187,7 @@ def test_everything_an_attempt_holds_reads_back(home, bank, tmp_path):
     assert back.grade == grade.to_json() and back.decided_by == "keyword" and back.fallback_reason is None
     assert back.question_version == question.version(bank.rubric)
     assert back.metrics["filler_count"] == 2 and back.transcribe_s == 1.25
-    assert history.grade_from_json(back.grade) == grade
+    assert Grade.from_json(back.grade) == grade
 
 
 def test_microphone_samples_are_kept_as_a_wav(home, bank):

@@ -32,8 +32,8 @@ def home(tmp_path, monkeypatch):
     return tmp_path / "home"
 
 
-def run(*args, input=None):
-    result = CliRunner().invoke(main, list(args), input=input)
+def run(*args, input=None, env=None):
+    result = CliRunner().invoke(main, list(args), input=input, env=env)
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     return result
 
@@ -134,11 +134,42 @@ def test_an_ungraded_attempt_is_shown_as_such_and_regraded_from_the_cli(home):
 def test_delete(home):
     run("grade", "7", "--text", FIRST)
     (attempt,) = listed()
-    deleted = run("history", "delete", attempt["id"])
+    refused = run("history", "delete", attempt["id"])  # no terminal to ask on, and no --yes: never hang, never guess
+    assert refused.exit_code == 2 and "pass --yes" in refused.output and len(listed()) == 1
+    deleted = run("history", "delete", attempt["id"], "--yes")
     assert deleted.exit_code == 0 and f"deleted {attempt['id']}" in deleted.output
     assert listed() == [] and "No attempts yet" in run("history", "list").output
-    again = run("history", "delete", attempt["id"])
+    again = run("history", "delete", attempt["id"], "-y")
     assert again.exit_code == 2 and "no attempt" in again.output
+
+
+def test_delete_asks_in_a_terminal(home):
+    """A real process on a pseudo-terminal: `history delete` shows what it will delete and waits for y/N."""
+    import os
+    import pty
+
+    run("grade", "7", "--text", FIRST)
+    (attempt,) = listed()
+
+    def delete_answering(answer: str) -> subprocess.CompletedProcess:
+        leader, follower = pty.openpty()
+        try:
+            proc = subprocess.Popen([sys.executable, "-m", "infralens_coach.cli", "history", "delete", attempt["id"]],
+                                    stdin=follower, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                    env={**os.environ, "INFRALENS_HOME": str(home)})  # fmt: skip
+            os.write(leader, answer.encode() + b"\n")
+            out, err = proc.communicate(timeout=60)
+        finally:
+            os.close(leader)
+            os.close(follower)
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+    kept = delete_answering("n")
+    assert f"Delete attempt {attempt['id']} (card 07" in kept.stdout and "[y/N]" in kept.stdout
+    assert kept.returncode == 1 and "not deleted" in kept.stdout and len(listed()) == 1
+    gone = delete_answering("y")
+    assert gone.returncode == 0, gone.stderr
+    assert f"deleted {attempt['id']}" in gone.stdout and listed() == []
 
 
 def test_next_and_checklist(home):
@@ -213,3 +244,73 @@ def test_grade_audio_keeps_the_transcript_segments_metrics_and_a_copy_of_the_rec
     assert (home / attempt["audio_path"]).read_bytes() == recording.read_bytes()
     shown = run("history", "show", attempt["id"]).output
     assert "faster-whisper" in shown and "Audio:" in shown and "Delivery:" in shown
+
+
+def full_grade(bank):
+    """A card-7 grade with every field of Grade (and of its parts) set to something other than its default."""
+    import dataclasses
+
+    from infralens_coach.grading import KeywordGrader
+    from infralens_coach.grading.base import DimensionScore, Grade, MisconceptionHit, SampleStats
+
+    question = bank.get(7)
+    base = KeywordGrader().grade(question, bank.rubric, FIRST)
+    mistake = question.misconceptions[0]
+    grade = dataclasses.replace(
+        base, decided_by="llm:openai/grader", fallback_reason="an earlier LLM timed out",
+        misconceptions=(MisconceptionHit(mistake.id, mistake.text, "a batch task can run as a Deployment"),),
+        follow_up="How would you clean up finished Jobs?", summary="A clear contrast.",
+        flags=("injection:role-tag", "disagree:tradeoffs"), review=("tradeoffs",), dropped_quotes=2,
+        prompt_tokens=1234, samples=(SampleStats("mechanism", (2, 3, 3), 2.67, 1),
+                                     SampleStats("tradeoffs", (1, 1, 4), 2.0, 3)), cached=True,
+    )  # fmt: skip
+    for f in dataclasses.fields(Grade):  # a field added later must be added here too, or this fails
+        assert getattr(grade, f.name) not in (None, (), 0, False, ""), f"set {f.name} in full_grade"
+    for f in dataclasses.fields(DimensionScore):
+        assert any(getattr(d, f.name) for d in grade.dimensions), f"no dimension sets {f.name}"
+    return question, grade
+
+
+def test_every_field_of_an_llm_grade_survives_the_history_show_and_regrade(home):
+    """One decoder (Grade.from_json) for the history: nothing of an LLM grade is lost on the way back."""
+    from infralens_coach.grading.base import Grade
+    from infralens_coach.history import new_attempt
+
+    bank = QuestionBank.load()
+    question, grade = full_grade(bank)
+    with HistoryStore.open() as store:
+        saved = store.save(new_attempt(question, bank.rubric, FIRST, grade=grade))
+        assert Grade.from_json(store.get(saved.id).grade) == grade
+    shown = json.loads(run("history", "show", saved.id, "--json").output)
+    assert shown["grade"] == grade.to_json() and Grade.from_json(shown["grade"]) == grade
+
+    text = run("history", "show", saved.id).output
+    for words in ("Graded by: llm:openai/grader — fell back because an earlier LLM timed out",
+                  "Misconceptions asserted:", "Follow-up: How would you clean up finished Jobs?", "A clear contrast.",
+                  "chat role tags", "Tradeoffs: the LLM and the keyword grader differ",
+                  "2 quote(s) from the LLM did not occur in your answer",
+                  "3 samples, mean (range): Mechanism 2.67 (2-3), Tradeoffs 2 (1-4)",
+                  "Prompt: 1234 tokens (cached grade)"):
+        assert words in text, words
+
+
+def test_regrade_with_the_llm_shows_the_whole_grade(home, monkeypatch):
+    from support.fake_openai import FakeOpenAI, Reply
+
+    from infralens_coach.content import DIMENSIONS
+
+    run("grade", "7", "--text", FIRST, "--grader", "keyword")
+    (attempt,) = listed()
+    quote = "it runs until it completes and retries failed pods"
+    reply = {"dimensions": [{"id": d, "score": 3, "evidence": [quote, "an invented quote"], "missing": [],
+                             "feedback": "ok"} for d in DIMENSIONS],
+             "misconceptions": [], "follow_up": "Why?", "summary": "Fine."}
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-secret")
+    with FakeOpenAI() as server:
+        server.enqueue(Reply.content(json.dumps(reply)))
+        regraded = run("history", "regrade", attempt["id"], "--grader", "llm", "--model", "openai/grader",
+                       env={"INFRALENS_LLM_API_BASE": server.url})
+    assert regraded.exit_code == 0, regraded.output
+    assert "Graded by: llm:openai/grader" in regraded.output
+    assert "5 quote(s) from the LLM did not occur in your answer" in regraded.output
+    assert "Prompt: " in regraded.output and " tokens" in regraded.output

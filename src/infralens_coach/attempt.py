@@ -1,7 +1,8 @@
 """One attempt at a card, as the history keeps it: transcript, how it was heard, grade; and its id.
 
 Ids are ULIDs (48-bit millisecond time + 80 random bits, Crockford base32), so they sort by creation time.
-`Attempt.to_dict()` is the export and --json shape; grades inside it are `Grade.to_json()` dicts.
+`Attempt.to_dict()` is the export and --json shape; grades inside it are `Grade.to_json()` dicts, read
+back with `Grade.from_json` (grading/base.py), the one decoder.
 """
 
 from __future__ import annotations
@@ -156,19 +157,3 @@ def new_attempt(question, rubric, text: str, *, mode: str = "text", grade=None, 
         graded_utc=created if grade_json is not None else None,
     )  # fmt: skip
 
-
-def grade_from_json(data: dict):
-    """Grade.to_json() back into a Grade (for the report renderer)."""
-    from .grading.base import DimensionScore, Grade, MisconceptionHit
-
-    dims = tuple(
-        DimensionScore(d["id"], d["score"], d["max_score"], tuple(d["evidence"]), tuple(d["missing"]),
-                       d["feedback"], tuple(d.get("covered", ())))
-        for d in data["dimensions"]
-    )  # fmt: skip
-    return Grade(
-        question_id=data["question_id"], card=data["card"], dimensions=dims, overall=data["overall"],
-        misconceptions=tuple(MisconceptionHit(**m) for m in data["misconceptions"]), decided_by=data["decided_by"],
-        fallback_reason=data.get("fallback_reason"), follow_up=data.get("follow_up"), summary=data.get("summary"),
-        flags=tuple(data.get("flags", ())),
-    )  # fmt: skip

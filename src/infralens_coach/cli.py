@@ -37,8 +37,11 @@ def read_answer(text: str | None, text_file: Path | None, from_stdin: bool) -> s
     if text_file is not None:
         try:
             text = text_file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+        except OSError as exc:
             raise AnswerError(f"cannot read answer file {text_file}: {exc.strerror or exc}") from exc
+        except UnicodeDecodeError as exc:  # a recording or a word-processor file, not plain text
+            raise AnswerError(f"cannot read answer file {text_file}: it is not UTF-8 text (byte {exc.start}); "
+                              "give a plain-text file, or a recording with --audio FILE") from exc
     elif from_stdin:
         text = sys.stdin.read()
     if not text or not text.strip():

@@ -21,13 +21,19 @@ def _line(fig: dict) -> str:
 
 def render_report(report: dict) -> str:
     scale = report["scale"]
+    decided = ", ".join(f"{name} {count}" for name, count in report["decided_by"].items())
     out = [
-        (f"eval {report['source']}: {report['n']} of {report['rows']} rows graded by {report['grader']}"
-         f" (human scale {scale['min']:g}-{scale['max']:g}; grader overall mapped linearly onto it)"),
+        (f"eval {report['source']}: {report['n']} of {report['rows']} rows graded with {report['grader']},"
+         f" decided by {decided} (human scale {scale['min']:g}-{scale['max']:g}; grader overall mapped linearly"
+         " onto it)"),
         "  " + _line(report),
         (f"  length: grader r {_fmt(report['length_r'])}, human r {_fmt(report['human_length_r'])}, "
          f"grader r with the human score held fixed {_fmt(report['length_r_given_human'])}"),
     ]
+    fallbacks = report.get("fallback_reasons") or {}
+    if fallbacks:  # the grader under test did not decide these rows: say why
+        out.append(f"  fell back to keyword on {report['fell_back']} rows: "
+                   + "; ".join(f"{reason} ({count})" for reason, count in fallbacks.items()))
     if report["ungraded"]:
         out.append(f"  ungraded rows (left out, never scored 0): {report['ungraded']}")
     if report.get("graded_against_bank_cards"):
@@ -81,6 +87,18 @@ def eval_command(ctx: click.Context, file: Path, grader_name: str, as_json: bool
                  save_calibration: Path | None, probes: bool, samples: int, model: str | None,
                  use_cards: bool) -> None:
     """Measure a grader against human grades in FILE.csv (question, reference_answer, answer, score)."""
+    from .errors import CoachError
+
+    try:
+        _eval(ctx, file, grader_name, as_json, calibrate_k, save_calibration, probes, samples, model, use_cards)
+    except CoachError as exc:
+        if as_json:  # stdout stays one JSON object, also on failure; the one-line message goes to stderr
+            click.echo(json.dumps({"error": str(exc), "type": type(exc).__name__}, ensure_ascii=False, indent=2))
+        raise
+
+
+def _eval(ctx: click.Context, file: Path, grader_name: str, as_json: bool, calibrate_k: int | None,
+          save_calibration: Path | None, probes: bool, samples: int, model: str | None, use_cards: bool) -> None:
     from .content import QuestionBank, load_rubric
     from .errors import AnswerError
     from .evaluation.dataset import RowQuestions, load_rows

@@ -5,6 +5,7 @@ Registered onto the main group by cli.py; thin like it: open the store, call his
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -62,7 +63,8 @@ def list_(ctx: click.Context, card: str | None, as_json: bool) -> None:
         _emit_json([a.to_dict() for a in attempts])
         return
     if not attempts:
-        click.echo("No attempts yet: answer a card with `infralens-coach grade N --text ...` or `practice N`.")
+        click.echo("No attempts yet: answer a card out loud with `infralens-coach practice N --record`, "
+                   "or typed with `infralens-coach grade N -` (see `infralens-coach next`).")
         return
     click.echo(f"{'ID':<26}  {'WHEN (UTC)':<16}  CARD  {'MODE':<6}  {'STATE':<8}  SCORE  GRADER")
     for a in attempts:
@@ -78,7 +80,7 @@ def list_(ctx: click.Context, card: str | None, as_json: bool) -> None:
 def show(ctx: click.Context, attempt_id: str, as_json: bool) -> None:
     """Show one attempt: transcript, delivery, grade (ID or a unique prefix of it)."""
     from . import render
-    from .history import grade_from_json
+    from .grading.base import Grade
 
     with _store(ctx) as store:
         attempt = store.get(attempt_id)
@@ -103,7 +105,7 @@ def show(ctx: click.Context, attempt_id: str, as_json: bool) -> None:
         lines += [f"Ungraded: {attempt.ungraded_reason}",
                   f"Grade it with `infralens-coach history regrade {attempt.id}`."]
     elif question is not None:
-        lines.append(render.grade_report(grade_from_json(attempt.grade), question, _bank(ctx).rubric))
+        lines.append(render.grade_report(Grade.from_json(attempt.grade), question, _bank(ctx).rubric))
     else:
         lines.append(f"Overall: {attempt.overall}/100 (graded by {attempt.decided_by}; card no longer in the bank)")
     click.echo("\n".join(lines))
@@ -172,11 +174,25 @@ def export(ctx: click.Context, fmt: str, out: Path | None, card: str | None) -> 
 
 @history.command()
 @click.argument("attempt_id")
+@click.option("--yes", "-y", is_flag=True, help="Delete without asking (for scripts).")
 @click.pass_context
-def delete(ctx: click.Context, attempt_id: str) -> None:
-    """Delete one attempt and its audio copy."""
+def delete(ctx: click.Context, attempt_id: str, yes: bool) -> None:
+    """Delete one attempt and its audio copy (asks first, unless --yes)."""
+    from .errors import HistoryError
+
     with _store(ctx) as store:
-        attempt = store.delete(attempt_id)
+        attempt = store.get(attempt_id)
+        if not yes:
+            if not sys.stdin.isatty():  # a prompt nobody can answer would hang or guess
+                raise HistoryError(f"history delete asks before deleting {attempt.id}, but there is no terminal "
+                                   "to ask on: pass --yes to delete without asking")
+            score = f"{attempt.overall}/100" if attempt.graded else "ungraded"
+            audio = " and its recording" if attempt.audio_path else ""
+            if not click.confirm(f"Delete attempt {attempt.id} (card {attempt.card:02d}, "
+                                 f"{_when(attempt.created_utc)} UTC, {score}){audio}?", default=False):
+                click.echo(f"{attempt.id} not deleted.")
+                ctx.exit(1)
+        store.delete(attempt.id)
     click.echo(f"deleted {attempt.id} (card {attempt.card}, {_when(attempt.created_utc)} UTC)")
 
 
@@ -191,8 +207,8 @@ def regrade(ctx: click.Context, attempt_id: str, grader_mode: str, model: str | 
     """Grade a saved attempt again (an ungraded one, or after the card or rubric changed)."""
     from . import render
     from .errors import HistoryError
+    from .grading.base import Grade
     from .grading.chain import build_grader
-    from .history import grade_from_json
 
     with _store(ctx) as store:
         attempt = store.get(attempt_id)
@@ -204,7 +220,7 @@ def regrade(ctx: click.Context, attempt_id: str, grader_mode: str, model: str | 
     if as_json:
         _emit_json(attempt.grade)
     else:
-        click.echo(render.grade_report(grade_from_json(attempt.grade), question, _bank(ctx).rubric))
+        click.echo(render.grade_report(Grade.from_json(attempt.grade), question, _bank(ctx).rubric))
         click.echo(f"\nRegraded attempt {attempt.id}.")
 
 
@@ -228,7 +244,9 @@ def next_card(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"  weakest: {DIM_NAMES.get(top.weakest_dimension, top.weakest_dimension)} "
                    f"{top.weakest_score}/4 · last practised {top.days_since:.1f} days ago · "
                    f"interval {top.interval_days} days · {when}")  # fmt: skip
-    click.echo(f"Practise it: infralens-coach practice {top.card}   (or: infralens-coach grade {top.card} --text ...)")
+    # Commands that run as printed (tests/test_cli_next.py runs each): out loud, or typed on standard input.
+    click.echo(f"Practise it out loud: infralens-coach practice {top.card} --record")
+    click.echo(f"Or type the answer:   infralens-coach grade {top.card} -   (type or paste it, then Ctrl-D)")
 
 
 @click.command()

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from .attempt import (  # noqa: F401  (re-exported: the history's public names)
-    ID_ALPHABET, MODES, Attempt, grade_from_json, id_time, new_attempt, new_id, parse_utc, utc_text,
+    ID_ALPHABET, MODES, Attempt, id_time, new_attempt, new_id, parse_utc, utc_text,
 )
 from .config import Settings, user_dir
 from .errors import GraderError, HistoryError
@@ -252,10 +252,15 @@ class HistoryStore:
 
     def save(self, attempt: Attempt, audio=None) -> Attempt:
         """Insert atomically. `audio` (a file path, or 16 kHz mono float samples from the microphone) is
-        first copied into the data dir, unless keep_audio is off."""
+        first copied into the data dir, unless keep_audio is off; a path that already is one of the history's
+        copies (the web app grading the same recording again) is shared, not copied again."""
         copied = None
         is_file = isinstance(audio, (str, os.PathLike))
-        if audio is not None and self.keep_audio:
+        shared = self._kept_copy(audio) if self.keep_audio else None
+        if shared is not None:  # the same recording graded again: its attempts share one copy
+            attempt = dataclasses.replace(attempt, audio_path=shared, audio_source=attempt.audio_source
+                                          or self._source_of(shared))
+        elif audio is not None and self.keep_audio:
             copied = self._keep_audio(audio, attempt.id)
             attempt = dataclasses.replace(attempt, audio_path=copied.relative_to(self.data_dir).as_posix())
         if is_file and attempt.audio_source is None:
@@ -277,6 +282,18 @@ class HistoryStore:
             "INSERT INTO attempt_dimensions VALUES (?, ?, ?, ?)",
             [(attempt.id, dim, score, top) for dim, (score, top) in attempt.scores().items()],
         )
+
+    def _kept_copy(self, audio) -> str | None:
+        """`audio` as a path relative to the data dir when it already is one of this history's copies."""
+        if not isinstance(audio, (str, os.PathLike)):
+            return None
+        path, kept_dir = Path(audio).resolve(), (self.data_dir / "audio").resolve()
+        return f"audio/{path.name}" if path.parent == kept_dir and path.is_file() else None
+
+    def _source_of(self, audio_path: str) -> str | None:
+        rows = self._query("SELECT audio_source FROM attempts WHERE audio_path = ? AND audio_source IS NOT NULL "
+                           "ORDER BY id LIMIT 1", (audio_path,))
+        return rows[0][0] if rows else None
 
     def _keep_audio(self, audio, attempt_id: str) -> Path:
         """Copy (or, for samples, write as WAV) into audio/<id><ext>: whole and on disk before its row exists."""
@@ -336,7 +353,9 @@ class HistoryStore:
         with self._lock, _write(self.db) as db:
             db.execute("DELETE FROM attempt_dimensions WHERE attempt_id = ?", (attempt.id,))
             db.execute("DELETE FROM attempts WHERE id = ?", (attempt.id,))
-        if attempt.audio_path:
+        shared = attempt.audio_path and self._query("SELECT 1 FROM attempts WHERE audio_path = ? LIMIT 1",
+                                                    (attempt.audio_path,))
+        if attempt.audio_path and not shared:  # the last attempt using this recording takes its copy with it
             (self.data_dir / attempt.audio_path).unlink(missing_ok=True)
         return attempt
 

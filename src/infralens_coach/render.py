@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from .content import GROUPS, Question, Rubric
+from .content import DIMENSION_NAMES, GROUPS, Question, Rubric
 from .grading.base import Grade
 
 _BAR = "█"
@@ -69,22 +69,40 @@ def grade_report(grade: Grade, question: Question, rubric: Rubric) -> str:
     return "\n".join(lines)
 
 
-_FLAG_TEXT = {
-    "injection": "the answer contains text aimed at the grader ({}): graded as data, never as instructions",
-    "disagree": "LLM and keyword grader differ by 2+ levels on {}: review this dimension",
-    "unsupported": "the LLM scored {} without a quote that occurs in the answer",
-    "samples-failed": "{} of the samples failed and were left out",
+# What the injection detector (grading/injection.py) found, by kind, in a reader's words.
+_INJECTION_WORDS = {
+    "ignore-instructions": "an instruction to ignore the grading rules",
+    "score-request": "a request for a particular score",
+    "persona": "a message addressed to the grader",
+    "steering": "text telling the grader how to count your points",
+    "role-tag": "chat role tags or prompt markers (such as <|system|>)",
+    "fake-grade": "text dressed up as a grade (score fields in JSON)",
 }
+
+
+def describe_flag(code: str) -> str:
+    """A grade flag (`injection:role-tag`, `disagree:tradeoffs`, ...) in plain words, for every renderer.
+
+    The one place flags are worded: the terminal report and the web app (render_html) both call it."""
+    kind, _, what = code.partition(":")
+    name = DIMENSION_NAMES.get(what, what)
+    if kind == "injection":
+        found = _INJECTION_WORDS.get(what, "text aimed at the grader")
+        return (f"Your answer contains {found}, aimed at the grader rather than the interviewer: it was read as "
+                "part of your answer, never obeyed, and earned nothing.")
+    if kind == "disagree":
+        return (f"{name}: the LLM and the keyword grader differ by two levels or more; "
+                "check this dimension against the reference.")
+    if kind == "unsupported":
+        return f"{name}: the LLM gave a score without quoting a sentence of your answer that supports it."
+    if kind == "samples-failed":
+        return f"{what} of the samples failed and were left out."
+    return code
 
 
 def trust_lines(grade: Grade, rubric: Rubric) -> list[str]:
     """Why to trust (or check) this grade: flags, dropped quotes, sample spread, prompt size."""
-    lines = []
-    for flag in grade.flags:
-        kind, _, what = flag.partition(":")
-        if kind in ("disagree", "unsupported"):
-            what = rubric.dimension(what).name if what in {d.id for d in rubric.dimensions} else what
-        lines.append(f"  ! {_FLAG_TEXT[kind].format(what) if kind in _FLAG_TEXT else flag}")
+    lines = [f"  ! {describe_flag(flag)}" for flag in grade.flags]
     if grade.dropped_quotes:
         lines.append(f"  ! {grade.dropped_quotes} quote(s) from the LLM did not occur in your answer and were dropped")
     if grade.samples:

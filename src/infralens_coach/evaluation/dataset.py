@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from ..errors import ContentError
 from ..grading.derive import derive_points
 
 REQUIRED = ("question", "reference_answer", "answer", "score")
+MIN_ROWS = 2  # a correlation needs two answers at least
 
 
 @dataclass(frozen=True)
@@ -43,9 +45,12 @@ class Row:
 
 def _number(value: str, path: Path, line: int, column: str) -> float:
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise ContentError(f"{path}: line {line}: {column}: {value!r} is not a number") from None
+    if not math.isfinite(number):  # "inf", "nan", "1e999": no correlation or scale can use them
+        raise ContentError(f"{path}: line {line}: {column}: {value!r} is not a finite number")
+    return number
 
 
 def load_rows(path: Path) -> list[Row]:
@@ -81,8 +86,9 @@ def load_rows(path: Path) -> list[Row]:
             problems.append(str(exc))
     if problems:
         raise ContentError("\n".join(problems[:20]) + (f"\n... and {len(problems) - 20} more" if len(problems) > 20 else ""))
-    if not rows:
-        raise ContentError(f"{path}: no rows to evaluate")
+    if len(rows) < MIN_ROWS:
+        raise ContentError(f"{path}: {len(rows)} row{'s' if len(rows) != 1 else ''} to evaluate: at least {MIN_ROWS} "
+                           "rows are needed (agreement with human grades is measured across answers)")
     return rows
 
 

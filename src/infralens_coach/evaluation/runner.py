@@ -17,11 +17,12 @@ from .dataset import Row, RowQuestions, human_scale
 from .probes import run_probes
 
 
-def _grade(grader: Grader, question, rubric: Rubric, answer: str) -> tuple[Grade | None, str | None]:
+def _grade(grader: Grader, question, rubric: Rubric, answer: str
+           ) -> tuple[Grade | None, GraderError | AnswerError | None]:
     try:
         return grader.grade(question, rubric, answer), None
     except (GraderError, AnswerError) as exc:  # ungraded, never a zero
-        return None, f"{type(exc).__name__}: {exc}"
+        return None, exc
 
 
 def dimension_agreement(rows: Sequence[Row], grades: Sequence[Grade]) -> dict:
@@ -61,17 +62,21 @@ def evaluate(
     start = time.perf_counter()
     graded: list[tuple[Row, object, Grade]] = []
     ungraded: list[dict] = []
+    first_failure: GraderError | AnswerError | None = None
     for row in rows:
         question = questions(row)
-        grade, why = _grade(grader, question, rubric, row.answer)
+        grade, failure = _grade(grader, question, rubric, row.answer)
         if grade is None:
-            ungraded.append({"line": row.line, "reason": why})
+            first_failure = first_failure or failure
+            ungraded.append({"line": row.line, "reason": f"{type(failure).__name__}: {failure}"})
         else:
             graded.append((row, question, grade))
     seconds = time.perf_counter() - start
     if len(graded) < 2:
-        raise GraderError(f"only {len(graded)} of {len(rows)} rows could be graded: nothing to measure"
-                  + (f" (first problem: {ungraded[0]['reason']})" if ungraded else ""))
+        # The first failure's own class (GraderUnavailable, GradeParseError...), so --json can name it.
+        error = type(first_failure) if isinstance(first_failure, GraderError) else GraderError
+        raise error(f"only {len(graded)} of {len(rows)} rows could be graded: at least 2 graded rows are needed"
+                    + (f" (first problem: {ungraded[0]['reason']})" if ungraded else ""))
     ok_rows = [r for r, _, _ in graded]
     grades = [g for _, _, g in graded]
     human, lo, hi = human_scale(ok_rows)
@@ -88,7 +93,9 @@ def evaluate(
         "rows": len(rows),
         "ungraded": len(ungraded),
         "ungraded_rows": ungraded[:20],
-        "decided_by": dict(Counter(g.decided_by for g in grades)),
+        "decided_by": dict(Counter(g.decided_by for g in grades)),  # who decided, which may not be `grader`
+        "fell_back": sum(1 for g in grades if g.fallback_reason),  # rows an earlier grader did not decide
+        "fallback_reasons": dict(Counter(g.fallback_reason for g in grades if g.fallback_reason).most_common(5)),
         "graded_against_bank_cards": questions.from_bank,
         "seconds": round(seconds, 3),
         "seconds_per_1000": round(1000 * seconds / len(rows), 2),

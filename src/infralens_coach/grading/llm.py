@@ -119,10 +119,43 @@ def _connection_failed(exc: BaseException | None) -> bool:
     return False
 
 
+MAX_DETAIL_CHARS = 600  # a provider's reason, whole up to here (a context-window reply is ~200)
+# litellm stacks class names in front of the provider's words: "litellm.ContextWindowExceededError:
+# litellm.BadRequestError: ContextWindowExceededError: OpenAIException - This model's maximum ..."
+_EXC_PREFIX = re.compile(r"^(?:litellm\.)?\w*(?:Error|Exception)\s*(?::|-)\s*")
+_SENTENCE_END = re.compile(r"[.!?](?=\s)")
+
+
+def _clip(text: str, limit: int = MAX_DETAIL_CHARS) -> str:
+    """At most `limit` characters, cut after a sentence (else between words), never inside a number."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 2]
+    ends = [m.end() for m in _SENTENCE_END.finditer(head + " ")]
+    cut = ends[-1] if ends and ends[-1] > limit // 2 else head.rfind(" ")
+    return head[: cut if cut > 0 else len(head)].rstrip() + " …"
+
+
+def _body_numbers(exc: BaseException) -> str:
+    """Figures a server gives beside its message (llama.cpp: n_prompt_tokens, n_ctx), as 'name value'."""
+    response = getattr(exc, "response", None)
+    try:
+        body = json.loads(getattr(response, "text", "") or "{}")
+    except (TypeError, ValueError):
+        return ""
+    error = body.get("error", body) if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return ""
+    figures = [f"{k} {v}" for k, v in error.items() if k != "code" and isinstance(v, int) and not isinstance(v, bool)]
+    return f" ({', '.join(figures)})" if figures else ""
+
+
 def _provider_detail(exc: BaseException) -> str:
-    text = str(getattr(exc, "message", "") or exc)
-    text = re.sub(r"^litellm\.\w+:\s*(\w+:\s*)?", "", text).strip()
-    return redact(" ".join(text.split()))[:160]
+    """The provider's own reason, without litellm's class-name prefixes, redacted and bounded."""
+    text = " ".join(str(getattr(exc, "message", "") or exc).split())
+    while (stripped := _EXC_PREFIX.sub("", text, count=1)) != text:
+        text = stripped
+    return _clip(redact(text + _body_numbers(exc)))
 
 
 class LLMGrader:
@@ -206,7 +239,11 @@ class LLMGrader:
         if isinstance(status, int) and status >= 500:
             return f"the LLM server{where} failed (HTTP {status})", True, self.retry_wait_s
         if isinstance(status, int):
-            return f"the LLM provider refused the request (HTTP {status}): {detail}", False, 0.0
+            hint = ""
+            if isinstance(exc, litellm.ContextWindowExceededError):
+                hint = (" (the grading prompt does not fit this model's context window: give the server a larger "
+                        "context, e.g. llama.cpp --ctx-size 4096, or use a model with a larger context)")
+            return f"the LLM provider refused the request (HTTP {status}): {detail}{hint}", False, 0.0
         return f"the LLM call failed: {type(exc).__name__}: {detail}", False, 0.0
 
     def _retry_after(self, exc: BaseException) -> float:

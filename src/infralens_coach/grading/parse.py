@@ -6,7 +6,8 @@ GradeParseError, which the chain turns into a labelled fallback, never a zero.
 
 Evidence is checked against the answer: a quote counts when its words occur, in order and contiguous, in
 the answer (case, punctuation, curly quotes, dashes and spacing may differ; "..." may join two pieces).
-The answer's own text is kept as the evidence; quotes that do not occur are dropped and counted.
+The answer's own text is kept as the evidence; quotes that do not occur are dropped and counted. A quote
+carrying text aimed at the grader (grading/injection.py) is never evidence: injected text earns nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from ..errors import GradeParseError
+from .injection import is_instruction
 
 _FENCE = re.compile(r"```[ \t]*(?:json|JSON)?[ \t]*\n?(.*?)```", re.DOTALL)
 _WORD = re.compile(r"[^\W_]+")
@@ -137,7 +139,7 @@ def validate(data: dict, dimensions: tuple[str, ...], misconception_ids: tuple[s
             found = index.find(quote)
             if found is None:
                 dropped += 1
-            elif found not in kept:
+            elif not is_instruction(found) and found not in kept:
                 kept.append(found)
         if score > 0 and quotes and not kept:
             unsupported.append(dim)
