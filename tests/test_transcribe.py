@@ -137,6 +137,34 @@ def test_grade_audio_uses_the_card_vocabulary_and_adds_transcript_and_metrics():
     assert mechanism["score"] > 0
 
 
+# --- progress: audio seconds done / total, as segments are decoded (issue 10, item 6) --------------
+
+
+def test_progress_is_reported_as_the_engine_decodes():
+    from infralens_coach.coach import Coach
+    from infralens_coach.grading import KeywordGrader
+
+    path, _ = clips.long_answer(60)
+    calls = []
+    result = Coach(QuestionBank.load(()), grader=KeywordGrader()).transcribe(
+        CARD, path, on_progress=lambda done_s, total_s: calls.append((done_s, total_s)))
+    total_s = result.transcript.duration_s
+    assert len(calls) >= 3, calls  # several segments, each reported when it is decoded
+    assert all(t == total_s for _, t in calls)
+    done = [d for d, _ in calls]
+    assert done == sorted(done) and len(set(done)) == len(done)  # strictly increasing
+    assert done[0] < 0.6 * total_s and calls[-1] == (total_s, total_s)
+
+
+def test_progress_reaches_the_total_only_with_the_final_transcript():
+    engine = transcribe.get_transcriber()
+    calls = []
+    t = engine.transcribe(audio.decode(clips.speech(clips.ANSWER)), prompt=PROMPT,
+                          on_progress=lambda d, total: calls.append((d, total, len(calls))))
+    assert calls[-1][:2] == (t.duration_s, t.duration_s)
+    assert all(d < t.duration_s for d, _, _ in calls[:-1])
+
+
 def test_grade_audio_refuses_two_answers():
     result = run("grade", "7", "--audio", str(clips.speech(clips.ANSWER)), "--text", "hello")
     assert result.exit_code == 2 and "one way" in result.stderr
@@ -232,6 +260,18 @@ def test_openai_whisper_transcribes_the_same_clip(checkpoint, monkeypatch):
     assert len(words) > 30 and words[-1]["end_s"] > 10  # word timestamps from the alignment heads
     model = load_model(str(checkpoint))
     assert model.alignment_heads.to_dense().sum().item() == 8  # tiny.en's official heads, not the default
+
+
+def test_openai_whisper_reports_progress_and_coverage(checkpoint):
+    from infralens_coach.transcribe.openai_whisper import OpenAIWhisperTranscriber
+
+    engine = OpenAIWhisperTranscriber(str(checkpoint), beam_size=1)
+    calls = []
+    t = engine.transcribe(audio.decode(clips.speech(clips.ANSWER)), prompt=PROMPT,
+                          on_progress=lambda d, total: calls.append((d, total)))
+    assert calls and calls[-1] == (t.duration_s, t.duration_s)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+    assert t.gaps == () and t.to_dict()["warnings"] == []
 
 
 def test_openai_whisper_refuses_silence_the_same_way(checkpoint):

@@ -12,6 +12,8 @@ from .config import Settings
 from .content import GROUPS, QuestionBank
 from .errors import AnswerError, CoachError
 
+TARGET_CHOICES = ("short", "full")  # delivery.TARGET_PRESETS, named here so --help needs no import
+
 
 class UserError(click.ClickException):
     exit_code = 2
@@ -116,9 +118,13 @@ def show(ctx: click.Context, card: str, answer: bool) -> None:
 @click.option("--model", help="LLM as a litellm model string (overrides INFRALENS_LLM_MODEL).")
 @click.option("--samples", type=click.IntRange(1, 10), default=1, show_default=True,
               help="Grade K times with the LLM; report each dimension's mean and spread.")
+@click.option("--target", type=click.Choice(TARGET_CHOICES),
+              help="Answer length the delivery notes judge a recording against: short (20-45 s) or full (60-120 s; "
+                   "the default, or INFRALENS_TARGET_SECONDS).")
 @click.pass_context
 def grade(ctx: click.Context, card: str, text: str | None, text_file: Path | None, audio: Path | None,
-          stdin: str | None, as_json: bool, save: bool, grader_mode: str, model: str | None, samples: int) -> None:
+          stdin: str | None, as_json: bool, save: bool, grader_mode: str, model: str | None, samples: int,
+          target: str | None) -> None:
     """Grade an answer to CARD (number or id) against the rubric."""
     from . import render
     from .grading.chain import build_grader
@@ -130,7 +136,7 @@ def grade(ctx: click.Context, card: str, text: str | None, text_file: Path | Non
     if audio is not None:
         if text is not None or text_file is not None or stdin == "-":
             raise AnswerError("give the answer one way: --text, --text-file, --audio or - (standard input)")
-        spoken = transcribe_answer(ctx, question, audio)
+        spoken = transcribe_answer(ctx, question, audio, target=target)
         answer = spoken.text
     else:
         answer = read_answer(text, text_file, stdin == "-")
@@ -165,13 +171,21 @@ def validate(ctx: click.Context, dirs: tuple[Path, ...], no_builtin: bool) -> No
 # --- speech: transcribe, grade --audio, practice --record ------------------------------------
 
 
-def transcribe_answer(ctx: click.Context, question, source):
+def transcribe_answer(ctx: click.Context, question, source, *, target: str | None = None):
     """Transcribe with the card's question and vocabulary as Whisper's prompt (Coach.transcribe)."""
     from .coach import Coach
 
-    result = Coach(bank_from(ctx), settings=ctx.find_root().obj["settings"]).transcribe(question, source)
+    result = Coach(bank_from(ctx), settings=ctx.find_root().obj["settings"]).transcribe(
+        question, source, targets=delivery_targets(target))
     speech_model_notice(ctx)
     return result
+
+
+def delivery_targets(target: str | None):
+    """--target short|full as delivery targets; None keeps INFRALENS_TARGET_* or the full-answer band."""
+    from .delivery import TARGET_PRESETS
+
+    return TARGET_PRESETS[target] if target else None
 
 
 def speech_model_notice(ctx: click.Context, engine: str | None = None, model: str | None = None) -> None:
@@ -226,8 +240,11 @@ def transcribe_command(ctx: click.Context, file: Path, engine: str | None, model
               help="Stop recording after this long (or press Enter).")
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
 @click.option("--save/--no-save", default=True, help="Keep the attempt in the history (default: save).")
+@click.option("--target", type=click.Choice(TARGET_CHOICES),
+              help="Answer length the delivery notes judge against: short (20-45 s) or full (60-120 s, default).")
 @click.pass_context
-def practice(ctx: click.Context, card: str, use_mic: bool, seconds: float, as_json: bool, save: bool) -> None:
+def practice(ctx: click.Context, card: str, use_mic: bool, seconds: float, as_json: bool, save: bool,
+             target: str | None) -> None:
     """Answer CARD out loud: record, transcribe locally, grade and show feedback."""
     import threading
 
@@ -265,7 +282,7 @@ def practice(ctx: click.Context, card: str, use_mic: bool, seconds: float, as_js
 
     samples = recorder.record(seconds, stop=stop, on_progress=progress)
     click.echo(("\n" if live else "") + f"Recorded {len(samples) / recorder.SAMPLE_RATE:.1f} s.", err=True)
-    spoken = coach.transcribe(question, samples)
+    spoken = coach.transcribe(question, samples, targets=delivery_targets(target))
     speech_model_notice(ctx)
     result, attempt = grade_and_keep(ctx, question, spoken.text, coach.grader, save=save, spoken=spoken, audio=samples,
                                      mode="voice")

@@ -6,11 +6,16 @@ Heavy pieces (the Whisper engine, litellm) are imported only when the step that 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .config import Settings
 from .content import Question, QuestionBank
 from .grading.base import Grade, Grader
+
+if TYPE_CHECKING:
+    from .delivery import DeliveryTargets
 
 
 @dataclass(frozen=True)
@@ -43,15 +48,19 @@ class Coach:
 
         return transcribe.warm_up(settings=self.settings).model_name
 
-    def transcribe(self, question: Question, source) -> TranscribeResult:
+    def transcribe(self, question: Question, source, *, targets: DeliveryTargets | None = None,
+                   on_progress: Callable[[float, float], None] | None = None) -> TranscribeResult:
+        """Transcribe with the card's question and vocabulary as the prompt; delivery notes against `targets`
+        (None: INFRALENS_TARGET_* or the full-answer band). on_progress(audio_s_done, audio_s_total)."""
         from . import transcribe
-        from .delivery import delivery_metrics
+        from .delivery import DeliveryTargets, delivery_metrics
 
         start = time.perf_counter()
         transcript = transcribe.transcribe_file(
-            source, prompt=transcribe.prompt_for(question.question, question.vocabulary), settings=self.settings
+            source, prompt=transcribe.prompt_for(question.question, question.vocabulary), settings=self.settings,
+            on_progress=on_progress,
         )
-        metrics = delivery_metrics(transcript).to_dict()
+        metrics = delivery_metrics(transcript, targets or DeliveryTargets.from_env()).to_dict()
         return TranscribeResult(transcript.text, transcript, metrics, time.perf_counter() - start)
 
     def grade(self, question: Question, text: str) -> Grade:

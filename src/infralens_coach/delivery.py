@@ -1,8 +1,11 @@
 """Delivery metrics: pure functions of a transcript's timed words.
 
 Length, speaking time, pace, long pauses and filler words, with plain-language notes against a target
-band (default 60–120 s and 130–170 words per minute; INFRALENS_TARGET_SECONDS / INFRALENS_TARGET_WPM as
-"MIN-MAX"). Whisper drops many fillers, so the filler count is a lower bound and says so.
+band: a named preset (TARGET_PRESETS: "short" 20–45 s, "full" 60–120 s, both 130–170 words per minute) or
+INFRALENS_TARGET_SECONDS / INFRALENS_TARGET_WPM as "MIN-MAX". Whisper drops many fillers, so the filler
+count is a lower bound and says so. Fillers are counted from the words alone, so the same transcript always
+gives the same count; "like", "so" and "you know" count only as discourse markers, never as a preposition
+("like an inference API") or a conjunction ("so it restarts").
 """
 
 from __future__ import annotations
@@ -17,8 +20,12 @@ from .errors import CoachError
 from .transcribe.base import Transcript, Word
 
 FILLERS = frozenset({"um", "umm", "uh", "uhh", "uhm", "er", "erm", "ah", "hmm", "mm", "mhm"})
-SET_OFF_FILLERS = frozenset({"like", "so"})  # fillers only when set off by a pause or a comma
-SET_OFF_PAUSE_S = 0.5
+SET_OFF_PAUSE_S = 0.5  # "like" then this much silence: the speaker is searching, not comparing
+# After these, "like" compares ("like a batch run", "like the API"): a preposition, even after a pause.
+DETERMINERS = frozenset({"a", "an", "the", "this", "that", "these", "those", "my", "your", "our", "their", "its",
+                         "his", "her", "some", "any", "every", "each", "one", "two"})
+SENTENCE_END = (".", "?", "!", "…")
+SET_OFF = (",", "...", "…", ";", ":", "—", "–")
 FILLER_CAVEAT = "speech engines drop many fillers, so this count is a lower bound"
 
 
@@ -35,6 +42,13 @@ class DeliveryTargets:
         lo_s, hi_s = _band("INFRALENS_TARGET_SECONDS", (cls.min_duration_s, cls.max_duration_s))
         lo_w, hi_w = _band("INFRALENS_TARGET_WPM", (cls.min_wpm, cls.max_wpm))
         return cls(lo_s, hi_s, lo_w, hi_w)
+
+
+# The target lengths a user picks (web "Target length", CLI --target); the pace band is the same for both.
+TARGET_PRESETS: dict[str, DeliveryTargets] = {
+    "short": DeliveryTargets(min_duration_s=20.0, max_duration_s=45.0),  # "about 30 s"
+    "full": DeliveryTargets(min_duration_s=60.0, max_duration_s=120.0),  # "about 2 min"
+}
 
 
 def _band(name: str, default: tuple[float, float]) -> tuple[float, float]:
@@ -120,36 +134,52 @@ def long_pauses(words: Sequence[Word], min_pause_s: float = 1.5) -> tuple[Pause,
 
 
 def find_fillers(words: Sequence[Word], pause_s: float = SET_OFF_PAUSE_S) -> tuple[Filler, ...]:
-    """um/uh/er always; "like"/"so" and "you know" only when set off by a comma or a pause."""
+    """um/uh/er always; "like", "so" and "you know" only as discourse markers:
+
+    - "like," (comma after it), or "like" then a pause not followed by a determiner — never "like a/the X";
+    - "So," opening a sentence (or set off by commas on both sides) — never "so it restarts";
+    - "you know" opening a clause and set off after it ("you know, the…", ", you know."), never "if you know".
+    """
     found: list[Filler] = []
-    n = len(words)
     for i, w in enumerate(words):
         token = bare(w.text)
         prev = words[i - 1] if i > 0 else None
-        nxt = words[i + 1] if i + 1 < n else None
+        nxt = words[i + 1] if i + 1 < len(words) else None
         if token in FILLERS:
             found.append(Filler(token, w.start_s))
-        elif token in SET_OFF_FILLERS and _set_off(prev, w, nxt, pause_s):
-            found.append(Filler(token, w.start_s))
-        elif token == "know" and prev is not None and bare(prev.text) == "you":
-            before = words[i - 2] if i >= 2 else None
-            opens_clause = before is not None and (
-                before.text.rstrip().endswith((",", ".", "?", "!")) or prev.start_s - before.end_s >= pause_s
-            )
-            if opens_clause or _set_off(None, w, nxt, pause_s):
-                found.append(Filler("you know", prev.start_s))
+        elif token == "like" and _like_marker(w, nxt, pause_s):
+            found.append(Filler("like", w.start_s))
+        elif token == "so" and _so_marker(prev, w):
+            found.append(Filler("so", w.start_s))
+        elif token == "know" and prev is not None and bare(prev.text) == "you" and _you_know_marker(
+                words[i - 2] if i >= 2 else None, prev, w):
+            found.append(Filler("you know", prev.start_s))
     return tuple(found)
 
 
-def _set_off(prev: Word | None, word: Word, nxt: Word | None, pause_s: float) -> bool:
-    """Comma or pause on either side (sentence start/end counts only with punctuation)."""
-    if word.text.rstrip().endswith((",", "...", "…")):
+def _ends(word: Word | None, marks: tuple[str, ...]) -> bool:
+    return word is not None and word.text.rstrip().endswith(marks)
+
+
+def _opens(before: Word | None) -> bool:
+    """The next word starts a sentence or a clause set off by a comma."""
+    return before is None or _ends(before, SENTENCE_END + SET_OFF)
+
+
+def _like_marker(word: Word, nxt: Word | None, pause_s: float) -> bool:
+    if _ends(word, SET_OFF + SENTENCE_END):
         return True
-    if prev is not None and (prev.text.rstrip().endswith(",") or word.start_s - prev.end_s >= pause_s):
+    return nxt is not None and nxt.start_s - word.end_s >= pause_s and bare(nxt.text) not in DETERMINERS
+
+
+def _so_marker(prev: Word | None, word: Word) -> bool:
+    if _ends(word, SENTENCE_END):  # "So." on its own
         return True
-    if nxt is not None and nxt.start_s - word.end_s >= pause_s:
-        return True
-    return nxt is None and word.text.rstrip().endswith((".", "?", "!"))
+    return _ends(word, SET_OFF) and (prev is None or _ends(prev, SENTENCE_END + SET_OFF))
+
+
+def _you_know_marker(before: Word | None, you: Word, know: Word) -> bool:
+    return _opens(before) and not _ends(you, SET_OFF + SENTENCE_END) and _ends(know, SET_OFF + SENTENCE_END)
 
 
 def delivery_metrics(transcript: Transcript, targets: DeliveryTargets | None = None) -> DeliveryMetrics:
@@ -164,7 +194,7 @@ def delivery_metrics(transcript: Transcript, targets: DeliveryTargets | None = N
         answer_s = transcript.speech_s
     speaking_s = max(0.0, answer_s - sum(p.duration_s for p in pauses))
     wpm = n_words / speaking_s * 60 if speaking_s >= 1.0 and n_words else None
-    notes = delivery_notes(answer_s, wpm, pauses, fillers, speaking_s, targets)
+    notes = transcript.warnings + delivery_notes(answer_s, wpm, pauses, fillers, speaking_s, targets)
     return DeliveryMetrics(answer_s, transcript.duration_s, speaking_s, n_words, wpm, pauses, fillers, notes)
 
 

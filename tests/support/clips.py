@@ -50,6 +50,53 @@ LONG_SENTENCES = (
     "Continuous batching and a paged key value cache let a large language model server keep the GPU busy.",
 )
 
+# Issue 10 item 1: tiny.en with the card prompt returned 22 of these 86 words (VAD speech 27 s, span 9.9 s).
+CARD7_ISSUE_ANSWER = (
+    "Use a Kubernetes Job when the work is finite, like a batch training run, a data backfill, or an evaluation "
+    "pass. A Job runs pods until they complete successfully, and it retries failed pods up to the backoff limit. "
+    "A Deployment is for something that should always be up, like an inference API. It keeps the replica count "
+    "and does rolling updates. A common mistake is running a one-off batch task as a Deployment, so it restarts "
+    "forever after it finishes."
+)
+# Answers of about 25 s to other cards, in our own words (not the cards' wording), for the coverage test/bench.
+COVERAGE_ANSWERS = {
+    6: "A request is what the scheduler reserves for a pod, so it decides which node the pod lands on. A limit is "
+       "the ceiling the kernel enforces while it runs. If a training pod goes over its memory limit it gets killed "
+       "with OOMKilled, and if it hits the CPU limit it gets throttled and the data loader slows down. GPUs are "
+       "different: you ask for whole devices through the device plugin, and the request and the limit must match.",
+    7: CARD7_ISSUE_ANSWER,
+    12: "First I would measure how busy the GPUs really are, because many clusters sit at thirty percent. Then I "
+        "would move training that can checkpoint onto spot instances, so a preemption only costs a few minutes. For "
+        "serving, dynamic batching and lower precision raise throughput per card. I would keep some headroom and "
+        "watch the latency objective, so saving money never turns into an outage.",
+    13: "The objective is the target, for example ninety nine percent of requests answered in under three hundred "
+        "milliseconds over a month. The error budget is what is left over. Good alerts fire on the burn rate of that "
+        "budget, not on every CPU spike, so the person on call is paged only when users are actually hurting. Each "
+        "page should link to a runbook that says what to check first.",
+    16: "I would start with offline checks against a fixed evaluation set and the current model. Then I would send "
+        "shadow traffic to the new version and compare its answers and its latency without users seeing them. After "
+        "that comes a small canary, maybe five percent of requests, with automatic rollback if the error rate or the "
+        "tail latency gets worse. Only then does it go to everyone.",
+    19: "When a service runs out of memory I first find out which memory it was. Exit code one three seven in "
+        "Kubernetes means the container hit its limit, while a CUDA out of memory error means the GPU was full. For "
+        "a language model the usual cause is the key value cache growing with long prompts, so I would cap the batch "
+        "size and the context length, and then add an alert before it happens again.",
+}  # fmt: skip
+# (card, espeak-ng voice, words per minute): 3 voices (one female), 4 rates; card 7 at 155 (en-us) and 165
+# (en-gb) are the clips where the prompted decode dropped most of the answer before recovery existed.
+COVERAGE_CLIPS = (
+    (7, "en-gb", 165), (7, "en-us", 155), (7, "en-us", 140), (7, "en-gb", 185), (7, "en-us+f3", 165),
+    (6, "en-us", 140), (6, "en-gb", 185), (12, "en-gb", 140), (12, "en-us+f3", 185), (13, "en-us", 185),
+    (13, "en-us+f3", 140), (16, "en-gb", 165), (16, "en-us", 185), (19, "en-us", 165), (19, "en-gb", 140),
+)  # fmt: skip
+
+
+def coverage_clip(card: int, voice: str, rate_wpm: int) -> tuple[Path, str]:
+    """A COVERAGE_ANSWERS clip (made once per run, like every clip here) and the text spoken in it."""
+    text = COVERAGE_ANSWERS[card]
+    return speech(text, rate_wpm, voice), text
+
+
 _DIR = Path(tempfile.mkdtemp(prefix="infralens-clips-"))
 atexit.register(shutil.rmtree, _DIR, ignore_errors=True)
 

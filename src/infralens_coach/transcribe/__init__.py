@@ -14,11 +14,11 @@ from typing import Callable, Sequence
 
 from ..config import Settings
 from ..errors import TranscriptionError
-from .base import NoSpeechError, Segment, Transcriber, Transcript, Word, normalise
+from .base import Gap, NoSpeechError, Progress, Segment, Transcriber, Transcript, Word, normalise
 from .models import ModelChoice
 
 __all__ = [
-    "ModelChoice", "NoSpeechError", "Segment", "Transcriber", "Transcript", "Word",
+    "Gap", "ModelChoice", "NoSpeechError", "Progress", "Segment", "Transcriber", "Transcript", "Word",
     "engine_names", "get_transcriber", "normalise", "prompt_for", "register", "transcribe_file", "warm_up",
 ]  # fmt: skip
 
@@ -112,10 +112,14 @@ def transcribe_file(
     model: str | None = None,
     prompt: str | None = None,
     settings: Settings | None = None,
+    on_progress: Progress | None = None,
 ) -> Transcript:
-    """Decode any recording (path, bytes, file object) and transcribe it."""
+    """Decode any recording (path, bytes, file object) and transcribe it; on_progress(done_s, total_s)."""
     from .. import audio
 
     settings = settings or Settings.from_env()
     samples = audio.decode(source, max_duration_s=settings.max_audio_s)
-    return get_transcriber(engine, model, settings=settings).transcribe(samples, prompt=prompt)
+    transcriber = get_transcriber(engine, model, settings=settings)
+    if on_progress is None:  # engines registered before progress existed take only the prompt
+        return transcriber.transcribe(samples, prompt=prompt)
+    return transcriber.transcribe(samples, prompt=prompt, on_progress=on_progress)

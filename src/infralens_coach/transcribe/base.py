@@ -8,6 +8,7 @@ on synthetic speech, so the decision rests on voice-activity time plus a list of
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Protocol, runtime_checkable
 
@@ -19,6 +20,9 @@ MAX_WORDS_PER_S = 8.0  # faster than any speaker: a segment above this was inven
 MIN_AUDIO_S = 1.0  # shorter recordings are refused before any model runs
 MIN_SPEECH_S = 1.0  # less voice-activity time than this is "no speech"
 NO_SPEECH_MESSAGE = "no speech detected — check the microphone"
+
+# on_progress(audio_seconds_done, audio_seconds_total), called as the engine decodes (never backwards).
+Progress = Callable[[float, float], None]
 
 # What Whisper says when there is nothing to say (normalised: lower case, no punctuation).
 KNOWN_HALLUCINATIONS = frozenset(
@@ -72,6 +76,20 @@ class Segment:
 
 
 @dataclass(frozen=True)
+class Gap:
+    """A passage of voice activity that the transcript has (almost) no words for."""
+
+    start_s: float
+    end_s: float
+    speech_s: float  # voice-activity time inside it
+    words: int  # words the transcript has there
+
+    def to_dict(self) -> dict:
+        return {"start_s": round(self.start_s, 2), "end_s": round(self.end_s, 2),
+                "speech_s": round(self.speech_s, 2), "words": self.words}
+
+
+@dataclass(frozen=True)
 class Transcript:
     text: str
     segments: tuple[Segment, ...]
@@ -79,10 +97,25 @@ class Transcript:
     speech_s: float  # voice-activity time
     engine: str
     model: str
+    gaps: tuple[Gap, ...] = ()  # speech still without words after recovery: tell the user, keep the audio
+    recovered: tuple[Gap, ...] = ()  # passages the first decode missed and a second decode filled in
 
     @property
     def words(self) -> tuple[Word, ...]:
         return tuple(w for s in self.segments for w in s.words)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What the user must be told about this transcript (empty when every passage of speech has words)."""
+        if not self.gaps:
+            return ()
+        where = ", ".join(f"{_clock(g.start_s)}–{_clock(g.end_s)}" for g in self.gaps[:4])
+        where += " …" if len(self.gaps) > 4 else ""
+        lost_s = sum(g.speech_s for g in self.gaps)
+        return (
+            f"Part of the recording was not transcribed: {lost_s:.0f} s of speech at {where} has no words. "
+            "Listen back to the recording and add what is missing to the transcript before grading.",
+        )
 
     def to_dict(self) -> dict:
         """Plain JSON-ready data (the CLI's --json shape)."""
@@ -92,6 +125,9 @@ class Transcript:
             "speech_s": round(self.speech_s, 3),
             "engine": self.engine,
             "model": self.model,
+            "gaps": [g.to_dict() for g in self.gaps],
+            "recovered": [g.to_dict() for g in self.recovered],
+            "warnings": list(self.warnings),
             "segments": [
                 {
                     **{k: v for k, v in asdict(s).items() if k != "words"},
@@ -114,8 +150,17 @@ class Transcriber(Protocol):
     def warm_up(self) -> None:
         """Load the model now (the first transcription otherwise pays for it)."""
 
-    def transcribe(self, audio: np.ndarray, *, prompt: str | None = None) -> Transcript:
-        """16 kHz mono float32 in; raises NoSpeechError, TranscriptionError."""
+    def transcribe(
+        self, audio: np.ndarray, *, prompt: str | None = None, on_progress: Progress | None = None
+    ) -> Transcript:
+        """16 kHz mono float32 in; raises NoSpeechError, TranscriptionError.
+
+        ``on_progress(done_s, total_s)`` is called with audio seconds decoded as the engine goes, ending at
+        (total, total) when the transcript is final."""
+
+
+def _clock(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
 
 
 def normalise(text: str) -> str:
@@ -160,10 +205,10 @@ def require_real_text(text: str) -> None:
 
 
 def finish(segments: tuple[Segment, ...], *, duration_s: float, speech_s: float, engine: str,
-           model: str) -> Transcript:
+           model: str, gaps: tuple[Gap, ...] = (), recovered: tuple[Gap, ...] = ()) -> Transcript:
     """Drop Whisper's hallucinated segments, refuse a transcript with nothing real left, and assemble it."""
     segments = drop_hallucinated(segments)
     text = " ".join(s.text for s in segments if s.text)
     require_real_text(text)
     return Transcript(text=text, segments=segments, duration_s=duration_s, speech_s=speech_s, engine=engine,
-                      model=model)
+                      model=model, gaps=gaps, recovered=recovered)

@@ -7,14 +7,8 @@ import threading
 import numpy as np
 
 from ..errors import TranscriptionError
-from .base import (
-    Segment,
-    Transcript,
-    Word,
-    finish,
-    require_audio_length,
-    require_speech_time,
-)
+from .base import Progress, Segment, Transcript, Word
+from .coverage import speech_regions, transcribe_covered
 from .models import ResolvedModel
 
 ENGINE = "faster-whisper"
@@ -44,17 +38,8 @@ def load_model(source: str, *, compute_type: str = "int8", threads: int = 2):
 
 
 def vad_speech_s(audio: np.ndarray) -> float:
-    """Seconds of voice activity by Silero VAD (bundled with faster-whisper, nothing downloads).
-
-    Unpadded, with short gaps split off: a 0.2 s click in silence counts 0.2 s, not the ~2.5 s that the
-    padded chunks of vad_filter add up to, while a real 1.5 s answer counts ~1.4 s.
-    """
-    _import()
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-    options = VadOptions(speech_pad_ms=0, min_silence_duration_ms=100)
-    chunks = get_speech_timestamps(audio, options, sampling_rate=16_000)
-    return sum(c["end"] - c["start"] for c in chunks) / 16_000
+    """Seconds of voice activity by Silero VAD (see coverage.speech_regions)."""
+    return sum(r.speech_s for r in speech_regions(audio))
 
 
 class FasterWhisperTranscriber(ResolvedModel):
@@ -68,13 +53,19 @@ class FasterWhisperTranscriber(ResolvedModel):
     def warm_up(self) -> None:
         load_model(self.choice.source, compute_type=self.compute_type, threads=self.threads)
 
-    def transcribe(self, audio: np.ndarray, *, prompt: str | None = None) -> Transcript:
-        require_audio_length(audio)
-        speech_s = vad_speech_s(audio)
-        require_speech_time(speech_s)  # before any decoding work
+    def transcribe(self, audio: np.ndarray, *, prompt: str | None = None,
+                   on_progress: Progress | None = None) -> Transcript:
+        return transcribe_covered(audio, self.decode, prompt=prompt, on_progress=on_progress, engine=ENGINE,
+                                  model=self.model_name)
+
+    def decode(self, audio: np.ndarray, prompt: str | None = None,
+               on_progress: Progress | None = None) -> tuple[Segment, ...]:
+        """One decode of the array, segments as faster-whisper yields them (lazily: progress is real)."""
         model = load_model(self.choice.source, compute_type=self.compute_type, threads=self.threads)
+        total_s = len(audio) / 16_000
+        raw = []
         try:
-            pieces, info = model.transcribe(
+            pieces, _ = model.transcribe(
                 audio,
                 language="en",
                 beam_size=self.beam_size,
@@ -85,10 +76,14 @@ class FasterWhisperTranscriber(ResolvedModel):
                 # previous text) made tiny.en skip whole passages of 100 s answers (bench/asr_grading.py).
                 condition_on_previous_text=False,
             )
-            raw = list(pieces)
+            _seed()
+            for piece in pieces:  # decoding happens here, one segment at a time
+                raw.append(piece)
+                if on_progress is not None:
+                    on_progress(min(float(piece.end), total_s), total_s)
         except (RuntimeError, ValueError) as exc:
             raise TranscriptionError(f"faster-whisper failed: {exc}") from exc
-        segments = tuple(
+        return tuple(
             Segment(
                 text=s.text.strip(),
                 start_s=float(s.start),
@@ -103,4 +98,10 @@ class FasterWhisperTranscriber(ResolvedModel):
             )
             for s in raw
         )
-        return finish(segments, duration_s=float(info.duration), speech_s=speech_s, engine=ENGINE, model=self.model_name)
+
+
+def _seed() -> None:
+    """The same audio gives the same transcript: a temperature fallback samples, so fix its random seed."""
+    import ctranslate2
+
+    ctranslate2.set_random_seed(0)

@@ -12,14 +12,8 @@ from urllib.error import URLError
 import numpy as np
 
 from ..errors import TranscriptionError
-from .base import (
-    Segment,
-    Transcript,
-    Word,
-    finish,
-    require_audio_length,
-    require_speech_time,
-)
+from .base import Progress, Segment, Transcript, Word
+from .coverage import transcribe_covered
 from .models import ResolvedModel
 
 ENGINE = "openai-whisper"
@@ -74,31 +68,36 @@ class OpenAIWhisperTranscriber(ResolvedModel):
     def warm_up(self) -> None:
         load_model(self.choice.source)
 
-    def transcribe(self, audio: np.ndarray, *, prompt: str | None = None) -> Transcript:
-        from .faster_whisper import vad_speech_s
+    def transcribe(self, audio: np.ndarray, *, prompt: str | None = None,
+                   on_progress: Progress | None = None) -> Transcript:
+        # openai-whisper has no VAD: the shared path gates and checks coverage with the same Silero model
+        return transcribe_covered(audio, self.decode, prompt=prompt, on_progress=on_progress, engine=ENGINE,
+                                  model=self.model_name)
 
-        require_audio_length(audio)
-        speech_s = vad_speech_s(audio)  # openai-whisper has no VAD: gate with the same Silero model
-        require_speech_time(speech_s)
+    def decode(self, audio: np.ndarray, prompt: str | None = None,
+               on_progress: Progress | None = None) -> tuple[Segment, ...]:
+        """One decode of the array. whisper.transcribe returns all segments at once, so progress comes at the end."""
         model = load_model(self.choice.source)
         whisper = import_whisper()
         import torch
 
         torch.set_num_threads(self.threads)
         try:
-            result = whisper.transcribe(
-                model,
-                np.ascontiguousarray(audio, dtype=np.float32),
-                language="en",
-                beam_size=self.beam_size if self.beam_size > 1 else None,
-                initial_prompt=prompt or None,
-                # The card prompt steers only the first window: conditioning every window on it (and on the
-                # previous text) made tiny.en skip whole passages of 100 s answers (bench/asr_grading.py).
-                condition_on_previous_text=False,
-                word_timestamps=True,
-                fp16=False,
-                verbose=None,
-            )
+            with torch.random.fork_rng():  # a temperature fallback samples: same audio, same transcript
+                torch.manual_seed(0)
+                result = whisper.transcribe(
+                    model,
+                    np.ascontiguousarray(audio, dtype=np.float32),
+                    language="en",
+                    beam_size=self.beam_size if self.beam_size > 1 else None,
+                    initial_prompt=prompt or None,
+                    # The card prompt steers only the first window: conditioning every window on it (and on the
+                    # previous text) made tiny.en skip whole passages of 100 s answers (bench/asr_grading.py).
+                    condition_on_previous_text=False,
+                    word_timestamps=True,
+                    fp16=False,
+                    verbose=None,
+                )
         except (RuntimeError, ValueError) as exc:
             raise TranscriptionError(f"openai-whisper failed: {exc}") from exc
         segments = tuple(
@@ -116,4 +115,8 @@ class OpenAIWhisperTranscriber(ResolvedModel):
             )
             for s in result["segments"]
         )
-        return finish(segments, duration_s=len(audio) / 16_000, speech_s=speech_s, engine=ENGINE, model=self.model_name)
+        if on_progress is not None:
+            total_s = len(audio) / 16_000
+            for segment in segments:
+                on_progress(min(segment.end_s, total_s), total_s)
+        return segments
