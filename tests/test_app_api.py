@@ -1,14 +1,22 @@
-"""The real app (`python app.py`, the README's run command) driven through gradio_client by api_name."""
+"""The real app (`python app.py`, the README's run command) driven through gradio_client by api_name.
+
+Its data directory is outside /tmp and the repository, as the default one is (issue 10, item 2).
+"""
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
 
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
-
 from support import clips
-from support.app_server import AppServer
+from support.app_server import AppServer, outside_home
+
+from infralens_coach import export
+from infralens_coach.history import HistoryStore
 
 GOOD = (
     "A Job runs finite batch work such as preprocessing until it completes, and it retries failed pods. "
@@ -16,12 +24,15 @@ GOOD = (
 )
 
 
+CARD = "k8s-job-vs-deployment"
+
+
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    home = tmp_path_factory.mktemp("app-home")
-    server = AppServer(home).start()
-    yield server
-    server.stop()
+def app():
+    with outside_home("api-test") as home:
+        server = AppServer(home).start()
+        yield server
+        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +55,9 @@ def test_questions_and_next(client):
 
 
 def test_question_shows_the_prompt_and_hides_the_reference(client):
-    out = client.predict("k8s-job-vs-deployment", "Full (2 min)", api_name="/question")
-    question_html, reference = out[0], out[4]
-    assert "Kubernetes Job instead of a Deployment" in question_html
-    assert reference == "" and "Use a Job for finite batch work" not in question_html
+    question_html, note = client.predict("k8s-job-vs-deployment", "Full (2 min)", "", api_name="/question")
+    assert "Kubernetes Job instead of a Deployment" in question_html and "60–120 seconds" in question_html
+    assert "Use a Job for finite batch work" not in question_html and note == ""
 
 
 def test_grade_typed_answer_shows_dimensions_reference_and_saves(client):
@@ -130,7 +140,7 @@ def test_mic_check_reports_silence_and_level(client):
 
 def test_progress_and_checklist(client):
     plot = client.predict("k8s-job-vs-deployment", api_name="/progress")
-    assert plot is not None
+    assert "<svg" in plot and "<circle" in plot  # item 16: a point per score, whole attempt numbers
     checklist = client.predict(api_name="/checklist")
     assert "07 · When should you use a Kubernetes Job" in checklist and "Practise next" in checklist
 
@@ -172,3 +182,120 @@ def test_a_huge_upload_is_refused_by_the_server(app, client, tmp_path):
         resp = httpx.post(f"{app.url}gradio_api/upload", files={"files": ("huge.wav", f, "audio/wav")}, timeout=60)
     assert resp.status_code == 413 and "maximum allowed size" in resp.text
     assert client.predict(api_name="/next")  # still serving
+
+
+# ---------------------------------------------------------------- issue 10: the web app's defects
+
+
+def saved_id(grade_outputs) -> str:
+    return grade_outputs[4].split("`")[1]
+
+
+def test_a_fresh_session_opens_an_attempt_by_id_with_its_recording(app):
+    """Items 2 and 18: /attempt works without first listing the history, and the recording is served from a
+    data directory outside /tmp and the working directory."""
+    attempt_id = saved_id(Client(app.url, verbose=False).predict(CARD, GOOD, api_name="/grade"))  # typed
+    client = Client(app.url, verbose=False)
+    spoken, _ = client.predict(CARD, handle_file(str(clips.speech(clips.ANSWER))), api_name="/transcribe")
+    voice_id = saved_id(client.predict(CARD, spoken, api_name="/grade"))
+
+    fresh = Client(app.url, verbose=False)
+    text, audio, feedback, _, _ = fresh.predict(attempt_id, api_name="/attempt")
+    assert "finite batch work" in text and "data-dim" in feedback and audio is None
+    text, audio, _, _, metrics = fresh.predict(voice_id, api_name="/attempt")
+    assert audio and Path(audio).read_bytes()[:4] == b"RIFF" and "Delivery" in metrics
+
+
+def test_the_attempt_picker_shows_card_date_and_score(client):
+    attempt_id = saved_id(client.predict(CARD, GOOD, api_name="/grade"))
+    _, picker = client.predict(CARD, "all groups", "all time", api_name="/history")
+    labels = {value: label for label, value in picker["choices"]}
+    assert labels[attempt_id].startswith("card 07 · 20") and "/100" in labels[attempt_id]
+
+
+def test_an_answer_is_saved_as_what_was_graded_with_one_copy_of_its_recording(app):
+    """Item 9: an edited transcript stays a voice answer with its recording (one copy however often it is
+    graded); a new typed answer after a transcription is text, with no recording and no delivery metrics."""
+    client = Client(app.url, verbose=False)
+    audio_dir = app.home / "audio"
+    before = set(audio_dir.iterdir()) if audio_dir.exists() else set()
+    text, _ = client.predict(CARD, handle_file(str(clips.speech(clips.ANSWER))), api_name="/transcribe")
+    edited = text.replace("Kubernetes", "Kubernetes") + " A common mistake is running a batch task as a Deployment."
+    first = saved_id(client.predict(CARD, edited, api_name="/grade"))
+    again = saved_id(client.predict(CARD, edited + " It restarts forever.", api_name="/grade"))
+    typed = saved_id(client.predict(CARD, "A Job runs until it completes. A Deployment keeps an API up with "
+                                          "replicas and rolling updates.", api_name="/grade"))
+    with HistoryStore(app.home / "history.db") as store:
+        a, b, c = store.get(first), store.get(again), store.get(typed)
+    assert (a.mode, b.mode, c.mode) == ("voice", "voice", "text")
+    assert a.audio_path and a.audio_path == b.audio_path and a.metrics and a.engine
+    assert c.audio_path is None and c.metrics is None and c.engine is None and c.segments == []
+    assert len(set(audio_dir.iterdir()) - before) == 1
+
+
+def test_the_target_length_drives_the_delivery_note(client):
+    """Item 7: a 28 s answer is short against the full 60–120 s band, and not against the short target."""
+    clip, _ = clips.long_answer(28.0)
+    _, full = client.predict(CARD, handle_file(str(clip)), "Full (2 min)", api_name="/transcribe")
+    _, short = client.predict(CARD, handle_file(str(clip)), "Short (30 s)", api_name="/transcribe")
+    assert "Short:" in full and "60–120 s" in full
+    assert "60–120 s" not in short and "Short:" not in short
+
+
+def test_export_the_filtered_attempts_as_json_and_csv(client):
+    """Item 19: the History tab exports what its filters select, in export.py's lossless formats."""
+    attempt_id = saved_id(client.predict(CARD, GOOD, api_name="/grade"))
+    as_json = client.predict(CARD, "all groups", "all time", "JSON", api_name="/export")
+    rows = json.loads(Path(as_json).read_text())
+    assert attempt_id in {r["id"] for r in rows} and {r["question_id"] for r in rows} == {CARD}
+    as_csv = client.predict("all cards", "all groups", "all time", "CSV", api_name="/export")
+    assert attempt_id in {a.id for a in export.read_csv(Path(as_csv).read_text())}
+    with pytest.raises(AppError, match="nothing to export"):
+        client.predict("drift-monitoring", "all groups", "all time", "JSON", api_name="/export")
+
+
+def test_delete_an_attempt_and_its_recording(app, client):
+    """Item 19: "Yes, delete" removes the attempt and its recording; the table no longer lists it."""
+    spoken, _ = client.predict(CARD, handle_file(str(clips.speech(clips.ANSWER))), api_name="/transcribe")
+    attempt_id = saved_id(client.predict(CARD, spoken, api_name="/grade"))
+    with HistoryStore(app.home / "history.db") as store:
+        recording = store.audio_file(store.get(attempt_id))
+    assert recording.exists()
+    table, _, text, audio, *_ = client.predict(attempt_id, "all cards", "all groups", "all time",
+                                               api_name="/delete_attempt")
+    assert attempt_id not in [row[0] for row in table["data"]] and text == "" and audio is None
+    assert not recording.exists()
+    with pytest.raises(AppError, match="no attempt"):
+        client.predict(attempt_id, api_name="/attempt")
+
+
+def test_advice_names_the_real_port_and_user_errors_log_one_line(app, client):
+    """Item 21: no hard-coded 7860; no share=True hint; an expected error is one log line, not a traceback."""
+    with pytest.raises(AppError) as err:
+        client.predict(None, api_name="/mic_check")
+    assert f"http://127.0.0.1:{app.port}" in str(err.value) and ":7860" not in str(err.value)
+    before = app.log.read_text()
+    with pytest.raises(AppError, match="the answer is empty"):
+        client.predict(CARD, "   ", api_name="/grade")
+    with pytest.raises(AppError, match="no speech detected"):
+        client.predict(CARD, handle_file(str(clips.silence(5.0))), api_name="/transcribe")
+    logged = app.log.read_text()[len(before):]
+    assert "Traceback" not in logged, logged
+    for message in ("the answer is empty", "no speech detected"):
+        lines = [line for line in logged.splitlines() if message in line.lower()]
+        assert len(lines) == 1 and "user error" in lines[0], logged
+    assert "share=True" not in app.log.read_text()
+
+
+def test_transcription_reports_audio_seconds_done_and_time_left(client):
+    """Item 6: the progress bar moves with the audio decoded (every update the client received, in order)."""
+    clip, _ = clips.long_answer(60.0)
+    job = client.submit(CARD, handle_file(str(clip)), api_name="/transcribe")
+    job.result(timeout=300)
+    updates = []
+    while not job.communicator.updates.empty():
+        updates.append(job.communicator.updates.get_nowait())
+    shown = [(p.progress, p.desc) for u in updates for p in (getattr(u, "progress_data", None) or [])]
+    audio = [(fraction, desc) for fraction, desc in shown if desc and re.search(r"\d+ of 6\d s of audio", desc)]
+    assert audio and all(0 < fraction <= 1 for fraction, _ in audio), shown
+    assert any(re.search(r"about \d+ (s|min) left|almost done", desc) for _, desc in audio), shown

@@ -44,6 +44,11 @@ def _int(name: str, default: int) -> int:
     return int(_float(name, default))
 
 
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    return default if not raw else raw not in ("0", "false", "no", "off")
+
+
 @dataclass(frozen=True)
 class Settings:
     question_dirs: tuple[Path, ...] = ()
@@ -59,6 +64,11 @@ class Settings:
     llm_timeout_s: float = 30.0
     # History
     keep_audio: bool = True  # copy recordings into the data dir (INFRALENS_KEEP_AUDIO=0 to opt out)
+    # Web app (checked when it starts: ui_server.server_options)
+    host: str = "127.0.0.1"
+    port: int = 7860
+    auth: str | None = field(default=None, repr=False)  # "user:password"; kept out of repr
+    allow_open: bool = False  # INFRALENS_ALLOW_OPEN=1: serve a non-loopback address without a password
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -73,5 +83,9 @@ class Settings:
             llm_model=env("INFRALENS_LLM_MODEL") or None,
             llm_api_base=env("INFRALENS_LLM_API_BASE") or None,
             llm_timeout_s=_float("INFRALENS_LLM_TIMEOUT_S", 30.0),
-            keep_audio=(env("INFRALENS_KEEP_AUDIO") or "1").strip().lower() not in ("0", "false", "no", "off"),
+            keep_audio=_flag("INFRALENS_KEEP_AUDIO", True),
+            host=(env("INFRALENS_HOST") or "127.0.0.1").strip(),
+            port=_int("INFRALENS_PORT", 7860),
+            auth=env("INFRALENS_AUTH") or None,
+            allow_open=_flag("INFRALENS_ALLOW_OPEN", False),
         )

@@ -128,11 +128,13 @@ class ChecklistItem:
         return dict(self.__dict__)
 
 
-def checklist(questions: Sequence, attempts: Iterable[Attempt]) -> list[ChecklistItem]:
-    cards = by_card(attempts)
+def checklist(questions: Sequence, attempts: Iterable[Attempt],
+              cards: Sequence[int] | None = CHECKLIST_CARDS) -> list[ChecklistItem]:
+    """Status per card: the seed's review checklist (cards 1-8) by default, every card of the bank with cards=None."""
+    done_by_card = by_card(attempts)
     items = []
-    for q in sorted((q for q in questions if q.card in CHECKLIST_CARDS), key=lambda q: q.card):
-        done = cards.get(q.card, [])
+    for q in sorted((q for q in questions if cards is None or q.card in cards), key=lambda q: q.card):
+        done = done_by_card.get(q.card, [])
         items.append(ChecklistItem(q.card, q.question, status(done), len(done), done[-1].overall if done else None))
     return items
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping, Sequence
 
 from .content import DIMENSION_NAMES, GROUPS, Question, Rubric
 from .grading.base import Grade
+from .render import describe_flag
 
 CSS = """
 .il-dims { display: grid; grid-template-columns: 1fr; gap: 10px; }
@@ -29,6 +31,16 @@ CSS = """
 .il-ref table { border-collapse: collapse; font-size: 13px; }
 .il-ref td, .il-ref th { border: 1px solid #d0d7de; padding: 4px 6px; vertical-align: top; }
 mark.il-hl { background: #dafbe1; padding: 0 2px; border-radius: 3px; }
+.il-plot svg { width: 100%; max-width: 720px; height: auto; }
+.il-plot .il-legend { display: flex; flex-wrap: wrap; gap: 4px 14px; font-size: 13px; margin: 4px 0; padding: 0; }
+.il-plot .il-legend li { list-style: none; display: inline-flex; align-items: center; gap: 5px; }
+.il-plot .il-legend i { width: 12px; height: 12px; border-radius: 50%; display: inline-block; }
+.il-stale { border: 1px solid #bf8700; background: #fff8c5; color: #4d2d00; border-radius: 8px; padding: 6px 10px; }
+/* Phone width: the question picker and the target each take a full row instead of squeezing side by side. */
+@media (max-width: 640px) {
+  #il-picker-row { flex-direction: column; align-items: stretch; }
+  #il-picker-row > * { width: 100%; min-width: 0; flex: 1 1 auto; }
+}
 """
 
 
@@ -54,12 +66,13 @@ def grade_html(grade: Grade, rubric: Rubric) -> str:
             f'<div class="il-warn">Misconception asserted: {esc(hit.text)}<br><i>“{esc(hit.evidence)}”</i></div>'
         )
     for flag in grade.flags:
-        parts.append(f'<div class="il-warn">{esc(flag)}</div>')
+        parts.append(f'<div class="il-warn">{esc(describe_flag(flag))}</div>')
     cards = []
     for dim in grade.dimensions:
         name = DIMENSION_NAMES.get(dim.dimension, dim.dimension)
         if dim.max_score == 0:
-            cards.append(f'<div class="il-dim" data-dim="{esc(dim.dimension)}"><h4>{esc(name)}<span>not assessed</span></h4></div>')
+            cards.append(f'<div class="il-dim" data-dim="{esc(dim.dimension)}">'
+                         f"<h4>{esc(name)}<span>not assessed</span></h4></div>")
             continue
         evidence = "".join(f'<li class="il-ev">“{esc(q)}”</li>' for q in dim.evidence)
         missing = "".join(f'<li class="il-miss">Missing: {esc(m)}</li>' for m in dim.missing)
@@ -120,3 +133,51 @@ def highlighted_transcript(text: str, grade: Grade) -> str:
         pos = match.end()
     out.append(esc(text[pos:]))
     return f'<p id="il-transcript-hl">{"".join(out)}</p>'
+
+
+# ---------------------------------------------------------------- progress chart
+
+_COLOURS = ("#0969da", "#2da44e", "#bf3989", "#9a6700", "#8250df", "#cf222e")
+_W, _H, _LEFT, _RIGHT, _TOP, _BOTTOM = 640, 240, 40, 16, 12, 36
+
+
+def progress_svg(series: Mapping[str, Sequence[int]], max_score: int = 4) -> str:
+    """Score per dimension, attempt by attempt, as an inline SVG line chart.
+
+    `series` maps a dimension's name to its scores, oldest attempt first. The x axis ticks are whole attempt
+    numbers and every score is drawn as a point, so a single attempt shows (a line needs two)."""
+    n = max((len(points) for points in series.values()), default=0)
+    if n == 0:
+        return '<div class="il-plot" id="il-progress-chart"><p>No graded attempt on this card yet.</p></div>'
+    plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
+
+    def x(i: int) -> float:  # attempt i (1-based); one attempt sits in the middle
+        return _LEFT + (plot_w / 2 if n == 1 else (i - 1) * plot_w / (n - 1))
+
+    def y(score: float) -> float:
+        return _TOP + plot_h * (1 - score / max_score)
+
+    out = [f'<svg viewBox="0 0 {_W} {_H}" role="img" aria-label="Score per dimension, attempt by attempt">']
+    for level in range(max_score + 1):
+        out.append(f'<line x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{y(level):.1f}" y2="{y(level):.1f}" stroke="#d0d7de"/>'
+                   f'<text x="{_LEFT - 8}" y="{y(level) + 4:.1f}" text-anchor="end" font-size="12">{level}</text>')
+    step = max(1, -(-n // 12))  # at most ~12 tick labels, always whole attempts
+    for i in range(1, n + 1, step):
+        out.append(f'<text class="il-tick" x="{x(i):.1f}" y="{_H - _BOTTOM + 16}" text-anchor="middle" '
+                   f'font-size="12">{i}</text>')
+    out.append(f'<text x="{_LEFT + plot_w / 2:.1f}" y="{_H - 4}" text-anchor="middle" font-size="12">attempt</text>')
+    legend = []
+    for k, (name, scores) in enumerate(series.items()):
+        colour = _COLOURS[k % len(_COLOURS)]
+        dx = (k - (len(series) - 1) / 2) * 7  # side by side, so equal scores of different dimensions stay visible
+        points = [(x(i) + dx, y(score)) for i, score in enumerate(scores, start=1)]
+        if len(points) > 1:
+            path = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
+            out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        for i, ((px, py), score) in enumerate(zip(points, scores, strict=True), start=1):
+            out.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="4" fill="{colour}">'
+                       f"<title>{esc(name)}: attempt {i}, {score}/{max_score}</title></circle>")
+        legend.append(f'<li><i style="background:{colour}"></i>{esc(name)}</li>')
+    out.append("</svg>")
+    return (f'<div class="il-plot" id="il-progress-chart">{"".join(out)}'
+            f'<ul class="il-legend">{"".join(legend)}</ul></div>')

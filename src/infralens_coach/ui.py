@@ -1,35 +1,28 @@
 """The web app: practise a card out loud, see graded feedback beside the reference, review history.
 
-The only module that imports gradio. Handlers are thin: they call the Coach, the history and the renderers,
-and turn our errors into gr.Error so the page says what happened and keeps working.
+build_demo() lays out the page and wires events to the handlers in ui_practice (Practice tab) and ui_history
+(History tab); launch() checks where it may listen (ui_server) and starts it. Handlers turn our errors into
+gr.Error, so the page says what happened and keeps working.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from datetime import datetime, timedelta, timezone
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-import gradio as gr  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import gradio as gr
 
-from . import progress, render_html  # noqa: E402
-from .coach import Coach  # noqa: E402
-from .config import Settings, user_dir  # noqa: E402
-from .content import DIMENSION_NAMES, GROUPS, QuestionBank  # noqa: E402
-from .errors import CoachError  # noqa: E402
+from . import progress, render_html
+from .coach import Coach
+from .config import Settings, user_dir
+from .content import GROUPS, QuestionBank
+from .errors import CoachError
+from .ui_history import DATE_RANGES, EXPORT_FORMATS, HISTORY_COLUMNS, HistoryView
+from .ui_practice import DEFAULT_TARGET, TARGETS, Practice, target_text
+from .ui_server import configure_logging, server_options, start_notes
 
-TARGETS = {"Short (30 s)": "about 30 seconds", "Full (2 min)": "60–120 seconds"}
-MIC_HELP = (
-    "Browsers allow the microphone only on http://127.0.0.1 or http://localhost, or over HTTPS. If you opened "
-    "this page by a LAN address over http, open http://127.0.0.1:7860 on this machine instead, or use Upload "
-    "or type your answer. If you declined the permission prompt, allow the microphone in the address bar."
-)
-HISTORY_COLUMNS = ["id", "when (UTC)", "card", "mode", "overall", "graded by", "state"]
-DATE_RANGES = {"all time": None, "last 7 days": 7, "last 30 days": 30}
 MAX_UPLOAD = "50mb"
 
 
@@ -40,7 +33,7 @@ class _Warmup:
         self.status = "loading the speech model…"
         self._thread = threading.Thread(target=self._run, args=(coach,), daemon=True, name="whisper-warm-up")
 
-    def start(self) -> "_Warmup":
+    def start(self) -> _Warmup:
         self._thread.start()
         return self
 
@@ -51,161 +44,28 @@ class _Warmup:
             self.status = f"not available: {exc}"
 
 
-def _fail(exc: CoachError) -> gr.Error:
-    return gr.Error(str(exc), duration=None)
+def default_coach(settings: Settings | None = None) -> Coach:
+    from .history import HistoryStore
+
+    settings = settings or Settings.from_env()
+    return Coach(QuestionBank.load(settings.question_dirs), settings=settings, store=HistoryStore.open(settings))
 
 
 def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks:
-    if coach is None:
-        from .history import HistoryStore
-
-        settings = Settings.from_env()
-        coach = Coach(QuestionBank.load(settings.question_dirs), settings=settings, store=HistoryStore.open(settings))
+    coach = coach or default_coach()
     bank, store = coach.bank, coach.store
     warm = _Warmup(coach).start() if warm_up else None
+    practice, history = Practice(coach, coach.settings.port), HistoryView(coach)
     choices = [(f"{q.card:02d} · {q.question} [{q.group or 'your pack'}]", q.id) for q in bank.questions]
-
-    def attempts(card: int | None = None) -> list:
-        return store.list(card) if store is not None else []
 
     def list_questions() -> list[dict]:
         return [{"id": q.id, "card": q.card, "question": q.question, "group": q.group} for q in bank.questions]
 
     def suggested_id() -> str:
-        return progress.suggestions(bank.questions, attempts())[0].question_id
+        return progress.suggestions(bank.questions, history.attempts())[0].question_id
 
-    # ------------------------------------------------------------ practice handlers
-
-    def show_question(qid: str, target: str):
-        q = coach.question(qid or bank.questions[0].id)
-        return (render_html.question_html(q, TARGETS.get(target, TARGETS["Full (2 min)"])), "", "", "", "", "",
-                "", None, "text", None)
-
-    def transcribe(qid: str, audio_path: str | None, mode: str, progress_bar=gr.Progress()):
-        if not audio_path:
-            raise gr.Error("No recording yet: record with the microphone or upload a file first. " + MIC_HELP)
-        question = coach.question(qid)
-        progress_bar(0.1, desc="Transcribing on this machine…")
-        try:
-            result = coach.transcribe(question, audio_path)
-        except CoachError as exc:
-            raise _fail(exc) from exc
-        return result.text, _metrics_md(result.metrics), result, mode, audio_path
-
-    def grade(qid: str, text: str, spoken, mode: str, audio_path: str | None):
-        question = coach.question(qid)
-        if spoken is None:
-            mode, audio_path = "text", None
-        try:
-            result, attempt = coach.submit(question, text or "", mode=mode, spoken=spoken, audio=audio_path)
-        except CoachError as exc:
-            raise _fail(exc) from exc
-        return (
-            render_html.grade_html(result, bank.rubric),
-            render_html.reference_html(question),
-            render_html.highlighted_transcript(text, result),
-            _change_md(question.card, attempt),
-            _saved_md(attempt),
-        )
-
-    def mic_check(audio):
-        if audio is None:
-            raise gr.Error("Nothing recorded: allow the microphone and record about two seconds. " + MIC_HELP)
-        rate, samples = audio
-        data = np.asarray(samples, dtype=np.float32)
-        if np.issubdtype(np.asarray(samples).dtype, np.integer):
-            data = data / 32768.0
-        rms = float(np.sqrt(np.mean(np.square(data)))) if data.size else 0.0
-        db = 20 * np.log10(max(rms, 1e-9))
-        seconds = data.shape[0] / rate if rate else 0
-        if rms < 0.003:
-            return f"**Silent** ({db:.0f} dBFS over {seconds:.1f} s). Check the input device and that it is not muted."
-        return f"**Level {db:.0f} dBFS** over {seconds:.1f} s — the microphone works."
-
-    def _change_md(card: int, attempt) -> str:
-        if attempt is None or not attempt.graded:
-            return ""
-        previous = [a for a in attempts(card) if a.graded and a.id != attempt.id]
-        if not previous:
-            return "First graded attempt on this card: answer again later to see your progress."
-        change = progress.diff(previous[-1], attempt)
-        lines = [f"**Since your last attempt:** overall {change.old.overall} → {change.new.overall} "
-                 f"({change.overall_change:+d})"]
-        for dim in change.dimensions:
-            if dim.change or dim.newly_covered or dim.dropped:
-                name = DIMENSION_NAMES.get(dim.dimension, dim.dimension)
-                lines.append(f"- {name}: {dim.old_score} → {dim.new_score}"
-                             + "".join(f"\n  - newly covered: {p}" for p in dim.newly_covered)
-                             + "".join(f"\n  - dropped: {p}" for p in dim.dropped))
-        return "\n".join(lines)
-
-    # ------------------------------------------------------------ history handlers
-
-    def history_table(card_filter: str, group_filter: str, date_filter: str):
-        rows = attempts()
-        if card_filter and card_filter != "all cards":
-            rows = [a for a in rows if a.question_id == card_filter]
-        if group_filter and group_filter != "all groups":
-            ids = {q.id for q in bank.in_group(group_filter)}
-            rows = [a for a in rows if a.question_id in ids]
-        days = DATE_RANGES.get(date_filter)
-        if days:
-            since = (datetime.now(timezone.utc) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S")
-            rows = [a for a in rows if a.created_utc >= since]
-        data = [[a.id, a.created_utc.replace("T", " ")[:19], a.card, a.mode, a.overall,
-                 a.decided_by or "", a.state if a.graded else f"ungraded: {a.ungraded_reason}"]
-                for a in reversed(rows)]
-        return pd.DataFrame(data, columns=HISTORY_COLUMNS), gr.update(choices=[r[0] for r in data])
-
-    def open_attempt(attempt_id: str | None):
-        if not attempt_id:
-            return "", None, "", "", ""
-        try:
-            attempt = store.get(attempt_id)
-        except CoachError as exc:
-            raise _fail(exc) from exc
-        question = coach.question(attempt.question_id)
-        audio = store.audio_file(attempt)
-        header = (f"**{attempt.created_utc[:19].replace('T', ' ')} UTC · card {attempt.card:02d} · {attempt.mode}**"
-                  f" — {question.question}\n\n**Transcript:**\n\n")
-        if attempt.graded:
-            from .grading.base import Grade
-
-            grade = Grade.from_json(attempt.grade)
-            feedback = render_html.grade_html(grade, bank.rubric)
-        else:
-            feedback = f"<p>Ungraded: {render_html.esc(attempt.ungraded_reason)}</p>"
-        transcript = render_html.esc(attempt.transcript)
-        return (header + transcript, str(audio) if audio and audio.exists() else None, feedback,
-                render_html.reference_html(question), _metrics_md(attempt.metrics or {}))
-
-    def progress_plot(qid: str | None):
-        question = coach.question(qid or bank.questions[0].id)
-        rows = [
-            {"attempt": i, "dimension": DIMENSION_NAMES.get(dim, dim), "score": score}
-            for dim, points in progress.score_series(attempts(), question.card).items()
-            for i, (_, score, _top) in enumerate(points, start=1)
-        ]
-        return pd.DataFrame(rows or [], columns=["attempt", "dimension", "score"])
-
-    def latest_card() -> str:
-        done = attempts()
-        return done[-1].question_id if done else suggested_id()
-
-    def open_row(evt: gr.SelectData, data):
-        row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
-        rows = data.values.tolist() if hasattr(data, "values") else data["data"]
-        return rows[row][0] if 0 <= row < len(rows) else None
-
-    def checklist_md() -> str:
-        icons = {"solid": "**solid**", "weak": "*weak*", "not yet": "not yet"}
-        items = progress.checklist(bank.questions, attempts())
-        lines = ["Before an interview, you should be able to answer these without reading the page.", ""]
-        lines += [f"- {icons[i.status]} — {i.card:02d} · {i.question}"
-                  + (f" (last {i.last_overall}/100)" if i.last_overall is not None else "") for i in items]
-        nxt = progress.suggestions(bank.questions, attempts())[0]
-        lines += ["", f"**Practise next:** card {nxt.card:02d} · {nxt.question}"]
-        return "\n".join(lines)
+    def suggested_question_html() -> str:
+        return render_html.question_html(bank.get(suggested_id()), target_text(DEFAULT_TARGET))
 
     def settings_md() -> str:
         s = coach.settings
@@ -222,28 +82,26 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
             + f"\n- **Questions:** {len(bank.questions)} cards"
         )
 
-    # ------------------------------------------------------------ layout
-
-    def suggested_question_html() -> str:
-        return render_html.question_html(bank.get(suggested_id()), TARGETS["Full (2 min)"])
-
     # Callables: Gradio evaluates them at every page load, so the suggestion follows the history.
     with gr.Blocks(title="infralens-coach", delete_cache=(3600, 3600)) as demo:
         gr.Markdown("# infralens-coach\nRehearse AI-infrastructure interview answers out loud.")
         with gr.Tab("Practice", id="practice"):
-            with gr.Row():
+            with gr.Row(elem_id="il-picker-row"):
                 picker = gr.Dropdown(choices, value=suggested_id, label="Question (suggested: practise next)",
-                                     filterable=True, scale=4, elem_id="il-picker")
-                target = gr.Radio(list(TARGETS), value="Full (2 min)", label="Target length", scale=1)
+                                     filterable=True, scale=4, min_width=280, elem_id="il-picker")
+                target = gr.Radio(list(TARGETS), value=DEFAULT_TARGET, label="Target length", scale=1,
+                                  min_width=200, elem_id="il-target")
             question_box = gr.HTML(suggested_question_html)
-            spoken = gr.State(None)
-            mode = gr.State("text")
-            audio_path = gr.State(None)
+            heard = gr.State(None)  # ui_practice.Heard: the last recording transcribed
+            pending = gr.State(False)  # Record was pressed and its upload has not been transcribed yet
+            graded_for = gr.State(None)  # the card the feedback on the page belongs to
             with gr.Tabs():
                 with gr.Tab("Microphone"):
                     mic = gr.Audio(sources=["microphone"], type="filepath", label="Record your answer",
                                    elem_id="il-mic")
                     mic_btn = gr.Button("Transcribe recording", variant="primary", elem_id="il-transcribe-mic")
+                    gr.Markdown("Press Stop and the recording is transcribed by itself; the button transcribes it "
+                                "again (for instance after you change the question).", elem_classes="il-meta")
                 with gr.Tab("Upload"):
                     upload = gr.Audio(sources=["upload"], type="filepath", label="Upload a recording",
                                       elem_id="il-upload")
@@ -258,6 +116,7 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
             metrics = gr.Markdown(elem_id="il-metrics")
             grade_btn = gr.Button("Grade", variant="primary", elem_id="il-grade")
             saved = gr.Markdown(elem_id="il-saved")
+            switch_note = gr.HTML(elem_id="il-switch-note-box")
             with gr.Row():
                 with gr.Column(scale=3):
                     feedback = gr.HTML(elem_id="il-feedback")
@@ -271,83 +130,106 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
                 group_filter = gr.Dropdown(["all groups", *GROUPS], value="all groups", label="Group")
                 date_filter = gr.Dropdown(list(DATE_RANGES), value="all time", label="When")
             table = gr.Dataframe(headers=HISTORY_COLUMNS, interactive=False, elem_id="il-history-table")
-            attempt_pick = gr.Dropdown([], label="Open an attempt", elem_id="il-attempt-pick")
+            with gr.Row():
+                export_fmt = gr.Radio(list(EXPORT_FORMATS), value="JSON", label="Export the attempts listed", scale=0,
+                                      min_width=220)
+                with gr.Column(scale=0, min_width=140):
+                    export_btn = gr.Button("Export", elem_id="il-export")
+                export_out = gr.File(label="Exported file", interactive=False, visible=False, elem_id="il-export-file",
+                                     scale=2, min_width=200)
+            # allow_custom_value: the API (and a fresh session) may open any id, not only the listed ones
+            attempt_pick = gr.Dropdown([], label="Open an attempt", allow_custom_value=True,
+                                       elem_id="il-attempt-pick")
             with gr.Row():
                 with gr.Column(scale=3):
                     attempt_text = gr.Markdown(elem_id="il-attempt-text")
-                    attempt_audio = gr.Audio(label="Recording", type="filepath", interactive=False)
+                    attempt_audio = gr.Audio(label="Recording", type="filepath", interactive=False,
+                                             elem_id="il-attempt-audio")
                     attempt_metrics = gr.Markdown()
                     attempt_feedback = gr.HTML()
                 with gr.Column(scale=2):
                     attempt_reference = gr.HTML()
+            with gr.Row():
+                delete_btn = gr.Button("Delete this attempt…", variant="stop", size="sm", scale=0, min_width=180,
+                                       elem_id="il-delete")
+            with gr.Group(visible=False, elem_id="il-confirm-delete") as confirm_box:
+                confirm_md = gr.Markdown(elem_id="il-confirm-text")
+                with gr.Row():
+                    yes_btn = gr.Button("Yes, delete", variant="stop", elem_id="il-delete-yes")
+                    no_btn = gr.Button("Cancel", elem_id="il-delete-no")
+            history_status = gr.Markdown(elem_id="il-history-status")
             gr.Markdown("### Progress on a card")
             plot_card = gr.Dropdown(choices, value=suggested_id, label="Card")
-            plot = gr.LinePlot(x="attempt", y="score", color="dimension", y_lim=[0, 4], elem_id="il-progress",
-                               label="Score per dimension (0–4), attempt by attempt")
+            plot = gr.HTML(elem_id="il-progress", label="Score per dimension (0–4), attempt by attempt")
             gr.Markdown("### Review checklist")
             checklist = gr.Markdown(elem_id="il-checklist")
+            all_cards = gr.Dataframe(interactive=False, label="All cards", elem_id="il-all-cards")
         with gr.Tab("Settings", id="settings"):
             settings_box = gr.Markdown(elem_id="il-settings")
             gr.Button("Refresh").click(settings_md, None, settings_box, api_name=False)
 
-        # ------------------------------------------------------------ events
-        cleared = [question_box, transcript, metrics, feedback, reference, highlighted, change, spoken, mode,
-                   audio_path]
-        picker.change(show_question, [picker, target], cleared, api_name="question")
-        target.change(show_question, [picker, target], cleared, api_name=False)
-        mic_btn.click(lambda q, a, p=gr.Progress(): transcribe(q, a, "voice", p), [picker, mic],
-                      [transcript, metrics, spoken, mode, audio_path], api_name="transcribe")
-        upload_btn.click(lambda q, a, p=gr.Progress(): transcribe(q, a, "upload", p), [picker, upload],
-                         [transcript, metrics, spoken, mode, audio_path], api_name="transcribe_upload")
-        grade_btn.click(grade, [picker, transcript, spoken, mode, audio_path],
-                        [feedback, reference, highlighted, change, saved], api_name="grade")
-        check_btn.click(mic_check, check_audio, check_out, api_name="mic_check")
+        # ------------------------------------------------------------ practice events
+        # A new card or target keeps the answer and the feedback (the note says whose feedback it is).
+        picker.change(practice.show_question, [picker, target, graded_for, transcript], [question_box, switch_note],
+                      api_name="question")
+        target.change(practice.change_target, [picker, target, transcript, heard], [question_box, metrics, heard],
+                      api_name=False)
+        # The recorder's stop event fires once the recording has uploaded, with its value: transcribe then.
+        # One concurrency group, so the button pressed at the same moment waits and finds it already done.
+        heard_out = [transcript, metrics, heard, pending]
+        mic.start_recording(practice.recording_started, None, pending, api_name=False)
+        mic.clear(lambda: False, None, pending, api_name=False)
+        mic.stop_recording(practice.transcribe_recording, [picker, mic, target, heard, pending], heard_out,
+                           api_name=False, concurrency_id="transcribe")
+        mic_btn.click(practice.transcribe_recording, [picker, mic, target, heard, pending], heard_out,
+                      api_name="transcribe", concurrency_id="transcribe")
+        upload.upload(practice.transcribe_upload, [picker, upload, target, heard], heard_out[:3],
+                      api_name=False, concurrency_id="transcribe")
+        upload_btn.click(practice.transcribe_upload, [picker, upload, target, heard], heard_out[:3],
+                         api_name="transcribe_upload", concurrency_id="transcribe")
+        grade_btn.click(practice.grade, [picker, transcript, heard],
+                        [feedback, reference, highlighted, change, saved, heard, graded_for],
+                        api_name="grade").success(lambda: "", None, switch_note, api_name=False)
+        check_btn.click(practice.mic_check, check_audio, check_out, api_name="mic_check")
 
+        # ------------------------------------------------------------ history events
         filters = [card_filter, group_filter, date_filter]
+        attempt_panes = [attempt_text, attempt_audio, attempt_feedback, attempt_reference, attempt_metrics]
         for control in filters:
-            control.change(history_table, filters, [table, attempt_pick], api_name=False)
-        history_tab.select(history_table, filters, [table, attempt_pick], api_name="history").then(
-            checklist_md, None, checklist, api_name=False).then(latest_card, None, plot_card, api_name=False).then(
-            progress_plot, plot_card, plot, api_name=False)
-        table.select(open_row, table, attempt_pick, api_name=False)
-        attempt_pick.change(open_attempt, attempt_pick,
-                            [attempt_text, attempt_audio, attempt_feedback, attempt_reference, attempt_metrics],
-                            api_name="attempt")
-        plot_card.change(progress_plot, plot_card, plot, api_name="progress")
-        gr.api(checklist_md, api_name="checklist")
+            control.change(history.table, filters, [table, attempt_pick], api_name=False)
+        history_tab.select(history.table, filters, [table, attempt_pick], api_name="history").then(
+            history.checklist_md, None, checklist, api_name=False).then(
+            history.all_cards, None, all_cards, api_name=False).then(
+            history.latest_card, None, plot_card, api_name=False).then(
+            history.progress_chart, plot_card, plot, api_name=False)
+        table.select(history.open_row, table, attempt_pick, api_name=False)
+        attempt_pick.change(history.open_attempt, attempt_pick, attempt_panes, api_name="attempt")
+        export_btn.click(history.export_file, [*filters, export_fmt], export_out, api_name="export").success(
+            lambda: gr.update(visible=True), None, export_out, api_name=False)
+        delete_btn.click(history.ask_delete, attempt_pick, [confirm_box, confirm_md], api_name=False)
+        no_btn.click(lambda: gr.update(visible=False), None, confirm_box, api_name=False)
+        yes_btn.click(history.delete, [attempt_pick, *filters],
+                      [table, attempt_pick, *attempt_panes, confirm_box, history_status],
+                      api_name="delete_attempt").success(
+            history.checklist_md, None, checklist, api_name=False).then(
+            history.all_cards, None, all_cards, api_name=False).then(
+            history.progress_chart, plot_card, plot, api_name=False)
+        plot_card.change(history.progress_chart, plot_card, plot, api_name="progress")
+        gr.api(history.checklist_md, api_name="checklist")
         gr.api(list_questions, api_name="questions")
         gr.api(suggested_id, api_name="next")
         demo.load(settings_md, None, settings_box, api_name=False)
     return demo
 
 
-def _metrics_md(metrics: dict) -> str:
-    if not metrics:
-        return ""
-    facts = [
-        f"{label} {metrics[key]}{unit}"
-        for key, label, unit in (
-            ("duration_s", "length", " s"), ("speaking_s", "speaking", " s"), ("words_per_minute", "pace", " wpm"),
-            ("filler_count", "fillers", ""), ("long_pause_count", "long pauses", ""),
-        )
-        if metrics.get(key) is not None
-    ]
-    notes = metrics.get("notes") or []
-    return "**Delivery:** " + ", ".join(facts) + "".join(f"\n- {n}" for n in notes)
-
-
-def _saved_md(attempt) -> str:
-    if attempt is None:
-        return ""
-    return f"Saved as attempt `{attempt.id}` — see the History tab."
-
-
-def launch(demo: gr.Blocks) -> None:
-    host = os.environ.get("INFRALENS_HOST", "127.0.0.1")
-    port = int(os.environ.get("INFRALENS_PORT", "7860"))
-    auth = None
-    if os.environ.get("INFRALENS_AUTH"):  # "user:password", for a shared deployment
-        user, _, password = os.environ["INFRALENS_AUTH"].partition(":")
-        auth = (user, password)
-    demo.launch(server_name=host, server_port=port, share=False, auth=auth, max_file_size=MAX_UPLOAD,
-                css=render_html.CSS, show_error=True)
+def launch(demo: gr.Blocks, settings: Settings | None = None) -> None:
+    """Serve the app where INFRALENS_HOST/PORT/AUTH say; CoachError when it must not start (see ui_server)."""
+    options = server_options(settings or Settings.from_env())
+    configure_logging()
+    # quiet: Gradio's own banner suggests share=True, which this app never uses (the README says why)
+    demo.launch(server_name=options.host, server_port=options.port, share=False, auth=options.auth,
+                max_file_size=MAX_UPLOAD, css=render_html.CSS, show_error=True, quiet=True,
+                prevent_thread_lock=True, allowed_paths=[str(user_dir() / "audio")])  # History plays recordings
+    for note in start_notes(options):
+        print(note, flush=True)
+    demo.block_thread()

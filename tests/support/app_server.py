@@ -1,8 +1,15 @@
-"""Start the real app (`python app.py`) as a subprocess on a free port and wait until it answers."""
+"""Start the real app (`python app.py`) as a subprocess on a free port and wait until it answers.
+
+`outside_home()` makes a data directory outside /tmp and outside the repository, as the default
+~/.local/share/infralens-coach is: a home under /tmp once hid a bug (Gradio serves files from the temp dir).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -13,6 +20,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
+@contextlib.contextmanager
+def outside_home(name: str):
+    """A fresh data directory under ~/.cache (not /tmp, not the repo), removed afterwards."""
+    home = Path.home() / ".cache" / f"infralens-{name}-{secrets.token_hex(4)}"
+    home.mkdir(parents=True)
+    try:
+        yield home
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -21,6 +39,7 @@ def free_port() -> int:
 
 class AppServer:
     def __init__(self, home: Path, env: dict[str, str] | None = None) -> None:
+        self.home = home
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log = home / "app.log"
@@ -35,7 +54,7 @@ class AppServer:
         }
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout_s: float = 90) -> "AppServer":
+    def start(self, timeout_s: float = 90) -> AppServer:
         self._log_file = self.log.open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, "app.py"], cwd=REPO, env=self.env, stdout=self._log_file, stderr=subprocess.STDOUT

@@ -1,0 +1,178 @@
+"""The History tab's handlers: the filtered table, one attempt with its recording, export, delete, progress.
+
+Plain methods on one object, so tests call them directly as well as through the running app.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from . import export, progress, render_html
+from .coach import Coach
+from .content import DIMENSION_NAMES
+from .errors import CoachError, HistoryError
+from .grading.base import Grade
+from .history import Attempt
+from .ui_practice import fail, metrics_md
+
+HISTORY_COLUMNS = ["id", "when (UTC)", "card", "mode", "overall", "graded by", "state"]
+CARD_COLUMNS = ["card", "question", "group", "status", "graded attempts", "last overall"]
+DATE_RANGES = {"all time": None, "last 7 days": 7, "last 30 days": 30}
+EXPORT_FORMATS = {"JSON": "json", "CSV": "csv"}
+EXPORT_KEEP_S = 600  # export files are handed to Gradio's cache at once; older ones are removed
+CHECKLIST_WHY = (
+    "Why eight: this is the final review checklist of InfraLens Interview Practice, where the cards come from, and "
+    "it names cards 1–8, the core questions. Every card ({n} in all) is in the table below."
+)
+_EMPTY_ATTEMPT = ("", None, "", "", "")
+
+
+def attempt_label(a: Attempt) -> str:
+    """How an attempt reads in the picker: card, date and score (its id is the value behind it)."""
+    score = f"{a.overall}/100" if a.graded else "ungraded"
+    return f"card {a.card:02d} · {a.created_utc[:16].replace('T', ' ')} UTC · {score} · {a.mode}"
+
+
+class HistoryView:
+    def __init__(self, coach: Coach) -> None:
+        self.coach = coach
+        self.bank = coach.bank
+        self.store = coach.store
+        self._export_dir: Path | None = None
+
+    def attempts(self, card: int | None = None) -> list[Attempt]:
+        return self.store.list(card) if self.store is not None else []
+
+    def filtered(self, card_filter: str, group_filter: str, date_filter: str) -> list[Attempt]:
+        """The attempts the filters select, newest first."""
+        rows = self.attempts()
+        if card_filter and card_filter != "all cards":
+            rows = [a for a in rows if a.question_id == card_filter]
+        if group_filter and group_filter != "all groups":
+            ids = {q.id for q in self.bank.in_group(group_filter)}
+            rows = [a for a in rows if a.question_id in ids]
+        days = DATE_RANGES.get(date_filter)
+        if days:
+            since = (datetime.now(timezone.utc) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S")
+            rows = [a for a in rows if a.created_utc >= since]
+        return list(reversed(rows))
+
+    def table(self, card_filter: str, group_filter: str, date_filter: str):
+        """-> (the table, the "Open an attempt" picker with one labelled choice per row)."""
+        rows = self.filtered(card_filter, group_filter, date_filter)
+        data = [[a.id, a.created_utc.replace("T", " ")[:19], a.card, a.mode, a.overall,
+                 a.decided_by or "", a.state if a.graded else f"ungraded: {a.ungraded_reason}"] for a in rows]
+        return (pd.DataFrame(data, columns=HISTORY_COLUMNS),
+                gr.update(choices=[(attempt_label(a), a.id) for a in rows]))
+
+    def get(self, attempt_id: str) -> Attempt:
+        if self.store is None:
+            raise fail(HistoryError("history is off: nothing is kept"))
+        try:
+            return self.store.get(attempt_id)
+        except CoachError as exc:
+            raise fail(exc) from exc
+
+    def open_attempt(self, attempt_id: str | None):
+        """-> (header and transcript, recording, feedback, reference, delivery)."""
+        if not attempt_id:
+            return _EMPTY_ATTEMPT
+        attempt = self.get(attempt_id)
+        question = self.coach.question(attempt.question_id)
+        audio = self.store.audio_file(attempt)
+        header = (f"**{attempt.created_utc[:19].replace('T', ' ')} UTC · card {attempt.card:02d} · {attempt.mode}**"
+                  f" — {question.question}\n\n**Transcript:**\n\n")
+        if attempt.graded:
+            feedback = render_html.grade_html(Grade.from_json(attempt.grade), self.bank.rubric)
+        else:
+            feedback = f"<p>Ungraded: {render_html.esc(attempt.ungraded_reason)}</p>"
+        return (header + render_html.esc(attempt.transcript), str(audio) if audio and audio.exists() else None,
+                feedback, render_html.reference_html(question), metrics_md(attempt.metrics or {}))
+
+    @staticmethod
+    def open_row(evt: gr.SelectData, data):
+        row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+        rows = data.values.tolist() if hasattr(data, "values") else data["data"]
+        return rows[row][0] if 0 <= row < len(rows) else None
+
+    # ------------------------------------------------------------ export and delete
+
+    def export_file(self, card_filter: str, group_filter: str, date_filter: str, fmt: str) -> str:
+        """The filtered attempts as a JSON or CSV file (export.py's lossless formats) for the browser to download."""
+        rows = list(reversed(self.filtered(card_filter, group_filter, date_filter)))  # oldest first, as the CLI
+        if not rows:
+            raise fail(HistoryError("no attempts match these filters: nothing to export"))
+        ext = EXPORT_FORMATS.get(fmt, "json")
+        folder = self._exports()
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+        path = folder / f"infralens-history-{stamp}.{ext}"
+        path.write_text(export.export(rows, ext), encoding="utf-8")
+        return str(path)
+
+    def _exports(self) -> Path:
+        if self._export_dir is None:
+            self._export_dir = Path(tempfile.mkdtemp(prefix="infralens-export-"))
+        for old in self._export_dir.iterdir():  # Gradio serves its own copy; ours is only needed for a moment
+            if old.stat().st_mtime < time.time() - EXPORT_KEEP_S:
+                old.unlink(missing_ok=True)
+        return self._export_dir
+
+    def ask_delete(self, attempt_id: str | None):
+        """-> (the confirmation box, its question). Nothing is deleted until "Yes, delete" is pressed."""
+        if not attempt_id:
+            raise fail(HistoryError("open an attempt first: pick it in the list or click its row"))
+        attempt = self.get(attempt_id)
+        recording = " and its recording" if attempt.audio_path else ""
+        return (gr.update(visible=True),
+                f"**Delete {attempt_label(attempt)}{recording}?** This cannot be undone (`{attempt.id}`).")
+
+    def delete(self, attempt_id: str | None, card_filter: str, group_filter: str, date_filter: str):
+        """-> (table, picker, the five attempt panes, confirmation box, status line)."""
+        if not attempt_id:
+            raise fail(HistoryError("open an attempt first: pick it in the list or click its row"))
+        attempt = self.get(attempt_id)
+        try:
+            self.store.delete(attempt.id)
+        except CoachError as exc:
+            raise fail(exc) from exc
+        table, picker = self.table(card_filter, group_filter, date_filter)
+        picker["value"] = None
+        return (table, picker, *_EMPTY_ATTEMPT, gr.update(visible=False),
+                f"Deleted {attempt_label(attempt)} (`{attempt.id}`).")
+
+    # ------------------------------------------------------------ progress
+
+    def progress_chart(self, qid: str | None) -> str:
+        question = self.coach.question(qid or self.bank.questions[0].id)
+        series = progress.score_series(self.attempts(), question.card)
+        scores = {DIMENSION_NAMES.get(dim, dim): [score for _, score, _top in points] for dim, points in series.items()}
+        return render_html.progress_svg(scores)
+
+    def latest_card(self) -> str:
+        done = self.attempts()
+        return done[-1].question_id if done else progress.suggestions(self.bank.questions, done)[0].question_id
+
+    def checklist_md(self) -> str:
+        icons = {"solid": "**solid**", "weak": "*weak*", "not yet": "not yet"}
+        done = self.attempts()
+        items = progress.checklist(self.bank.questions, done)
+        lines = [progress.CHECKLIST_INTRO, "", f"*{CHECKLIST_WHY.format(n=len(self.bank.questions))}*", ""]
+        lines += [f"- {icons[i.status]} — {i.card:02d} · {i.question}"
+                  + (f" (last {i.last_overall}/100)" if i.last_overall is not None else "") for i in items]
+        nxt = progress.suggestions(self.bank.questions, done)[0]
+        lines += ["", f"**Practise next:** card {nxt.card:02d} · {nxt.question}"]
+        return "\n".join(lines)
+
+    def all_cards(self) -> pd.DataFrame:
+        """Every card of the bank with its status, not only the checklist's eight."""
+        groups = {q.card: q.group or "your pack" for q in self.bank.questions}
+        items = progress.checklist(self.bank.questions, self.attempts(), cards=None)
+        rows = [[i.card, i.question, groups[i.card], i.status, i.attempts,
+                 "" if i.last_overall is None else i.last_overall] for i in items]
+        return pd.DataFrame(rows, columns=CARD_COLUMNS)

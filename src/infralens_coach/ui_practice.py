@@ -1,0 +1,279 @@
+"""The Practice tab's handlers: show a card, transcribe a recording, grade the answer.
+
+Plain methods on one object, so tests call them directly (with a fake progress callable) as well as through the
+running app. What the page remembers between events is one `Heard` value: the last recording transcribed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from . import progress, render_html
+from .coach import Coach, TranscribeResult
+from .content import DIMENSION_NAMES, Question
+from .delivery import TARGET_PRESETS, DeliveryTargets, delivery_metrics
+from .errors import CoachError
+from .ui_server import log_user_error
+
+TARGETS = {"Short (30 s)": "short", "Full (2 min)": "full"}  # the radio's labels -> delivery.TARGET_PRESETS
+DEFAULT_TARGET = "Full (2 min)"
+EDIT_SHARE = 0.5  # an answer is an edit of the transcript when at least half its words come from it, in order
+MIC_HELP = (
+    "Browsers allow the microphone only on http://127.0.0.1 or http://localhost, or over HTTPS. If you opened "
+    "this page by a LAN address over http, open http://127.0.0.1:{port} on this machine instead, or use Upload "
+    "or type your answer. If you declined the permission prompt, allow the microphone in the address bar."
+)
+STILL_UPLOADING = "*Your recording is still uploading: it is transcribed as soon as it arrives.*"
+
+
+def fail(exc: CoachError) -> gr.Error:
+    """Our error as the page's error: the message for the user, one line in the server log, no traceback."""
+    log_user_error(exc)
+    return gr.Error(str(exc), duration=None, print_exception=False)
+
+
+def user_error(message: str) -> gr.Error:
+    return fail(CoachError(message))
+
+
+def targets_for(label: str | None) -> DeliveryTargets:
+    return TARGET_PRESETS[TARGETS.get(label or DEFAULT_TARGET, TARGETS[DEFAULT_TARGET])]
+
+
+def target_text(label: str | None) -> str:
+    t = targets_for(label)
+    return f"{t.min_duration_s:.0f}–{t.max_duration_s:.0f} seconds"
+
+
+def request_port(request: gr.Request | None, default: int) -> int:
+    """The port this page was opened on (from the Host header), so advice names the real address."""
+    host = (request.headers.get("host") if request is not None else None) or ""
+    tail = host.rsplit(":", 1)[-1] if ":" in host.rsplit("]", 1)[-1] else ""
+    return int(tail) if tail.isdigit() else default
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", (text or "").lower())
+
+
+def is_edit_of(answer: str, transcript: str) -> bool:
+    """Whether `answer` is the transcript as the user corrected it, rather than a new, typed answer."""
+    new, heard = words(answer), words(transcript)
+    if not new or not heard:
+        return False
+    kept = sum(block.size for block in difflib.SequenceMatcher(None, heard, new, autojunk=False).get_matching_blocks())
+    return kept / len(new) >= EDIT_SHARE
+
+
+class Eta:
+    """Progress of a transcription as a fraction and a sentence: seconds of audio done, and time left.
+
+    The rate is measured from the start: Whisper reports a 30 s window's segments in one burst, so the rate
+    between two reports says little."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.start = clock()
+
+    def note(self, done_s: float, total_s: float) -> tuple[float, str]:
+        fraction = min(1.0, max(0.0, done_s / total_s)) if total_s > 0 else 0.0
+        text = f"Transcribing on this machine: {done_s:.0f} of {total_s:.0f} s of audio"
+        elapsed = self.clock() - self.start
+        if done_s <= 0 or elapsed <= 0:
+            return fraction, text + ", estimating the time left…"
+        left = elapsed / done_s * max(0.0, total_s - done_s)
+        return fraction, text + (f", about {_duration(left)} left" if left >= 1 else ", almost done")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
+@dataclass(frozen=True)
+class Heard:
+    """The last recording transcribed on this page, and the history's copy of it once an attempt kept it."""
+
+    path: str  # the recording as the page received it
+    mode: str  # voice | upload
+    question_id: str  # the card whose prompt steered the transcription
+    result: TranscribeResult
+    kept: str | None = None  # the history's copy: later grades of this recording share it
+
+    def audio(self) -> str | None:
+        return next((p for p in (self.kept, self.path) if p and Path(p).is_file()), None)
+
+
+class Practice:
+    def __init__(self, coach: Coach, default_port: int = 7860) -> None:
+        self.coach = coach
+        self.default_port = default_port
+
+    def question(self, qid: str | None) -> Question:
+        try:
+            return self.coach.question(qid or self.coach.bank.questions[0].id)
+        except CoachError as exc:
+            raise fail(exc) from exc
+
+    def mic_help(self, request: gr.Request | None) -> str:
+        return MIC_HELP.format(port=request_port(request, self.default_port))
+
+    # ------------------------------------------------------------ the card and the target
+
+    def show_question(self, qid: str, target: str, graded_for: str | None, text: str) -> tuple[str, str]:
+        """The new card; the answer and the feedback stay, with a note saying whose feedback it is."""
+        question = self.question(qid)
+        return render_html.question_html(question, target_text(target)), self.switch_note(question, graded_for, text)
+
+    def switch_note(self, question: Question, graded_for: str | None, text: str) -> str:
+        notes = []
+        if graded_for and graded_for != question.id:
+            old = self.question(graded_for)
+            notes.append(f"The feedback below is for card {old.card:02d} ({render_html.esc(old.question)}), your "
+                         "previous question: grade your answer to get feedback on this one.")
+        if (text or "").strip() and graded_for != question.id:
+            notes.append("Your answer is kept in the box: edit it, record a new one, or clear it to start afresh.")
+        return f'<div class="il-stale" id="il-switch-note">{" ".join(notes)}</div>' if notes else ""
+
+    def change_target(self, qid: str, target: str, text: str, heard: Heard | None):
+        """A new target length: the card says it, and the delivery note of the recording is measured against it."""
+        page = render_html.question_html(self.question(qid), target_text(target))
+        if heard is None or not is_edit_of(text, heard.result.text):
+            return page, gr.skip(), heard
+        heard = dataclasses.replace(heard, result=self.measured(heard.result, target))
+        return page, metrics_md(heard.result.metrics), heard
+
+    @staticmethod
+    def measured(result: TranscribeResult, target: str) -> TranscribeResult:
+        """The delivery metrics of a transcript again, against the target length now chosen."""
+        metrics = delivery_metrics(result.transcript, targets_for(target)).to_dict()
+        return dataclasses.replace(result, metrics=metrics)
+
+    # ------------------------------------------------------------ transcription
+
+    def recording_started(self) -> bool:
+        return True
+
+    def transcribe(self, qid: str, audio: str | None, mode: str, target: str, heard: Heard | None, pending: bool,
+                   progress_bar=gr.Progress(), request: gr.Request = None):  # noqa: B008
+        """-> (answer text, delivery note, heard, pending). Runs when a recording arrives and on the button."""
+        if not audio:
+            if pending:  # Stop was pressed, the upload is on its way: the recorder's own event transcribes it
+                return gr.skip(), STILL_UPLOADING, heard, pending
+            raise user_error("No recording yet: record with the microphone or upload a file first. "
+                             + self.mic_help(request))
+        question = self.question(qid)
+        if heard is not None and heard.path == audio and heard.question_id == question.id:
+            # The same recording again (the recorder's event and the button both asked): no second decode, and
+            # its attempts keep sharing one copy in the history.
+            result = self.measured(heard.result, target)
+            return result.text, metrics_md(result.metrics), dataclasses.replace(heard, result=result), False
+        eta = Eta()
+        progress_bar(0.0, desc="Transcribing on this machine: reading the audio…")
+
+        def on_progress(done_s: float, total_s: float) -> None:
+            fraction, text = eta.note(done_s, total_s)
+            progress_bar(fraction, desc=text)
+
+        try:
+            result = self.coach.transcribe(question, audio, targets=targets_for(target), on_progress=on_progress)
+        except CoachError as exc:
+            raise fail(exc) from exc
+        return result.text, metrics_md(result.metrics), Heard(audio, mode, question.id, result), False
+
+    def transcribe_recording(self, qid: str, audio: str | None, target: str, heard: Heard | None, pending: bool,
+                             progress_bar=gr.Progress(), request: gr.Request = None):  # noqa: B008
+        return self.transcribe(qid, audio, "voice", target, heard, pending, progress_bar, request)
+
+    def transcribe_upload(self, qid: str, audio: str | None, target: str, heard: Heard | None,
+                          progress_bar=gr.Progress(), request: gr.Request = None):  # noqa: B008
+        return self.transcribe(qid, audio, "upload", target, heard, False, progress_bar, request)[:3]
+
+    def mic_check(self, audio, request: gr.Request = None) -> str:
+        if audio is None:
+            raise user_error("Nothing recorded: allow the microphone and record about two seconds. "
+                             + self.mic_help(request))
+        rate, samples = audio
+        data = np.asarray(samples, dtype=np.float32)
+        if np.issubdtype(np.asarray(samples).dtype, np.integer):
+            data = data / 32768.0
+        rms = float(np.sqrt(np.mean(np.square(data)))) if data.size else 0.0
+        db = 20 * np.log10(max(rms, 1e-9))
+        seconds = data.shape[0] / rate if rate else 0
+        if rms < 0.003:
+            return f"**Silent** ({db:.0f} dBFS over {seconds:.1f} s). Check the input device and that it is not muted."
+        return f"**Level {db:.0f} dBFS** over {seconds:.1f} s — the microphone works."
+
+    # ------------------------------------------------------------ grading
+
+    def grade(self, qid: str, text: str, heard: Heard | None):
+        """-> (feedback, reference, highlighted answer, change, saved note, heard, graded card id).
+
+        The attempt is a voice/upload answer, with its recording and delivery metrics, only while the answer is
+        still (an edit of) the transcript; a new typed answer is saved as text."""
+        question = self.question(qid)
+        spoken = heard if heard is not None and is_edit_of(text, heard.result.text) else None
+        try:
+            result, attempt = self.coach.submit(
+                question, text or "", mode=spoken.mode if spoken else "text",
+                spoken=spoken.result if spoken else None, audio=spoken.audio() if spoken else None,
+            )  # fmt: skip
+        except CoachError as exc:
+            raise fail(exc) from exc
+        if spoken is not None and attempt is not None and attempt.audio_path and self.coach.store is not None:
+            heard = dataclasses.replace(spoken, kept=str(self.coach.store.audio_file(attempt)))
+        return (
+            render_html.grade_html(result, self.coach.bank.rubric),
+            render_html.reference_html(question),
+            render_html.highlighted_transcript(text, result),
+            self.change_md(question.card, attempt),
+            saved_md(attempt),
+            heard,
+            question.id,
+        )
+
+    def change_md(self, card: int, attempt) -> str:
+        if attempt is None or not attempt.graded or self.coach.store is None:
+            return ""
+        previous = [a for a in self.coach.store.list(card) if a.graded and a.id != attempt.id]
+        if not previous:
+            return "First graded attempt on this card: answer again later to see your progress."
+        change = progress.diff(previous[-1], attempt)
+        lines = [f"**Since your last attempt:** overall {change.old.overall} → {change.new.overall} "
+                 f"({change.overall_change:+d})"]
+        for dim in change.dimensions:
+            if dim.change or dim.newly_covered or dim.dropped:
+                name = DIMENSION_NAMES.get(dim.dimension, dim.dimension)
+                lines.append(f"- {name}: {dim.old_score} → {dim.new_score}"
+                             + "".join(f"\n  - newly covered: {p}" for p in dim.newly_covered)
+                             + "".join(f"\n  - dropped: {p}" for p in dim.dropped))
+        return "\n".join(lines)
+
+
+def metrics_md(metrics: dict) -> str:
+    if not metrics:
+        return ""
+    facts = [
+        f"{label} {metrics[key]}{unit}"
+        for key, label, unit in (
+            ("duration_s", "length", " s"), ("speaking_s", "speaking", " s"), ("words_per_minute", "pace", " wpm"),
+            ("filler_count", "fillers", ""), ("long_pause_count", "long pauses", ""),
+        )
+        if metrics.get(key) is not None
+    ]
+    notes = metrics.get("notes") or []
+    return "**Delivery:** " + ", ".join(facts) + "".join(f"\n- {n}" for n in notes)
+
+
+def saved_md(attempt) -> str:
+    if attempt is None:
+        return ""
+    return f"Saved as attempt `{attempt.id}` — see the History tab."

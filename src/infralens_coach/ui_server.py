@@ -1,0 +1,97 @@
+"""Where and how the web app listens, checked before it starts; and its one-line log of user errors.
+
+The history holds every transcript and recording, so the app refuses to listen on an address other machines
+can reach unless a password is set (INFRALENS_AUTH=user:password) or the user opts in (INFRALENS_ALLOW_OPEN=1).
+No gradio import here: the checks are plain functions, tested without starting a server.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import sys
+from dataclasses import dataclass, field
+
+from .config import Settings
+from .errors import CoachError
+
+log = logging.getLogger("infralens_coach.ui")
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    host: str
+    port: int
+    auth: tuple[str, str] | None = field(default=None, repr=False)
+    open_to_network: bool = False  # a non-loopback address without a password (INFRALENS_ALLOW_OPEN=1)
+
+    @property
+    def local_url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}/"
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and 127.0.0.0/8 or ::1; anything else (0.0.0.0, a LAN address, a name) is reachable."""
+    name = host.strip().strip("[]").lower().rstrip(".")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_auth(raw: str | None) -> tuple[str, str] | None:
+    """INFRALENS_AUTH as (user, password); None when unset. A value nobody could log in with is refused."""
+    if raw is None:
+        return None
+    user, colon, password = raw.partition(":")
+    if not colon:
+        raise CoachError("INFRALENS_AUTH must be user:password, with a colon between them; with no colon nobody "
+                         "could log in. Example: INFRALENS_AUTH=alice:a-long-passphrase")
+    if not user.strip() or not password:
+        raise CoachError("INFRALENS_AUTH needs both a user name and a password (user:password); one of them is empty")
+    return user, password
+
+
+def server_options(settings: Settings) -> ServerOptions:
+    """The checked host, port and login; CoachError (a message for the user) when it must not start."""
+    auth = parse_auth(settings.auth)
+    if not 1 <= settings.port <= 65535:
+        raise CoachError(f"INFRALENS_PORT={settings.port} is not a TCP port (1-65535)")
+    exposed = not is_loopback(settings.host)
+    if exposed and auth is None and not settings.allow_open:
+        raise CoachError(
+            f"refusing to listen on INFRALENS_HOST={settings.host}: other machines can reach that address, and "
+            "without a password anyone on the network could read every transcript and recording in the history. "
+            "Set INFRALENS_AUTH=user:password to require a login, or unset INFRALENS_HOST to stay on 127.0.0.1. "
+            "To serve it without a password anyway, set INFRALENS_ALLOW_OPEN=1."
+        )
+    return ServerOptions(settings.host, settings.port, auth, open_to_network=exposed and auth is None)
+
+
+def start_notes(options: ServerOptions) -> list[str]:
+    """What the person starting the app should know, printed instead of Gradio's share-link hint."""
+    notes = [f"infralens-coach: open {options.local_url} in a browser (Ctrl+C to stop)."]
+    if not is_loopback(options.host):
+        notes.append(f"Listening on {options.host}:{options.port}; browsers allow the microphone only on localhost "
+                     "or over HTTPS, so from another machine use Upload or type the answer.")
+    if options.open_to_network:
+        notes.append("WARNING: INFRALENS_ALLOW_OPEN=1 — anyone who can reach this address can read the history.")
+    return notes
+
+
+def log_user_error(exc: BaseException) -> None:
+    """An expected error (bad recording, empty answer, grader down) is one line in the server log, no traceback."""
+    message = " | ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    log.warning("user error (%s): %s", type(exc).__name__, message)
+
+
+def configure_logging() -> None:
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s infralens-coach %(levelname)s: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
