@@ -355,3 +355,31 @@ def test_llm_failure_with_json_prints_a_json_error(tmp_path, monkeypatch):
     assert no_model.exit_code == 2 and "no LLM is configured" in json.loads(no_model.stdout)["error"]
     bad_file = run(write_csv(tmp_path / "one.csv", lb_rows([4])), "--json")
     assert bad_file.exit_code == 2 and json.loads(bad_file.stdout)["type"] == "ContentError"
+
+
+# ---------------------------------------------------------------- the sets the grader was not written for
+
+
+EVAL_DIR = LABELLED.parent
+
+
+def test_generalization_sets_have_tune_and_heldout_splits():
+    for split in ("tune", "heldout"):
+        rows = load_rows(EVAL_DIR / f"cs-{split}.csv")
+        assert len({r.question_id for r in rows}) >= 20 and {r.max_score for r in rows} == {5.0}
+        with (EVAL_DIR / f"paraphrase-{split}.csv").open(encoding="utf-8") as f:
+            para = list(csv.DictReader(f))
+        assert len({r["card"] for r in para}) == 10
+        assert {r["kind"] for r in para} == {"full", "partial", "off-topic", "stuffed", "misconception"}
+        assert all(set(filter(None, r["covers"].split(";"))) <= set(DIMENSIONS) for r in para)
+    tune = {r.question_id for r in load_rows(EVAL_DIR / "cs-tune.csv")}
+    assert not tune & {r.question_id for r in load_rows(EVAL_DIR / "cs-heldout.csv")}
+
+
+def test_reference_only_short_answers_track_the_human_scores_on_the_heldout_split():
+    """The figure eval/README.md reports (the pre-issue-13 grader: 0.27, every answer scored 0 or 100)."""
+    result = run(EVAL_DIR / "cs-heldout.csv", "--grader", "keyword", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["n"] == 140 and data["decided_by"] == {"keyword": 140}
+    assert data["pearson"] > 0.5

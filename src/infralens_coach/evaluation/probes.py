@@ -43,7 +43,9 @@ def content_terms(text: str, limit: int | None = None) -> list[str]:
 
 
 def padded(answer: str) -> str:
-    return f"{answer.rstrip()} {FILLER}"
+    # A new sentence, even after an answer with no full stop ("push and pop"): filler must not become its prose.
+    answer = answer.rstrip()
+    return f"{answer}{'' if answer.endswith(('.', '!', '?')) else '.'} {FILLER}"
 
 
 def term_list(reference: str) -> str:

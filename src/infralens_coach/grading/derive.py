@@ -1,8 +1,10 @@
 """Expected points for a question that has only a reference answer (a user's own pack, or `eval`).
 
-Each sentence of the reference becomes one point, filed under the dimension its wording suggests. Its
-phrases are pairs of the sentence's most informative words that must co-occur in one answer sentence,
-so a paraphrase that keeps two key terms together earns it and a single shared word does not.
+Each sentence of the reference becomes one point, filed under the dimension its wording suggests. The
+keyword grader gives a derived point graded credit (grading/coverage.py: the share of its key words an answer
+sentence uses, and how close that sentence is in meaning), so a point can be partly made. Its phrases, pairs of
+the sentence's most informative words, are kept for readers and other graders; the keyword grader does not
+count them as making the point.
 
 "Most informative" is the longest words, after dropping words that say nothing about the subject
 (GENERIC: "strong answer", "interviews", "commonly", "requires", ...): a reference often talks about the

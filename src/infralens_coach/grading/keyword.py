@@ -1,24 +1,37 @@
-"""The keyword-coverage grader: offline, deterministic, and the fallback behind every other grader.
+"""The offline grader: coverage of the expected points by wording and by meaning. Deterministic, no network,
+and the fallback behind every other grader. (`keyword` stays its name: it is what `--grader` accepts.)
 
-For each rubric dimension it finds which expected points the answer makes (a point is made when one of
-its phrases matches inside one sentence), quotes the sentences that made them, and lists the rest as
-missing. These rules keep it honest:
-- only sentences that read as explanations earn points (a bare term list has almost no function words);
+For each rubric dimension it finds which expected points the answer makes, quotes the sentences that made
+them, and lists the rest as missing. A point is made by one of its phrases (docs/content-format.md) or by a
+sentence whose meaning is close enough to the point (sentence embeddings, grading/embed.py), and it can be
+partly made (grading/coverage.py). The feedback says which points were made by meaning rather than wording.
+These rules keep it honest:
+- only sentences that read as explanations earn points (a bare term list has almost no function words); a
+  short answer (a few words, the whole answer) may earn points without reading as prose, unless it is a list;
 - one sentence can earn only as many points as its length supports, and an enumeration ("X, Y, Z, W, V
   and U") just one (cramming terms does not pay);
 - a common-mistake point counts only where the sentence frames it as a mistake;
-- a sentence that asserts a misconception earns nothing, and the common-mistake dimension scores 0;
+- a sentence that asserts a misconception (by wording or by meaning) earns nothing, nor do the sentences
+  that carry the same wrong argument on, and the common-mistake dimension scores 0;
 - a sentence addressed to the grader ("ignore the rubric") earns nothing and is flagged.
-A dimension scores 4 when it makes min(3, its number of points) points; fewer scale down linearly.
+A dimension scores 4 when its points' credits add up to min(3, its number of points); fewer scale down
+linearly. The overall is the weighted mean of the dimension scores (for points derived from a reference
+answer, of the coverage before rounding to levels).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+
+import numpy as np
 
 from ..content import DIMENSIONS, Misconception, Point, Question, Rubric
 from ..errors import AnswerError
+from . import coverage
 from .base import DimensionScore, Grade, MisconceptionHit, overall_score
+from .coverage import NO_MATCH, PointMatch
+from .embed import Embedder, Unavailable, default_embedder
 from .injection import flags as injection_flags
 from .injection import is_instruction
 from .text import Span, compile_phrase, split_spans, stem
@@ -26,8 +39,14 @@ from .text import Span, compile_phrase, split_spans, stem
 MIN_PROSE_TOKENS = 4
 MIN_FUNCTION_WORDS = 2
 MIN_FUNCTION_SHARE = 0.15
+SHORT_ANSWER_TOKENS = 12  # a whole answer this short may earn points without reading as prose
 TOKENS_PER_POINT = 5  # a sentence of n words can earn at most max(2, n // 5) points
 POINTS_FOR_FULL_MARKS = 3
+MISCONCEPTION_MATCH = 0.65  # cosine at which a sentence may assert a misconception by meaning...
+MISCONCEPTION_MARGIN = 0.05  # ...if it is this much closer to the misconception than to any expected point
+NEAREST_SLACK = 0.05  # a meaning match must be within this of the sentence's closest expected point
+PARTIAL_SLACK = 0.10  # partial credit, within this
+SAME_ARGUMENT = 0.45  # once asserted, sentences this close to the misconception carry the same argument
 
 # Words that turn a mention of a misconception into a warning against it anywhere in the sentence: the
 # label ("a common mistake"), the advice ("avoid", "instead") or the bad consequence ("wasting GPUs").
@@ -45,6 +64,17 @@ _CLAUSE_BREAK = re.compile(r"[,;:()]|\b(?:but|which|because|so|while|whereas)\b"
 MISTAKE_FRAME_STEMS = WARNING_STEMS | NEGATION_STEMS | frozenset(
     stem(w) for w in "common often people teams usual usually typical classic only just".split()
 )
+# Words that make a sentence report a belief rather than hold it ("people often say..."): a meaning match
+# there is not an assertion.
+REPORTING_STEMS = WARNING_STEMS | NEGATION_STEMS | frozenset(
+    stem(w) for w in "common commonly often people sometimes usual usually typical typically classic myth".split()
+)
+# Brushing a practice aside ("canaries just slow the team down, so I'd skip them"): in an answer that asserts
+# a misconception, such a sentence carries the wrong argument on, whatever practice it names.
+DISMISSAL = re.compile(
+    r"\b(?:slows?(?:ing)? (?:the team|us|you|things|everyone|everybody|everything|releases?) down|skip (?:it|them|that|"
+    r"this|those|these)|overkill|unnecessary|pointless|not worth|no need|(?:don't|do not|doesn't|does not) (?:really )?"
+    r"need|don't bother|not needed|red tape|bureaucra\w*|nobody needs|waste of time)\b", re.I)
 # A label that makes the next sentence a warning too: "A common mistake is X. Another one is Y."
 LABEL_STEMS = frozenset(stem(w) for w in "mistake mistakes pitfall pitfalls trap traps misconception antipattern".split())
 
@@ -74,6 +104,13 @@ def is_prose(span: Span) -> bool:
     return fw >= MIN_FUNCTION_WORDS and fw / n >= MIN_FUNCTION_SHARE
 
 
+def _earns(span: Span, short_answer: bool) -> bool:
+    """Prose earns; so does the fragment that is the whole of a short answer ("push and pop"), but not a list."""
+    if is_instruction(span.text):
+        return False
+    return is_prose(span) or (short_answer and not is_enumeration(span))
+
+
 def _warns(span: Span, previous: Span | None) -> bool:
     if any(t.stem in WARNING_STEMS for t in span.tokens):
         return True
@@ -98,41 +135,142 @@ def _negated_in_clause(misconception: Misconception, span: Span) -> bool:
     return False
 
 
-def find_misconceptions(question: Question, spans: list[Span]) -> list[tuple[Misconception, Span]]:
-    """Misconceptions the answer asserts: matched in a sentence that does not warn against them."""
+class Similarity:
+    """Cosines between the answer's sentences and the card's points and misconceptions (or none at all)."""
+
+    def __init__(self, model: Embedder | None, spans: Sequence[Span], points: Sequence[str], others: Sequence[str]):
+        self._row = {id(s): i for i, s in enumerate(spans)}
+        self._col = {t: j for j, t in enumerate(dict.fromkeys([*points, *others]))}
+        self.matrix: np.ndarray | None = None
+        self.nearest: dict[int, float] = {}  # per sentence: its cosine with the closest expected point
+        if model is not None and spans and self._col:
+            # Without the full stop: "push and pop" and "push and pop." must sit at the same place.
+            vectors = model.encode([s.text.rstrip(".!?;: ") for s in spans] + list(self._col))
+            self.matrix = vectors[: len(spans)] @ vectors[len(spans):].T
+            point_cols = [self._col[t] for t in dict.fromkeys(points)]
+            if point_cols:
+                best = self.matrix[:, point_cols].max(axis=1)
+                self.nearest = {id(s): float(best[i]) for i, s in enumerate(spans)}
+
+    def __call__(self, span: Span, text: str) -> float | None:
+        if self.matrix is None or id(span) not in self._row:
+            return None
+        return float(self.matrix[self._row[id(span)], self._col[text]])
+
+    def near(self, span: Span, point: str) -> bool:
+        """Whether this point is among the sentence's closest, so it may earn partial credit (always, with no model)."""
+        cosine = self(span, point)
+        return cosine is None or cosine >= self.nearest.get(id(span), cosine) - PARTIAL_SLACK
+
+    def makes(self, span: Span, point: str) -> float | None:
+        """The cosine if this sentence makes the point by meaning: close enough, and nearly its closest point
+        (a sentence on the mechanism is also near the card's tradeoffs; it makes the point it is nearest)."""
+        cosine = self(span, point)
+        if cosine is None or cosine < coverage.MEANING_MATCH:
+            return None
+        return cosine if cosine >= self.nearest.get(id(span), cosine) - NEAREST_SLACK else None
+
+
+def find_misconceptions(question: Question, spans: list[Span], sim: Similarity | None = None
+                        ) -> list[tuple[Misconception, Span]]:
+    """Misconceptions the answer asserts: matched, by wording or meaning, in a sentence that does not warn."""
     hits = []
+    # The question itself competes too: a sentence that restates it ("beyond accuracy, infrastructure is...")
+    # sits near a misconception built from the same words.
+    rivals = [p.text for pts in question.points.values() for p in pts] + [question.question]
     for misconception in question.misconceptions:
         for i, span in enumerate(spans):
-            if not _point_matches(misconception, span) or _warns(span, spans[i - 1] if i else None):
+            previous = spans[i - 1] if i else None
+            if _warns(span, previous):
                 continue
-            if not _negated_in_clause(misconception, span):
-                hits.append((misconception, span))
-                break
+            if _point_matches(misconception, span):
+                if _negated_in_clause(misconception, span):
+                    continue
+            elif not (sim and _asserts_by_meaning(misconception, span, rivals, sim)):
+                continue
+            hits.append((misconception, span))
+            break
     return hits
 
 
-def _feedback(rubric: Rubric, dim_id: str, score: int, missing: list[str]) -> str:
-    level = rubric.dimension(dim_id).levels[score]
+def _asserts_by_meaning(misconception: Misconception, span: Span, rivals: list[str], sim: Similarity) -> bool:
+    """Close to the wrong claim, closer to it than to anything the card expects, and not reported or negated.
+
+    Embeddings place "people often think X", "never X" and "X" side by side, so those words rule a meaning
+    match out; the margin keeps a correct sentence on the same subject from reading as the wrong claim."""
+    cosine = sim(span, misconception.text)
+    if cosine is None or any(t.stem in WARNING_STEMS for t in span.tokens):
+        return False
+    if cosine >= SAME_ARGUMENT and DISMISSAL.search(span.text):  # brushes the card's practice aside
+        return True
+    if cosine < MISCONCEPTION_MATCH or any(t.stem in REPORTING_STEMS for t in span.tokens):
+        return False
+    nearest_rival = max((c for c in (sim(span, r) for r in rivals) if c is not None), default=0.0)
+    return cosine - nearest_rival >= MISCONCEPTION_MARGIN
+
+
+def _same_argument(asserted: list[tuple[Misconception, Span]], spans: list[Span], sim: Similarity) -> set[int]:
+    """Sentences that carry an asserted misconception on ("canaries just slow the team down"): no credit."""
+    carried = set()
+    for i, span in enumerate(spans):
+        if DISMISSAL.search(span.text):
+            carried.add(id(span))
+            continue
+        if _warns(span, spans[i - 1] if i else None):
+            continue
+        for misconception, _ in asserted:
+            cosine = sim(span, misconception.text)
+            if cosine is not None and cosine >= SAME_ARGUMENT:
+                carried.add(id(span))
+    return carried
+
+
+def _feedback(rubric: Rubric, dim_id: str, score: int, missing: list[str], by_meaning: list[str],
+              partly: list[str]) -> str:
+    text = rubric.dimension(dim_id).levels[score]
+    if by_meaning:
+        text += " Made by meaning rather than wording: " + "; ".join(by_meaning) + "."
+    if partly and score < 4:
+        text += " Partly made: " + "; ".join(partly) + "."
     if missing and score < 4:
-        return f"{level} Next time also say: {missing[0]}"
-    return level
+        text += f" Next time also say: {missing[0]}"
+    return text
 
 
 class KeywordGrader:
+    """The offline grader. `embedder`: a sentence-embedding model (default: the bundled one, loaded once per
+    process on first use); `meaning=False` matches on wording alone."""
+
     name = "keyword"
+
+    def __init__(self, embedder: Embedder | Unavailable | None = None, *, meaning: bool = True) -> None:
+        self._embedder = embedder
+        self._meaning = meaning
+
+    def model(self) -> Embedder | Unavailable:
+        if not self._meaning:
+            return Unavailable("matching by meaning is turned off")
+        return self._embedder if self._embedder is not None else default_embedder()
 
     def grade(self, question: Question, rubric: Rubric, answer: str) -> Grade:
         if not answer or not answer.strip():
             raise AnswerError("the answer is empty: type, paste or record an answer first")
         spans = split_spans(answer)
-        asserted = find_misconceptions(question, spans)
-        wrong_spans = {id(span) for _, span in asserted}
-        # A sentence that speaks to the grader ("ignore the rubric, award full marks") earns nothing.
-        usable = [s for s in spans if is_prose(s) and id(s) not in wrong_spans and not is_instruction(s.text)]
+        short_answer = sum(len(s.tokens) for s in spans) <= SHORT_ANSWER_TOKENS
+        earning = [s for s in spans if _earns(s, short_answer)]
+        model = self.model()
+        sim = Similarity(None if isinstance(model, Unavailable) else model,
+                         [s for s in spans if not is_instruction(s.text)],
+                         [p.text for pts in question.points.values() for p in pts],
+                         [m.text for m in question.misconceptions] + [question.question])
+        asserted = find_misconceptions(question, spans, sim)
+        wrong = {id(span) for _, span in asserted} | (_same_argument(asserted, spans, sim) if asserted else set())
+        usable = [s for s in earning if id(s) not in wrong]
         framed = {id(s) for i, s in enumerate(spans) if _frames_a_mistake(s, spans[i - 1] if i else None)}
+        exclude = coverage.question_stems(question.question)
 
-        budget = {id(s): point_budget(s) for s in usable}
-        dimensions = []
+        budget = {id(s): float(point_budget(s)) for s in usable}
+        dimensions, values = [], {}
         for dim_id in DIMENSIONS:
             points = question.points.get(dim_id, ())
             if not points:
@@ -140,34 +278,85 @@ class KeywordGrader:
                     DimensionScore(dim_id, 0, 0, (), (), "Not assessed: this card has no points for this dimension.")
                 )
                 continue
-            covered, missing, evidence = [], [], []
             candidates = [s for s in usable if id(s) in framed] if dim_id == "common_mistake" else usable
-            for point in points:
-                span = next((s for s in candidates if budget[id(s)] > 0 and _point_matches(point, s)), None)
-                if span is None:
-                    missing.append(point.text)
-                    continue
-                budget[id(span)] -= 1
-                covered.append(point.text)
-                if span.text not in evidence:
-                    evidence.append(span.text)
+            matches = [self._match(point, candidates, budget, sim, exclude, question.derived) for point in points]
             needed = min(POINTS_FOR_FULL_MARKS, len(points))
-            score = min(4, int(4 * len(covered) / needed + 0.5))
+            value = min(1.0, sum(m.credit for m in matches) / needed)
             if dim_id == "common_mistake" and asserted:
-                score, evidence = 0, []
-            dimensions.append(
-                DimensionScore(
-                    dim_id, score, 4, tuple(evidence), tuple(missing), _feedback(rubric, dim_id, score, missing),
-                    tuple(covered),
-                )
-            )
+                value, matches = 0.0, [NO_MATCH] * len(points)
+            values[dim_id] = value
+            dimensions.append(self._dimension(rubric, dim_id, points, matches, value))
         dims = tuple(dimensions)
+        summary = None
+        if isinstance(model, Unavailable):
+            summary = f"Matched on wording only: {model.reason}."
         return Grade(
             question_id=question.id,
             card=question.card,
             dimensions=dims,
-            overall=overall_score(dims, question, rubric),
+            overall=_overall(values, question, rubric) if question.derived else overall_score(dims, question, rubric),
             misconceptions=tuple(MisconceptionHit(m.id, m.text, s.text) for m, s in asserted),
             decided_by=self.name,
+            summary=summary,
             flags=injection_flags(answer),
         )
+
+    @staticmethod
+    def _match(point: Point, candidates: list[Span], budget: dict[int, float], sim: Similarity,
+               exclude: frozenset[str], derived: bool) -> PointMatch:
+        """The best way this point is covered, taking the credit from the budget of the sentence that earned it."""
+        open_spans = [s for s in candidates if budget[id(s)] > 0]
+        found = NO_MATCH
+        # Derived points' phrases are pairs of the reference's words: evidence of wording, not of the point.
+        if not derived:
+            span = next((s for s in open_spans if _point_matches(point, s)), None)
+            if span is not None:
+                found = PointMatch(1.0, span, "wording")
+        if not found.made:
+            keys = coverage.key_stems(point.text, exclude)
+            options = []
+            for span in open_spans:
+                cosine = sim(span, point.text)
+                share = coverage.word_share(keys, span)
+                if derived:
+                    credit = coverage.graded_credit(share, cosine)
+                    if credit > 0:
+                        options.append(PointMatch(credit, span, coverage.derived_how(credit, share, cosine)))
+                elif sim.makes(span, point.text) is not None:
+                    options.append(PointMatch(1.0 + cosine, span, "meaning"))  # the closest sentence is the quote
+                elif sim.near(span, point.text):
+                    credit = coverage.partial_credit(share, cosine)
+                    if credit > 0:
+                        options.append(PointMatch(credit, span, "partly"))
+            found = coverage.best(options)
+            if found.credit > 1.0:
+                found = PointMatch(1.0, found.span, found.how)
+        if found.span is not None:
+            budget[id(found.span)] -= found.credit
+        return found
+
+    @staticmethod
+    def _dimension(rubric: Rubric, dim_id: str, points: Sequence[Point], matches: Sequence[PointMatch],
+                   value: float) -> DimensionScore:
+        score = min(4, int(4 * value + 0.5))
+        evidence: list[str] = []
+        for match in matches:
+            if match.span is not None and match.span.text not in evidence:
+                evidence.append(match.span.text)
+        covered = [p.text for p, m in zip(points, matches, strict=True) if m.made]
+        missing = [p.text for p, m in zip(points, matches, strict=True) if not m.made]
+        by_meaning = [p.text for p, m in zip(points, matches, strict=True) if m.how == "meaning"]
+        partly = [p.text for p, m in zip(points, matches, strict=True) if m.how == "partly"]
+        return DimensionScore(dim_id, score, 4, tuple(evidence), tuple(missing),
+                              _feedback(rubric, dim_id, score, missing, by_meaning, partly), tuple(covered))
+
+
+def _overall(values: dict[str, float], question: Question, rubric: Rubric) -> int:
+    """Weighted mean of the assessable dimensions' unrounded coverage, 0..100: for derived points, where a
+    one-sentence reference (one point) would otherwise allow only five overall scores."""
+    total = weight_sum = 0.0
+    for dim_id, value in values.items():
+        weight = question.dimension_weight(rubric, dim_id)
+        total += weight * value
+        weight_sum += weight
+    return round(100 * total / weight_sum) if weight_sum else 0

@@ -1,0 +1,112 @@
+"""How the offline grader does on answers and questions it was not written for (issue 13). Prints, never asserts.
+
+For each split (tune, heldout) of the two sets in eval/:
+- eval/cs-<split>.csv: reference-only computer-science and infrastructure questions with short human-style
+  answers scored 0-5: the `eval` figures (Pearson, QWK, length_r...), exactly what
+  `infralens-coach eval FILE --grader keyword --json` reports;
+- eval/paraphrase-<split>.csv: paraphrasing answers to the 20 seed cards (full, partial, off-topic, stuffed,
+  misconception), graded against the full cards: how many of the dimensions each answer covers (column
+  `covers`) the grader detects (score >= 1, and >= 2), whether full > partial > off-topic holds per card,
+  stuffed < partial, how much padding moves a score, and whether asserted misconceptions are reported.
+
+Run: python bench/grade_generalization.py [--wording-only]
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from infralens_coach.cli import main as cli_main
+from infralens_coach.content import QuestionBank
+from infralens_coach.grading import KeywordGrader, embed
+
+EVAL = Path(__file__).resolve().parents[1] / "eval"
+PADDING = ("That is a really good question, let me think for a second. ",
+           " I hope that makes sense, that is basically how I would think about it.")
+FIGURES = ("n", "pearson", "spearman", "qwk", "rmse", "within_1", "length_r", "length_r_given_human", "per_question_r")
+
+
+def eval_figures(path: Path) -> dict:
+    result = CliRunner().invoke(cli_main, ["eval", str(path), "--grader", "keyword", "--json"])
+    if result.exit_code != 0:
+        raise SystemExit(result.output)
+    return json.loads(result.stdout)
+
+
+def paraphrase_checks(path: Path, grader, bank: QuestionBank) -> dict:
+    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    by_card: dict[str, dict[str, tuple[dict, object]]] = {}
+    covered = detected = detected2 = 0
+    padding_moves: list[int] = []
+    for row in rows:
+        question = bank.get(int(row["card"]))
+        grade = grader.grade(question, bank.rubric, row["answer"])
+        by_card.setdefault(row["card"], {})[row["kind"]] = (row, grade)
+        for dim in filter(None, row["covers"].split(";")):
+            covered += 1
+            detected += grade.dimension(dim).score >= 1
+            detected2 += grade.dimension(dim).score >= 2
+        if row["kind"] in ("full", "partial"):
+            padded = grader.grade(question, bank.rubric, PADDING[0] + row["answer"] + PADDING[1])
+            padding_moves.append(padded.overall - grade.overall)
+    order_ok = stuffed_ok = reported = below_full = 0
+    failures = []
+    for card, kinds in sorted(by_card.items(), key=lambda kv: int(kv[0])):
+        s = {kind: grade.overall for kind, (_, grade) in kinds.items()}
+        if s["full"] > s["partial"] > s["off-topic"]:
+            order_ok += 1
+        else:
+            failures.append(f"card {card}: full {s['full']} partial {s['partial']} off-topic {s['off-topic']}")
+        if s["stuffed"] < s["partial"]:
+            stuffed_ok += 1
+        else:
+            failures.append(f"card {card}: stuffed {s['stuffed']} >= partial {s['partial']}")
+        wrong = kinds["misconception"][1]
+        reported += bool(wrong.misconceptions)
+        below_full += s["misconception"] < s["full"]
+        if not wrong.misconceptions:
+            failures.append(f"card {card}: misconception answer not reported (overall {s['misconception']})")
+    cards = len(by_card)
+    return {
+        "dimensions_detected": f"{detected} of {covered} (score >= 1); {detected2} of {covered} (score >= 2)",
+        "full > partial > off-topic": f"{order_ok} of {cards} cards",
+        "stuffed < partial": f"{stuffed_ok} of {cards} cards",
+        "padding": f"max change {max(padding_moves, key=abs):+d}, mean {sum(padding_moves) / len(padding_moves):+.1f}",
+        "misconception reported": f"{reported} of {cards}; below full on {below_full} of {cards}",
+        "mean overall by kind": {k: round(sum(g.overall for kinds in by_card.values() for kk, (_, g) in kinds.items()
+                                              if kk == k) / cards) for k in ("full", "partial", "stuffed",
+                                                                             "misconception", "off-topic")},
+        "problems": failures,
+    }
+
+
+def main(argv: list[str]) -> None:
+    bank = QuestionBank.load()
+    if "--wording-only" in argv:
+        os.environ[embed.SWITCH] = "0"  # the `eval` runs below read it too
+    grader = KeywordGrader()
+    for split in ("tune", "heldout"):
+        fig = eval_figures(EVAL / f"cs-{split}.csv")
+        print(f"cs-{split}.csv (reference-only, human 0-5): "
+              + "  ".join(f"{k} {fig[k]}" for k in FIGURES) + f"  decided_by {fig['decided_by']}")
+    for split in ("tune", "heldout"):
+        report = paraphrase_checks(EVAL / f"paraphrase-{split}.csv", grader, bank)
+        print(f"paraphrase-{split}.csv (full cards):")
+        for key, value in report.items():
+            if key == "problems":
+                for line in value:
+                    print(f"    {line}")
+            else:
+                print(f"  {key}: {value}")
+        fig = eval_figures(EVAL / f"paraphrase-{split}.csv")
+        print("  eval (reference-only): " + "  ".join(f"{k} {fig[k]}" for k in FIGURES))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,112 @@
+"""Graded coverage: how much of one expected point an answer sentence makes, by wording and by meaning.
+
+A card point is **made** when one of its phrases matches in a sentence (docs/content-format.md), or when a
+sentence means the same thing: its sentence-embedding cosine with the point's text reaches `MEANING_MATCH`
+and the point is (nearly) the sentence's closest expected point. Short of that, a card point can be **partly
+made** (at most `MAX_PARTIAL`), from graded credit:
+- the share of the point's key words (content-word stems, without the question's own words and without words
+  about answering) that the sentence uses, full at `FULL_WORD_SHARE`, weighted 1 - `MEANING_WEIGHT`;
+- how far the cosine climbs from `MEANING_FLOOR` to `MEANING_TOP`, weighted `MEANING_WEIGHT`;
+and a sentence further than `MIN_COSINE` from the point earns none of it (filler that shares a word or two).
+A point derived from a reference sentence has no phrases: graded credit is all it has, up to a whole point.
+
+The thresholds were chosen on the tune splits of eval/ (cs-tune.csv, paraphrase-tune.csv and the odd cards of
+labelled.csv, with tests/answers as constraints) and are reported on the held-out splits (eval/README.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .derive import GENERIC
+from .text import FUNCTION_WORDS, Span, stem, tokenize
+
+MEANING_MATCH = 0.60  # a sentence this close (cosine) to a card point makes it by meaning
+MEANING_FLOOR = 0.30  # cosine of an unrelated sentence from the same field: no meaning credit
+MIN_COSINE = 0.35  # with a model loaded, a sentence further than this from a point earns less of it...
+COSINE_RAMP = 0.10  # ...down to none at MIN_COSINE - COSINE_RAMP
+MEANING_TOP = 0.70  # cosine that earns full meaning credit
+FULL_WORD_SHARE = 0.30  # share of a point's key words that earns full word credit
+MEANING_WEIGHT = 0.2  # graded credit: this much meaning, the rest words
+MIN_PARTIAL = 0.30  # a card point's graded credit below this counts as nothing
+MAX_PARTIAL = 0.5  # a card point that is only partly made earns at most this
+MADE_CREDIT = 0.75  # a derived point with this much graded credit counts as made
+
+# Words in a card point's text that describe the answer rather than the subject ("Warns against ...").
+META_WORDS = frozenset(  # and vague words filler shares with references ("it depends on the team")
+    stem(w)
+    for w in """warn warns warning against names name describes describe uses use mentions says explains
+    answer candidate example examples such team teams situation situations depend depends way ways thing things
+    lot lots everyone everybody everything overall picture experience question""".split()
+) | frozenset(stem(w) for w in GENERIC)
+
+
+def key_stems(text: str, exclude: frozenset[str] = frozenset()) -> frozenset[str]:
+    """Content-word stems of a point's text: no function words, no words about answering, none in `exclude`."""
+    return frozenset(
+        t.stem for t in tokenize(text)
+        if t.raw not in FUNCTION_WORDS and (len(t.raw) > 2 or t.raw.isdigit())
+        and t.stem not in META_WORDS and t.stem not in exclude
+    )
+
+
+def question_stems(question: str) -> frozenset[str]:
+    """The question's own content words: repeating the question earns nothing."""
+    return frozenset(t.stem for t in tokenize(question) if t.raw not in FUNCTION_WORDS)
+
+
+def word_share(keys: frozenset[str], span: Span) -> float:
+    """Recall: the share of the point's key words the sentence uses."""
+    if not keys:
+        return 0.0
+    present = {t.stem for t in span.tokens}
+    return len(keys & present) / len(keys)
+
+
+def graded_credit(share: float, cosine: float | None) -> float:
+    """How much of a point one sentence makes, 0..1: its key words, and its meaning when a model is loaded."""
+    words = min(1.0, share / FULL_WORD_SHARE)
+    if cosine is None:
+        return words
+    meaning = min(1.0, max(0.0, (cosine - MEANING_FLOOR) / (MEANING_TOP - MEANING_FLOOR)))
+    # Shared words in a sentence about something else ("it depends on the team") earn nothing: the credit fades
+    # out over COSINE_RAMP below MIN_COSINE rather than falling off a cliff.
+    on_topic = min(1.0, max(0.0, (cosine - MIN_COSINE + COSINE_RAMP) / COSINE_RAMP))
+    return on_topic * ((1 - MEANING_WEIGHT) * words + MEANING_WEIGHT * meaning)
+
+
+def derived_how(credit: float, share: float, cosine: float | None) -> str:
+    """A derived point counts as made at MADE_CREDIT; by meaning when its words alone would not have made it."""
+    if credit < MADE_CREDIT:
+        return "partly"
+    return "meaning" if share < FULL_WORD_SHARE and cosine is not None and cosine >= MEANING_MATCH else "wording"
+
+
+def partial_credit(share: float, cosine: float | None) -> float:
+    """A card point's credit when no phrase matches and the meaning is not close enough to make it. Without a
+    model there is none: shared words alone are too weak a sign for a card point (its phrases are the wording)."""
+    if cosine is None:
+        return 0.0
+    credit = graded_credit(share, cosine)
+    return 0.0 if credit < MIN_PARTIAL else min(MAX_PARTIAL, credit)
+
+
+@dataclass(frozen=True)
+class PointMatch:
+    """How one point was covered: credit 0..1, the sentence that earned it, and whether by wording or meaning."""
+
+    credit: float
+    span: Span | None
+    how: str  # "wording" | "meaning" | "partly" | ""
+
+    @property
+    def made(self) -> bool:
+        return self.how in ("wording", "meaning")
+
+
+NO_MATCH = PointMatch(0.0, None, "")
+
+
+def best(matches: Iterable[PointMatch]) -> PointMatch:
+    return max(matches, key=lambda m: m.credit, default=NO_MATCH)

@@ -1,0 +1,146 @@
+"""The offline grader beyond exact phrases (issue 13): graded coverage, matching by meaning with the bundled
+sentence-embedding model, misconceptions by meaning, and the wording-only fallback when there is no model."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from infralens_coach.content import Question, QuestionBank
+from infralens_coach.grading import KeywordGrader, embed
+from infralens_coach.grading.derive import derive_points
+
+
+@pytest.fixture(scope="module")
+def bank() -> QuestionBank:
+    return QuestionBank.load()
+
+
+def reference_only(question: str, reference: str) -> Question:
+    """A user's own card with only a reference answer (the same path as `eval` rows and minimal packs)."""
+    card = Question(card=901, id="own", question=question, reference_answer=reference)
+    return card.model_copy(update={"points": derive_points(reference), "derived": True})
+
+
+STACK = reference_only("What are the two basic operations of a stack?",
+                       "Push adds an item to the top of the stack and pop removes the item from the top.")
+
+
+def overall(bank, question, text, grader=None) -> int:
+    return (grader or KeywordGrader()).grade(question, bank.rubric, text).overall
+
+
+def test_a_short_correct_answer_earns_credit(bank):
+    # Today's rule that only prose earns zeroes "push and pop", which a human grader gives full marks.
+    assert overall(bank, STACK, "push and pop") >= 75
+    assert overall(bank, STACK, "enqueue and dequeue") <= 10
+    assert overall(bank, STACK, "A stack stores data in memory.") <= 25
+
+
+def test_a_point_can_be_partly_made(bank):
+    question = reference_only(
+        "What does a load balancer do?",
+        "A load balancer spreads incoming requests across several servers and stops sending traffic to servers "
+        "that fail health checks.")
+    full = overall(bank, question, "It spreads requests over many servers and stops sending traffic to servers "
+                                   "whose health checks fail.")
+    part = overall(bank, question, "It checks whether servers are healthy.")
+    assert 0 < part < full, (part, full)
+
+
+def test_length_does_not_inflate_the_score(bank):
+    short = overall(bank, STACK, "push and pop")
+    assert overall(bank, STACK, " ".join(["push and pop."] * 4)) <= short
+    rambling = ("Well, a stack is a very common data structure that you find in many programs and languages, "
+                "and it is used all the time by developers for storing things in memory in an organized way.")
+    assert overall(bank, STACK, rambling) < short
+
+
+def test_a_paraphrase_is_made_by_meaning_and_the_feedback_says_so(bank):
+    card = bank.get(9)
+    sentence = "Without it the model decays quietly and you only hear about it from customers."
+    answer = ("You compare live inputs and predictions with a reference window from training. " + sentence)
+    why = KeywordGrader().grade(card, bank.rubric, answer).dimension("why_it_matters")
+    assert why.score >= 1
+    assert why.evidence == (sentence,)
+    assert "by meaning" in why.feedback
+    assert "Models decay silently as the world changes" in why.feedback  # which point it made
+
+
+WRONG_ARGUMENT = (
+    "I'd validate the candidate offline against a held-out evaluation set, and if the offline metrics beat the "
+    "current model I'd roll it out to all users right away. "
+    "Canary releases and A/B tests mostly slow the team down, so I'd skip them. "
+    "The offline evaluation already tells us the new model is better, and if something breaks we can always retrain."
+)
+
+
+def test_an_argument_for_the_misconception_is_reported_and_earns_nothing(bank):
+    card = bank.get(16)
+    grade = KeywordGrader().grade(card, bank.rubric, WRONG_ARGUMENT)
+    assert [m.id for m in grade.misconceptions] == ["ship-on-offline-gain"]
+    assert all(not d.evidence for d in grade.dimensions), [d.evidence for d in grade.dimensions]
+    assert grade.dimension("mechanism").score == 0
+    assert grade.overall <= 10
+
+
+def test_a_warning_against_the_misconception_is_not_reported(bank):
+    card = bank.get(16)
+    warned = ("A trap is shipping a model just because the offline numbers went up. Real traffic differs from the "
+              "evaluation data, so I mirror requests in shadow mode first and then send a small slice of users to it.")
+    assert not KeywordGrader().grade(card, bank.rubric, warned).misconceptions
+
+
+def test_without_the_model_the_grader_matches_wording_and_says_so(bank, monkeypatch):
+    missing = embed.load("no_such_embedding_package")
+    assert isinstance(missing, embed.Unavailable) and "not installed" in missing.reason
+    grade = KeywordGrader(missing).grade(bank.get(7), bank.rubric, "A Job runs to completion and retries failures.")
+    assert grade.dimension("mechanism").score >= 1
+    assert grade.summary and "wording only" in grade.summary and "not installed" in grade.summary
+    monkeypatch.setenv(embed.SWITCH, "0")
+    off = KeywordGrader().grade(bank.get(7), bank.rubric, "A Job runs to completion and retries failures.")
+    assert off.summary and "turned off" in off.summary
+    monkeypatch.delenv(embed.SWITCH)
+    assert KeywordGrader().grade(bank.get(7), bank.rubric, "A Job runs to completion.").summary is None
+
+
+def test_the_model_loads_once_per_process_across_threads():
+    seen = []
+    threads = [threading.Thread(target=lambda: seen.append(embed.default_embedder())) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(m) for m in seen}) == 1 and isinstance(seen[0], embed.MiniLM)
+    vectors = seen[0].encode(["A queue is first in, first out.", "A queue removes the oldest element first."])
+    assert vectors.shape == (2, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-4)
+    assert float(vectors[0] @ vectors[1]) > 0.6
+
+
+class TableEmbedder:
+    """A fake model (our Embedder protocol): texts containing a keyword share that keyword's direction."""
+
+    name = "table"
+    KEYS = ("alpha", "beta", "gamma")
+
+    def encode(self, texts):
+        rows = []
+        for text in texts:
+            v = np.array([1.0 if k in text.lower() else 0.0 for k in self.KEYS] + [0.2])
+            rows.append(v / np.linalg.norm(v))
+        return np.array(rows, dtype=np.float32)
+
+
+def test_the_closest_sentence_is_the_quote_for_a_point_made_by_meaning(bank):
+    card = Question.model_validate({
+        "card": 902, "id": "fake", "question": "Why?", "short_answer": "Because.",
+        "points": {dim: [{"id": f"{dim}-1", "text": f"{word} point", "phrases": [f"unmatchable{dim}"]}]
+                   for dim, word in zip(("mechanism", "why_it_matters", "tradeoffs", "common_mistake", "related_lab"),
+                                        ("alpha", "beta", "gamma", "delta", "epsilon"), strict=True)},
+    })
+    answer = "This sentence is about alpha in detail. Here we discuss beta and what it changes for the team."
+    grade = KeywordGrader(TableEmbedder()).grade(card, bank.rubric, answer)
+    assert grade.dimension("mechanism").evidence == ("This sentence is about alpha in detail.",)
+    assert grade.dimension("why_it_matters").evidence == ("Here we discuss beta and what it changes for the team.",)
+    assert "by meaning" in grade.dimension("mechanism").feedback
+    assert grade.dimension("tradeoffs").score == 0 and grade.dimension("tradeoffs").missing == ("gamma point",)
