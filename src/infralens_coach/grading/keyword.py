@@ -19,6 +19,7 @@ import re
 from ..content import DIMENSIONS, Misconception, Point, Question, Rubric
 from ..errors import AnswerError
 from .base import DimensionScore, Grade, MisconceptionHit, overall_score
+from .derive import points_of
 from .injection import flags as injection_flags
 from .injection import is_instruction
 from .text import Span, compile_phrase, split_spans, stem
@@ -134,7 +135,7 @@ class KeywordGrader:
         budget = {id(s): point_budget(s) for s in usable}
         dimensions = []
         for dim_id in DIMENSIONS:
-            points = question.points.get(dim_id, ())
+            points = points_of(question).get(dim_id, ())
             if not points:
                 dimensions.append(
                     DimensionScore(dim_id, 0, 0, (), (), "Not assessed: this card has no points for this dimension.")
