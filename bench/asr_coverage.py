@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from infralens_coach import audio, transcribe  # noqa: E402
+from infralens_coach.config import Settings  # noqa: E402
 from infralens_coach.content import QuestionBank  # noqa: E402
 from infralens_coach.transcribe.base import drop_hallucinated  # noqa: E402
 from support import clips  # noqa: E402
@@ -53,7 +54,7 @@ def main() -> None:
     if args.wide:
         chosen = tuple((c, v, r) for c in clips.COVERAGE_ANSWERS for v in WIDE_VOICES for r in WIDE_RATES)
     bank = QuestionBank.load(())
-    engine = transcribe.get_transcriber()
+    engine = transcribe.get_transcriber(settings=Settings.from_env())
     engine.warm_up()
     print(f"engine {engine.name}, model {engine.model_name}, beam {engine.beam_size}, {len(chosen)} clips\n")
     print(f"{'clip':24} {'audio':>6} | {'prompt: kept WER s':>19} | {'plain: kept WER s':>18} | "

@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from infralens_coach.coach import Coach  # noqa: E402
+from infralens_coach.config import Settings  # noqa: E402
 from infralens_coach.content import QuestionBank  # noqa: E402
 from infralens_coach.grading import KeywordGrader  # noqa: E402
 from support import clips  # noqa: E402
@@ -29,16 +30,16 @@ from support import clips  # noqa: E402
 
 def main() -> None:
     bank = QuestionBank.load()
-    coach = Coach(bank, grader=KeywordGrader())
+    coach = Coach(bank, Settings.from_env(), grader=KeywordGrader())  # no history: nothing is kept
     print(f"model: {coach.warm_up()}")
     shares = []
     for path in sorted((ROOT / "tests" / "answers").glob("card_*.yaml")):
         data = yaml.safe_load(path.read_text())
         question = bank.get(data["card"])
         text = data["answers"]["full"]
-        clean = coach.grade(question, text).overall
+        clean = coach.submit(question, text).grade.overall
         spoken = coach.transcribe(question, clips.speech(text))
-        heard = coach.grade(question, spoken.text).overall
+        heard = coach.submit(question, spoken.text).grade.overall
         share = heard / clean if clean else 1.0
         shares.append(share)
         print(f"card {question.card:2d}: clean {clean:3d}  spoken {heard:3d}  ({share:.0%}, "

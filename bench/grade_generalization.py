@@ -89,8 +89,8 @@ def paraphrase_checks(path: Path, grader, bank: QuestionBank) -> dict:
 def main(argv: list[str]) -> None:
     bank = QuestionBank.load()
     if "--wording-only" in argv:
-        os.environ[embed.SWITCH] = "0"  # the `eval` runs below read it too
-    grader = KeywordGrader()
+        os.environ[embed.SWITCH] = "0"  # the `eval` subprocesses below read it through Settings.from_env
+    grader = KeywordGrader(meaning="--wording-only" not in argv)
     for split in ("tune", "heldout"):
         fig = eval_figures(EVAL / f"cs-{split}.csv")
         print(f"cs-{split}.csv (reference-only, human 0-5): "

@@ -27,7 +27,7 @@ ANSWER = (
 def fixtures():
     bank = QuestionBank.load()
     question = bank.get(7)
-    return question, bank.rubric, KeywordGrader().grade(question, bank.rubric, ANSWER)
+    return question, bank.rubric, KeywordGrader().grade(question, bank.rubric, ANSWER).to_json()
 
 
 def ms(values: list[float]) -> str:

@@ -9,13 +9,15 @@ Run: python bench/llm_prompt_size.py [MODEL]   (default openai/gpt-4o-mini; noth
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import yaml
 
 from infralens_coach.content import QuestionBank
-from infralens_coach.grading.prompt import build_messages, prompt_tokens, response_schema
+from infralens_coach.grading.llm import count_tokens
+from infralens_coach.grading.prompt import build_messages, response_schema
 
 ANSWERS_DIR = Path(__file__).resolve().parents[1] / "tests" / "answers"
 TARGET = 2500
@@ -24,6 +26,11 @@ TARGET = 2500
 def full_answer(card: int) -> str:
     path = ANSWERS_DIR / f"card_{card:02d}.yaml"
     return yaml.safe_load(path.read_text())["answers"]["full"] if path.exists() else ""
+
+
+def prompt_tokens(messages: list[dict[str, str]], model: str, *, schema: dict | None = None) -> int:
+    """Prompt size with the model's tokenizer as litellm knows it (loads litellm; sends nothing)."""
+    return count_tokens(model, messages, json.dumps(schema) if schema else "")
 
 
 def main(model: str = "openai/gpt-4o-mini") -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from infralens_coach.content import DIMENSIONS, GROUPS, QuestionBank, load_rubric
 from infralens_coach.errors import ContentError, UnknownQuestionError
+from infralens_coach.grading.derive import points_of
 
 SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "infralens-interview-practice.txt"
 
@@ -94,7 +95,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 def test_minimal_pack_question_gets_derived_points(tmp_path):
     bank = QuestionBank.load([write(tmp_path, "q.yaml", GOOD)])
     q = bank.get("my-question")
-    assert q.derived and q.points["mechanism"] and q.points["common_mistake"]
+    assert q.derived and points_of(q)["mechanism"] and points_of(q)["common_mistake"]
 
 
 FULL_POINTS = "\n".join(

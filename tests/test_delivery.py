@@ -3,6 +3,7 @@
 import pytest
 
 from infralens_coach import transcribe
+from infralens_coach.config import Settings
 from infralens_coach.content import QuestionBank
 from infralens_coach.delivery import DeliveryTargets, delivery_metrics, find_fillers, long_pauses
 from infralens_coach.errors import CoachError
@@ -116,12 +117,12 @@ def test_many_fillers_get_a_note():
 def test_targets_are_configurable(monkeypatch):
     monkeypatch.setenv("INFRALENS_TARGET_SECONDS", "10-20")
     monkeypatch.setenv("INFRALENS_TARGET_WPM", "200-260")
-    targets = DeliveryTargets.from_env()
+    targets = DeliveryTargets.from_settings(Settings.from_env())
     m = delivery_metrics(transcript_of(words_at(" ".join(["word"] * 60), step_s=0.25)), targets)
     assert m.notes == ("On target: length and pace are within 10–20 s and 200–260 wpm.",)
     monkeypatch.setenv("INFRALENS_TARGET_WPM", "fast")
     with pytest.raises(CoachError, match="INFRALENS_TARGET_WPM"):
-        DeliveryTargets.from_env()
+        DeliveryTargets.from_settings(Settings.from_env())
 
 
 def test_no_words_means_no_pace():
@@ -199,7 +200,7 @@ def coach():
     from infralens_coach.coach import Coach
     from infralens_coach.grading import KeywordGrader
 
-    return Coach(QuestionBank.load(()), grader=KeywordGrader())
+    return Coach(QuestionBank.load(()), Settings(), grader=KeywordGrader())
 
 
 def test_coach_transcribe_takes_the_target(coach):
@@ -207,10 +208,10 @@ def test_coach_transcribe_takes_the_target(coach):
 
     clip = clips.speech(clips.CARD7_ISSUE_ANSWER, 165, "en-us")  # about 28 s
     short = coach.transcribe(JOB, clip, targets=TARGET_PRESETS["short"])
-    assert 20 < short.metrics["duration_s"] < 45
-    assert not any(n.startswith("Short") for n in short.metrics["notes"]), short.metrics["notes"]
+    assert 20 < short.metrics.duration_s < 45
+    assert not any(n.startswith("Short") for n in short.metrics.notes), short.metrics.notes
     default = coach.transcribe(JOB, clip)  # INFRALENS_TARGET_SECONDS unset: the full-answer band
-    assert any(n.startswith("Short:") and "against 60–120 s" in n for n in default.metrics["notes"])
+    assert any(n.startswith("Short:") and "against 60–120 s" in n for n in default.metrics.notes)
 
 
 def test_the_same_audio_gives_the_same_fillers(coach):
@@ -218,7 +219,7 @@ def test_the_same_audio_gives_the_same_fillers(coach):
     clip = clips.speech(clips.CARD7_ISSUE_ANSWER, 165, "en-us")
     first, second = (coach.transcribe(JOB, clip) for _ in range(2))
     assert first.text == second.text
-    assert first.metrics["filler_count"] == second.metrics["filler_count"] == 0, first.text
+    assert first.metrics.filler_count == second.metrics.filler_count == 0, first.text
     assert "like an inference api" in first.text.lower() and "so it restarts" in first.text.lower()
 
 

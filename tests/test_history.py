@@ -17,13 +17,14 @@ import numpy as np
 import pytest
 from support.fakes import JOB_ANSWER, FailingGrader
 
-from infralens_coach import history
+from infralens_coach import history, progress
+from infralens_coach.coach import Coach
 from infralens_coach.config import Settings
 from infralens_coach.content import QuestionBank
 from infralens_coach.errors import GraderUnavailable, HistoryError
 from infralens_coach.grading import KeywordGrader
 from infralens_coach.grading.base import Grade
-from infralens_coach.history import HistoryStore, grade_and_save, new_attempt, new_id
+from infralens_coach.history import HistoryStore, new_attempt, new_id
 from infralens_coach.transcribe import Segment, Transcript, Word
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,7 +45,8 @@ def home(tmp_path, monkeypatch):
 
 def graded_attempt(bank, card=7, text=ANSWER, **kw):
     question = bank.get(card)
-    return new_attempt(question, bank.rubric, text, grade=KeywordGrader().grade(question, bank.rubric, text), **kw)
+    grade = KeywordGrader().grade(question, bank.rubric, text).to_json()
+    return new_attempt(question, bank.rubric, text, grade=grade, **kw)
 
 
 def schema(path: Path) -> dict:
@@ -79,14 +81,14 @@ def test_ids_sort_in_creation_order_and_carry_the_time():
 
 
 def test_a_fresh_database_gets_every_migration_wal_and_a_busy_timeout(home):
-    with HistoryStore.open() as store:
+    with HistoryStore.open(Settings.from_env()) as store:
         assert store.path == home / "history.db"
         names = [r[0] for r in store.db.execute("SELECT name FROM _migrations ORDER BY rowid")]
         assert names == [m.__name__ for m in history.MIGRATIONS] == ["m001_attempts", "m002_attempt_dimensions"]
         assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert store.db.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
         assert store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    with HistoryStore.open() as again:  # nothing left to apply
+    with HistoryStore.open(Settings.from_env()) as again:  # nothing left to apply
         assert history.migrate(again.db) == []
 
 
@@ -129,10 +131,13 @@ def test_an_older_hand_built_database_is_upgraded_and_backfilled(home, bank):
     db.commit()
     db.close()
 
-    with HistoryStore.open() as store:
+    with HistoryStore.open(Settings.from_env()) as store:
         assert [a.state for a in store.list()] == ["graded", "ungraded"]
-        series = store.score_series(7)
+        series = progress.score_series(store.list(), 7)
         assert {dim: pts[0][1:] for dim, pts in series.items()} == kept.scores()
+        backfilled = store.db.execute("SELECT dimension, score, max_score FROM attempt_dimensions WHERE attempt_id = ?",
+                                      (kept.id,)).fetchall()  # m002 filled the per-dimension table from grade_json
+        assert {dim: (score, top) for dim, score, top in backfilled} == kept.scores()
         assert store.get(kept.id).grade == kept.grade
         assert store.integrity_check() == "ok"
     fresh = home.parent / "fresh" / "history.db"
@@ -144,7 +149,7 @@ def test_a_file_that_is_not_a_database_is_a_clear_error(home):
     home.mkdir()
     (home / "history.db").write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(HistoryError, match="not a usable history database"):
-        HistoryStore.open()
+        HistoryStore.open(Settings.from_env())
 
 
 def test_schema_doc_is_generated_from_the_migrations_and_current():
@@ -172,10 +177,11 @@ def test_everything_an_attempt_holds_reads_back(home, bank, tmp_path):
     question = bank.get(7)
     spoken = spoken_transcript()
     grade = KeywordGrader().grade(question, bank.rubric, ANSWER)
-    attempt = new_attempt(question, bank.rubric, ANSWER, mode="upload", grade=grade, transcript=spoken,
+    attempt = new_attempt(question, bank.rubric, ANSWER, mode="upload", grade=grade.to_json(),
+                          transcript=spoken.to_dict(),
                           metrics={"words_per_minute": 140, "filler_count": 2, "notes": ["pace ok"]},
                           transcribe_s=1.25, grade_s=0.01)  # fmt: skip
-    with HistoryStore.open() as store:
+    with HistoryStore.open(Settings.from_env()) as store:
         saved = store.save(attempt, audio=recording)
         assert saved.audio_path == f"audio/{saved.id}.wav" and saved.audio_source == "answer.WAV"
         assert store.audio_file(saved).read_bytes() == recording.read_bytes()
@@ -192,7 +198,7 @@ def test_everything_an_attempt_holds_reads_back(home, bank, tmp_path):
 
 def test_microphone_samples_are_kept_as_a_wav(home, bank):
     samples = (0.3 * np.sin(np.linspace(0, 2000, 16_000))).astype(np.float32)
-    with HistoryStore.open() as store:
+    with HistoryStore.open(Settings.from_env()) as store:
         saved = store.save(graded_attempt(bank, mode="voice"), audio=samples)
         with wave.open(str(store.audio_file(saved))) as wav:
             assert (wav.getframerate(), wav.getnchannels(), wav.getnframes()) == (16_000, 1, 16_000)
@@ -209,7 +215,7 @@ def test_keep_audio_off_stores_no_copy(home, bank, tmp_path, monkeypatch):
 
 
 def test_lookup_by_start_or_end_of_the_id(home, bank):
-    with HistoryStore.open() as store:
+    with HistoryStore.open(Settings.from_env()) as store:
         a = store.save(graded_attempt(bank))
         b = store.save(graded_attempt(bank))
         assert store.get(a.id.lower()).id == a.id
@@ -225,7 +231,7 @@ def test_lookup_by_start_or_end_of_the_id(home, bank):
 def test_a_failed_save_leaves_nothing_behind(home, bank, tmp_path):
     recording = tmp_path / "a.wav"
     recording.write_bytes(b"x")
-    with HistoryStore.open() as store:
+    with HistoryStore.open(Settings.from_env()) as store:
         first = store.save(graded_attempt(bank))
         with pytest.raises(HistoryError, match="could not save"):
             store.save(first, audio=recording)  # same id: the insert fails
@@ -236,31 +242,33 @@ def test_a_failed_save_leaves_nothing_behind(home, bank, tmp_path):
 
 def test_a_grader_failure_keeps_the_answer_ungraded_and_regrade_grades_it(home, bank):
     question = bank.get(7)
-    with HistoryStore.open() as store:
+    with HistoryStore.open(Settings.from_env()) as store:
+        failing = Coach(bank, Settings(), grader=FailingGrader(), store=store)
         with pytest.raises(GraderUnavailable, match="saved as ungraded attempt") as caught:
-            grade_and_save(store, question, bank.rubric, FailingGrader(), ANSWER)
+            failing.submit(question, ANSWER)
         (attempt,) = store.list()
         assert attempt.id in str(caught.value)
         assert attempt.state == "ungraded" and "refused the connection" in attempt.ungraded_reason
-        assert attempt.grade is None and attempt.transcript == ANSWER and store.score_series(7) == {}
+        assert attempt.grade is None and attempt.transcript == ANSWER and progress.score_series(store.list(), 7) == {}
 
         with pytest.raises(GraderUnavailable):  # still failing: kept, reason refreshed
-            store.regrade(attempt.id, question, bank.rubric, FailingGrader())
+            failing.regrade(attempt.id)
         assert store.get(attempt.id).state == "ungraded"
 
-        regraded = store.regrade(attempt.id, question, bank.rubric, KeywordGrader())
+        regraded = Coach(bank, Settings(), grader=KeywordGrader(), store=store).regrade(attempt.id).attempt
         assert regraded.state == "graded" and regraded.ungraded_reason is None and regraded.overall > 0
-        assert store.get(attempt.id) == regraded and set(store.score_series(7)) == set(regraded.scores())
+        assert store.get(attempt.id) == regraded and set(progress.score_series(store.list(), 7)) == set(
+            regraded.scores())
 
         with pytest.raises(GraderUnavailable):  # a failing regrade never erases a grade
-            store.regrade(attempt.id, question, bank.rubric, FailingGrader())
+            failing.regrade(attempt.id)
         assert store.get(attempt.id).grade == regraded.grade
 
 
 def test_delete_removes_the_row_its_scores_and_its_audio(home, bank, tmp_path):
     recording = tmp_path / "a.wav"
     recording.write_bytes(b"x")
-    with HistoryStore.open() as store:
+    with HistoryStore.open(Settings.from_env()) as store:
         keep = store.save(graded_attempt(bank))
         gone = store.save(graded_attempt(bank), audio=recording)
         store.delete(gone.id[-8:])

@@ -12,9 +12,11 @@ from support.fakes import JOB_ANSWER, FailingGrader
 
 from infralens_coach import export
 from infralens_coach.cli import main
+from infralens_coach.coach import Coach
+from infralens_coach.config import Settings
 from infralens_coach.content import QuestionBank
 from infralens_coach.errors import GraderUnavailable
-from infralens_coach.history import HistoryStore, grade_and_save
+from infralens_coach.history import HistoryStore
 
 FIRST = JOB_ANSWER
 SECOND = FIRST + (
@@ -91,10 +93,11 @@ def test_list_show_and_diff(home):
 def test_export_round_trips_as_json_and_csv(home, tmp_path):
     run("grade", "7", "--text", FIRST)
     run("grade", "7", "--text", SECOND)
-    with HistoryStore.open() as store:
+    with HistoryStore.open(Settings.from_env()) as store:
         bank = QuestionBank.load()
         with pytest.raises(GraderUnavailable):
-            grade_and_save(store, bank.get(2), bank.rubric, TIMED_OUT, "Check GPU use, then the input pipeline.")
+            Coach(bank, Settings(), grader=TIMED_OUT, store=store).submit(
+                bank.get(2), "Check GPU use, then the input pipeline.")
         stored = store.list()
     assert [a.state for a in stored] == ["graded", "graded", "ungraded"]
 
@@ -114,10 +117,10 @@ def test_export_round_trips_as_json_and_csv(home, tmp_path):
 
 
 def test_an_ungraded_attempt_is_shown_as_such_and_regraded_from_the_cli(home):
-    with HistoryStore.open() as store:
+    with HistoryStore.open(Settings.from_env()) as store:
         bank = QuestionBank.load()
         with pytest.raises(GraderUnavailable, match="regrade"):
-            grade_and_save(store, bank.get(7), bank.rubric, TIMED_OUT, FIRST)
+            Coach(bank, Settings(), grader=TIMED_OUT, store=store).submit(bank.get(7), FIRST)
     (attempt,) = listed()
     shown = run("history", "show", attempt["id"])
     assert "Ungraded: the LLM timed out after 30 s" in shown.output and "history regrade" in shown.output
@@ -278,8 +281,8 @@ def test_every_field_of_an_llm_grade_survives_the_history_show_and_regrade(home)
 
     bank = QuestionBank.load()
     question, grade = full_grade(bank)
-    with HistoryStore.open() as store:
-        saved = store.save(new_attempt(question, bank.rubric, FIRST, grade=grade))
+    with HistoryStore.open(Settings.from_env()) as store:
+        saved = store.save(new_attempt(question, bank.rubric, FIRST, grade=grade.to_json()))
         assert Grade.from_json(store.get(saved.id).grade) == grade
     shown = json.loads(run("history", "show", saved.id, "--json").output)
     assert shown["grade"] == grade.to_json() and Grade.from_json(shown["grade"]) == grade

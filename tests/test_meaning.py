@@ -6,9 +6,9 @@ import threading
 import numpy as np
 import pytest
 
+from infralens_coach.config import Settings
 from infralens_coach.content import Question, QuestionBank
-from infralens_coach.grading import KeywordGrader, embed
-from infralens_coach.grading.derive import derive_points
+from infralens_coach.grading import KeywordGrader, build_grader, embed
 
 
 @pytest.fixture(scope="module")
@@ -18,8 +18,8 @@ def bank() -> QuestionBank:
 
 def reference_only(question: str, reference: str) -> Question:
     """A user's own card with only a reference answer (the same path as `eval` rows and minimal packs)."""
-    card = Question(card=901, id="own", question=question, reference_answer=reference)
-    return card.model_copy(update={"points": derive_points(reference), "derived": True})
+    # Its points are derived from the reference when it is graded (grading.derive.points_of), as for a loaded pack.
+    return Question(card=901, id="own", question=question, reference_answer=reference)
 
 
 STACK = reference_only("What are the two basic operations of a stack?",
@@ -97,11 +97,13 @@ def test_without_the_model_the_grader_matches_wording_and_says_so(bank, monkeypa
     grade = KeywordGrader(missing).grade(bank.get(7), bank.rubric, "A Job runs to completion and retries failures.")
     assert grade.dimension("mechanism").score >= 1
     assert grade.summary and "wording only" in grade.summary and "not installed" in grade.summary
-    monkeypatch.setenv(embed.SWITCH, "0")
-    off = KeywordGrader().grade(bank.get(7), bank.rubric, "A Job runs to completion and retries failures.")
-    assert off.summary and "turned off" in off.summary
+    monkeypatch.setenv(embed.SWITCH, "0")  # the switch reaches the grader through Settings, like every setting
+    off = build_grader(Settings.from_env(), "keyword").keyword
+    graded = off.grade(bank.get(7), bank.rubric, "A Job runs to completion and retries failures.")
+    assert graded.summary and "turned off" in graded.summary
     monkeypatch.delenv(embed.SWITCH)
-    assert KeywordGrader().grade(bank.get(7), bank.rubric, "A Job runs to completion.").summary is None
+    on = build_grader(Settings.from_env(), "keyword").keyword
+    assert on.grade(bank.get(7), bank.rubric, "A Job runs to completion.").summary is None
 
 
 def test_the_model_loads_once_per_process_across_threads():

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from infralens_coach import audio, transcribe
 from infralens_coach.cli import main
+from infralens_coach.config import Settings
 from infralens_coach.content import QuestionBank
 from infralens_coach.errors import NoSpeechError, TranscriptionError
 from infralens_coach.transcribe import Transcript, prompt_for
@@ -146,7 +147,7 @@ def test_progress_is_reported_as_the_engine_decodes():
 
     path, _ = clips.long_answer(60)
     calls = []
-    result = Coach(QuestionBank.load(()), grader=KeywordGrader()).transcribe(
+    result = Coach(QuestionBank.load(()), Settings(), grader=KeywordGrader()).transcribe(
         CARD, path, on_progress=lambda done_s, total_s: calls.append((done_s, total_s)))
     total_s = result.transcript.duration_s
     assert len(calls) >= 3, calls  # several segments, each reported when it is decoded
@@ -253,7 +254,7 @@ def test_openai_whisper_transcribes_the_same_clip(checkpoint, monkeypatch):
     assert result.exit_code == 0, result.output
     ours = json.loads(result.stdout)
     assert ours["engine"] == "openai-whisper" and ours["model"] == str(checkpoint)
-    faster = transcribe.transcribe_file(clip, prompt=prompt_for())
+    faster = transcribe.transcribe_file(clip, prompt=prompt_for(), settings=Settings.from_env())
     assert wer(faster.text, ours["text"]) < 0.35, (faster.text, ours["text"])
     assert len(key_words_in(ours["text"])) >= 3
     words = [w for s in ours["segments"] for w in s["words"]]

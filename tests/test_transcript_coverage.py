@@ -10,6 +10,7 @@ import pytest
 
 from infralens_coach import audio, transcribe
 from infralens_coach.coach import Coach
+from infralens_coach.config import Settings
 from infralens_coach.content import QuestionBank
 from infralens_coach.grading import KeywordGrader
 from infralens_coach.transcribe.base import Segment, Word
@@ -23,7 +24,7 @@ MIN_KEPT = 0.85
 @pytest.fixture(scope="module")
 def transcribed():
     """Coach.transcribe of a coverage clip, once per module run: (result, spoken text)."""
-    coach, done = Coach(QuestionBank.load(()), grader=KeywordGrader()), {}
+    coach, done = Coach(QuestionBank.load(()), Settings(), grader=KeywordGrader()), {}
 
     def get(card: int, voice: str, rate_wpm: int):
         if (card, voice, rate_wpm) not in done:
@@ -49,7 +50,7 @@ def test_prompted_path_keeps_the_spoken_words(transcribed, card, voice, rate_wpm
     print(f"card {card} {voice} {rate_wpm} wpm: kept {kept:.0%}, WER {wer(text, result.text):.2f}")
     assert kept >= MIN_KEPT, result.text
     assert result.transcript.gaps == () and result.transcript.warnings == ()
-    assert result.metrics["word_count"] >= MIN_KEPT * len(text.split())
+    assert result.metrics.word_count >= MIN_KEPT * len(text.split())
 
 
 def test_the_issue_clip_keeps_the_prompts_jargon_where_it_did_no_harm(transcribed):

@@ -74,9 +74,9 @@ def test_the_target_drives_the_delivery_note_and_a_switch_remeasures_it(coach, s
     assert re.search(r"Short: \d\d s against 60–120 s", metrics) and not pending
     page, short_metrics, heard_short = Practice(coach).change_target(CARD, "Short (30 s)", text, heard)
     assert "20–45 seconds" in page and "60–120" not in short_metrics and "Short:" not in short_metrics
-    assert heard_short.result.metrics["notes"] != heard.result.metrics["notes"]
+    assert heard_short.result.metrics.notes != heard.result.metrics.notes
     attempt_id = Practice(coach).grade(CARD, text, heard_short)[4].split("`")[1]
-    assert coach.store.get(attempt_id).metrics["notes"] == heard_short.result.metrics["notes"]
+    assert coach.store.get(attempt_id).metrics["notes"] == heard_short.result.metrics.to_dict()["notes"]
 
 
 def test_a_voice_answer_stays_voice_when_edited_and_shares_one_copy_of_its_recording(coach, spoken_30s):
@@ -163,3 +163,20 @@ def test_delete_asks_first_and_a_shared_recording_goes_with_its_last_attempt(coa
     table, picker, *_, status = history.delete(ids[1], "all cards", "all groups", "all time")
     assert not copy.exists() and ids[1] not in set(table["id"]) and "Deleted" in status
     assert picker["value"] is None
+
+
+def test_the_page_load_and_settings_handlers_run_without_a_browser(coach):
+    """Issue 11: what build_demo once computed in closures are handlers on small objects, called directly."""
+    from infralens_coach.ui_settings import SettingsView, settings_md
+
+    practice = Practice(coach)
+    cards = practice.questions()
+    assert len(cards) == 20 and cards[6] == {"id": CARD, "card": 7, "question": coach.question(7).question,
+                                             "group": coach.question(7).group}
+    suggested = practice.suggested_id()
+    assert suggested in {c["id"] for c in cards}
+    assert coach.question(suggested).question in practice.suggested_question_html()
+    shown = SettingsView(coach, None).markdown()
+    assert f"**Data directory:** `{coach.settings.data_dir}`\n" in shown and "loads on the first recording" in shown
+    without_history = Coach(coach.bank, Settings(data_dir=coach.settings.data_dir), grader=coach.grader)
+    assert "(history is off)" in settings_md(without_history, "ready: tiny.en")

@@ -1,8 +1,9 @@
 """One attempt at a card, as the history keeps it: transcript, how it was heard, grade; and its id.
 
 Ids are ULIDs (48-bit millisecond time + 80 random bits, Crockford base32), so they sort by creation time.
-`Attempt.to_dict()` is the export and --json shape; grades inside it are `Grade.to_json()` dicts, read
-back with `Grade.from_json` (grading/base.py), the one decoder.
+`Attempt.to_dict()` is the export and --json shape. An attempt holds JSON data as the history stores it: the
+grade is `Grade.to_json()` (read back with `Grade.from_json`, grading/base.py, the one decoder), the transcript
+`Transcript.to_dict()`, the delivery `DeliveryMetrics.to_dict()`. The Coach converts its typed values at this edge.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from . import __version__
+from .content import Question, Rubric
 
 MODES = ("voice", "upload", "text")
 
@@ -77,15 +79,15 @@ class Attempt:
     transcript: str  # what was (or will be) graded: the transcript after the user's edits
     transcript_raw: str  # the engine's words, or the typed text
     ungraded_reason: str | None = None
-    segments: list = field(default_factory=list)  # Transcript.to_dict()["segments"]
+    segments: list[dict[str, Any]] = field(default_factory=list)  # Transcript.to_dict()["segments"]
     duration_s: float | None = None
     speech_s: float | None = None
     engine: str | None = None
     model: str | None = None
     audio_path: str | None = None  # relative to the data directory
     audio_source: str | None = None  # the name of the file the user gave
-    metrics: dict | None = None  # delivery metrics
-    grade: dict | None = None  # Grade.to_json()
+    metrics: dict[str, Any] | None = None  # DeliveryMetrics.to_dict()
+    grade: dict[str, Any] | None = None  # Grade.to_json()
     transcribe_s: float | None = None
     grade_s: float | None = None
     graded_utc: str | None = None
@@ -111,49 +113,40 @@ class Attempt:
         """dimension id -> (score, max_score); empty when ungraded."""
         return {d["id"]: (d["score"], d["max_score"]) for d in (self.grade or {}).get("dimensions", [])}
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The export / --json shape; Attempt.from_dict(a.to_dict()) == a."""
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Attempt":
+    def from_dict(cls, data: dict[str, Any]) -> Attempt:
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-def _plain(obj: Any) -> dict | None:
-    """Delivery metrics or a transcript as JSON-ready data, whatever shape the producer used."""
-    if obj is None or isinstance(obj, dict):
-        return obj
-    if hasattr(obj, "to_dict"):
-        return obj.to_dict()
-    if dataclasses.is_dataclass(obj):
-        return dataclasses.asdict(obj)
-    raise TypeError(f"cannot store {type(obj).__name__} in the history")
-
-
-def new_attempt(question, rubric, text: str, *, mode: str = "text", grade=None, ungraded_reason: str | None = None,
-                transcript=None, raw_text: str | None = None, metrics=None, audio_source: str | None = None,
+def new_attempt(question: Question, rubric: Rubric, text: str, *, mode: str = "text",
+                grade: dict[str, Any] | None = None, ungraded_reason: str | None = None,
+                transcript: dict[str, Any] | None = None, raw_text: str | None = None,
+                metrics: dict[str, Any] | None = None, audio_source: str | None = None,
                 transcribe_s: float | None = None, grade_s: float | None = None,
                 now: datetime | None = None) -> Attempt:
-    """An attempt at `question`; `text` is what is graded, `transcript` the engine's Transcript (if spoken)."""
+    """An attempt at `question`; `text` is what is graded, `transcript` what the engine heard (if spoken).
+
+    `grade` is Grade.to_json(), `transcript` Transcript.to_dict(), `metrics` DeliveryMetrics.to_dict()."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    if grade is None and not ungraded_reason:
+        raise ValueError("an attempt without a grade needs the reason it is ungraded")
     ms = time.time_ns() // 1_000_000 if now is None else int(now.timestamp() * 1000)
     created = utc_text(datetime.fromtimestamp(ms / 1000, tz=timezone.utc))
-    spoken = _plain(transcript) or {}
-    grade_json = grade.to_json() if hasattr(grade, "to_json") else grade
-    if grade_json is None and not ungraded_reason:
-        raise ValueError("an attempt without a grade needs the reason it is ungraded")
+    spoken = transcript or {}
     return Attempt(
         id=new_id(ms), created_utc=created, card=question.card, question_id=question.id,
         question_version=question.version(rubric), mode=mode,
-        state="graded" if grade_json is not None else "ungraded",
-        ungraded_reason=None if grade_json is not None else ungraded_reason,
+        state="graded" if grade is not None else "ungraded",
+        ungraded_reason=None if grade is not None else ungraded_reason,
         transcript=text, transcript_raw=raw_text if raw_text is not None else spoken.get("text", text),
         segments=spoken.get("segments", []), duration_s=spoken.get("duration_s"), speech_s=spoken.get("speech_s"),
         engine=spoken.get("engine"), model=spoken.get("model"), audio_source=audio_source,
-        metrics=_plain(metrics), grade=grade_json, transcribe_s=transcribe_s, grade_s=grade_s,
-        graded_utc=created if grade_json is not None else None,
+        metrics=metrics, grade=grade, transcribe_s=transcribe_s, grade_s=grade_s,
+        graded_utc=created if grade is not None else None,
     )  # fmt: skip
-

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from .cli_common import bank_from, emit_json
+from .cli_common import bank_from, coach_from, emit_json, settings_from
 from .config import Settings
 from .content import GROUPS, QuestionBank
 from .errors import AnswerError, CoachError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .coach import Coach, SpokenAnswer
+    from .delivery import DeliveryTargets
 
 TARGET_CHOICES = ("short", "full")  # delivery.TARGET_PRESETS, named here so --help needs no import
 
@@ -18,14 +26,14 @@ TARGET_CHOICES = ("short", "full")  # delivery.TARGET_PRESETS, named here so --h
 class UserError(click.ClickException):
     exit_code = 2
 
-    def show(self, file=None) -> None:  # one line per problem, no "Error:" noise from click
+    def show(self, file: IO[Any] | None = None) -> None:  # one line per problem, no "Error:" noise from click
         click.echo(f"infralens-coach: {self.message}", err=True)
 
 
 class CoachGroup(click.Group):
     """Turns our errors into exit code 2 and a message, never a traceback."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except CoachError as exc:
@@ -129,30 +137,27 @@ def grade(ctx: click.Context, card: str, text: str | None, text_file: Path | Non
     from . import render
     from .grading.chain import build_grader
 
-    grader = build_grader(ctx.find_root().obj["settings"], grader_mode, model=model, samples=samples)
-    bank = bank_from(ctx)
-    question = bank.get(card)
-    spoken = None
-    if audio is not None:
-        if text is not None or text_file is not None or stdin == "-":
-            raise AnswerError("give the answer one way: --text, --text-file, --audio or - (standard input)")
-        spoken = transcribe_answer(ctx, question, audio, target=target)
-        answer = spoken.text
-    else:
-        answer = read_answer(text, text_file, stdin == "-")
-    result, attempt = grade_and_keep(ctx, question, answer, grader, save=save, spoken=spoken, audio=audio,
-                                     mode="text" if spoken is None else "upload")
+    grader = build_grader(settings_from(ctx), grader_mode, model=model, samples=samples)
+    question = bank_from(ctx).get(card)
+    if audio is not None and (text is not None or text_file is not None or stdin == "-"):
+        raise AnswerError("give the answer one way: --text, --text-file, --audio or - (standard input)")
+    typed = read_answer(text, text_file, stdin == "-") if audio is None else ""
+    with coach_from(ctx, grader, keep=save) as coach:
+        spoken = None if audio is None else coach.transcribe(question, audio, targets=delivery_targets(target))
+        if spoken is not None:
+            speech_model_notice(ctx)
+        graded = coach.submit(question, spoken.text if spoken else typed, mode="upload" if spoken else "text",
+                              spoken=spoken, audio=audio)
     if grader.notice and not as_json:  # with --json, decided_by and fallback_reason say it
         click.echo(f"infralens-coach: {grader.notice}", err=True)
     if as_json:
-        extra = {} if spoken is None else {"transcript": spoken.transcript.to_dict(), "metrics": spoken.metrics}
-        emit_json({**result.to_json(), **extra})
+        emit_json({**graded.grade.to_json(), **spoken_json(spoken)})
     else:
         if spoken is not None:
             echo_spoken(spoken)
-        click.echo(render.grade_report(result, question, bank.rubric))
-        if attempt is not None:
-            click.echo(saved_note(attempt))
+        click.echo(render.grade_report(graded.grade, question, coach.bank.rubric))
+        if graded.attempt is not None:
+            click.echo(saved_note(graded.attempt))
 
 
 @main.command()
@@ -171,18 +176,8 @@ def validate(ctx: click.Context, dirs: tuple[Path, ...], no_builtin: bool) -> No
 # --- speech: transcribe, grade --audio, practice --record ------------------------------------
 
 
-def transcribe_answer(ctx: click.Context, question, source, *, target: str | None = None):
-    """Transcribe with the card's question and vocabulary as Whisper's prompt (Coach.transcribe)."""
-    from .coach import Coach
-
-    result = Coach(bank_from(ctx), settings=ctx.find_root().obj["settings"]).transcribe(
-        question, source, targets=delivery_targets(target))
-    speech_model_notice(ctx)
-    return result
-
-
-def delivery_targets(target: str | None):
-    """--target short|full as delivery targets; None keeps INFRALENS_TARGET_* or the full-answer band."""
+def delivery_targets(target: str | None) -> DeliveryTargets | None:
+    """--target short|full as delivery targets; None keeps the settings' band (INFRALENS_TARGET_*) or the default."""
     from .delivery import TARGET_PRESETS
 
     return TARGET_PRESETS[target] if target else None
@@ -191,19 +186,26 @@ def delivery_targets(target: str | None):
 def speech_model_notice(ctx: click.Context, engine: str | None = None, model: str | None = None) -> None:
     from .transcribe import get_transcriber
 
-    transcriber = get_transcriber(engine, model, settings=ctx.find_root().obj["settings"])
+    transcriber = get_transcriber(engine, model, settings=settings_from(ctx))
     choice = getattr(transcriber, "choice", None)
     note = getattr(choice, "note", None)
     click.echo(f"infralens-coach: speech model {transcriber.model_name}, engine {transcriber.name}"
                + (f" — {note}" if note else ""), err=True)
 
 
-def echo_spoken(spoken) -> None:
+def spoken_json(spoken: SpokenAnswer | None) -> dict[str, Any]:
+    """What --json adds for a spoken answer: the transcript and the delivery, in their JSON shapes."""
+    if spoken is None:
+        return {}
+    return {"transcript": spoken.transcript.to_dict(), "metrics": spoken.metrics.to_dict()}
+
+
+def echo_spoken(spoken: SpokenAnswer) -> None:
     click.echo("Transcript:\n  " + spoken.text + "\n")
-    click.echo(delivery_text(spoken.metrics) + "\n")
+    click.echo(delivery_text(spoken.metrics.to_dict()) + "\n")
 
 
-def delivery_text(metrics: dict) -> str:
+def delivery_text(metrics: dict[str, Any]) -> str:
     wpm = metrics.get("words_per_minute")
     head = (f"Delivery: {metrics['duration_s']:.0f} s, {metrics['word_count']} words"
             + (f", {wpm} wpm" if wpm is not None else "")
@@ -219,13 +221,13 @@ def delivery_text(metrics: dict) -> str:
 @click.pass_context
 def transcribe_command(ctx: click.Context, file: Path, engine: str | None, model: str | None, as_json: bool) -> None:
     """Transcribe a recording locally (nothing leaves the machine) and measure the delivery."""
-    from .delivery import delivery_metrics
+    from .delivery import DeliveryTargets, delivery_metrics
     from .transcribe import prompt_for, transcribe_file
 
-    settings = ctx.find_root().obj["settings"]
+    settings = settings_from(ctx)
     transcript = transcribe_file(file, engine=engine, model=model, prompt=prompt_for(), settings=settings)
     speech_model_notice(ctx, engine, model)
-    metrics = delivery_metrics(transcript).to_dict()
+    metrics = delivery_metrics(transcript, DeliveryTargets.from_settings(settings)).to_dict()
     if as_json:
         emit_json({**transcript.to_dict(), "metrics": metrics})
     else:
@@ -249,24 +251,40 @@ def practice(ctx: click.Context, card: str, use_mic: bool, seconds: float, as_js
     import threading
 
     from . import recorder, render
-    from .coach import Coach
-    from .errors import CoachError as _CoachError
 
     if not use_mic:
         raise AnswerError("practice needs --record (to grade a recording or text, use: grade CARD --audio FILE)")
-    bank = bank_from(ctx)
-    question = bank.get(card)
-    coach = Coach(bank, settings=ctx.find_root().obj["settings"])
+    question = bank_from(ctx).get(card)
     device = recorder.default_input_device()  # fails fast, before the question is shown
+    with coach_from(ctx, keep=save) as coach:
+        warm = threading.Thread(target=warm_up_quietly, args=(coach,), name="warm-up", daemon=True)
+        warm.start()  # the speech model loads while the user talks
+        click.echo(render.question_card(question, with_answer=False), err=as_json)
+        samples = record_answer(device, seconds)
+        spoken = coach.transcribe(question, samples, targets=delivery_targets(target))
+        speech_model_notice(ctx)
+        graded = coach.submit(question, spoken.text, mode="voice", spoken=spoken, audio=samples)
+    if as_json:
+        emit_json({**graded.grade.to_json(), **spoken_json(spoken)})
+        return
+    echo_spoken(spoken)
+    click.echo(render.grade_report(graded.grade, question, coach.bank.rubric))
+    if graded.attempt is not None:
+        click.echo(saved_note(graded.attempt))
 
-    def warm() -> None:  # load the speech model while the user talks
-        try:
-            coach.warm_up()
-        except _CoachError:
-            pass  # transcription will raise it again, with the message
 
-    threading.Thread(target=warm, name="warm-up", daemon=True).start()
-    click.echo(render.question_card(question, with_answer=False), err=as_json)
+def warm_up_quietly(coach: Coach) -> None:
+    """Load the speech model in the background; a failure is left for the transcription to report."""
+    with contextlib.suppress(CoachError):
+        coach.warm_up()
+
+
+def record_answer(device: str, seconds: float) -> np.ndarray:
+    """Record from the microphone until Enter or `seconds`, showing the time and level on stderr."""
+    import threading
+
+    from . import recorder
+
     click.echo(f"Recording from {device}: up to {seconds:.0f} s — press Enter to stop.", err=True)
     stop = threading.Event()
     recorder.stop_on_enter(stop)
@@ -282,21 +300,11 @@ def practice(ctx: click.Context, card: str, use_mic: bool, seconds: float, as_js
 
     samples = recorder.record(seconds, stop=stop, on_progress=progress)
     click.echo(("\n" if live else "") + f"Recorded {len(samples) / recorder.SAMPLE_RATE:.1f} s.", err=True)
-    spoken = coach.transcribe(question, samples, targets=delivery_targets(target))
-    speech_model_notice(ctx)
-    result, attempt = grade_and_keep(ctx, question, spoken.text, coach.grader, save=save, spoken=spoken, audio=samples,
-                                     mode="voice")
-    if as_json:
-        emit_json({**result.to_json(), "transcript": spoken.transcript.to_dict(), "metrics": spoken.metrics})
-        return
-    echo_spoken(spoken)
-    click.echo(render.grade_report(result, question, bank.rubric))
-    if attempt is not None:
-        click.echo(saved_note(attempt))
+    return samples
 
 
 # --- history: history list|show|diff|export|delete|regrade, next, checklist (cli_history.py) ---
-from .cli_history import grade_and_keep, register, saved_note  # noqa: E402
+from .cli_history import register, saved_note  # noqa: E402
 
 register(main)
 

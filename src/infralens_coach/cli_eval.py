@@ -99,6 +99,7 @@ def eval_command(ctx: click.Context, file: Path, grader_name: str, as_json: bool
 
 def _eval(ctx: click.Context, file: Path, grader_name: str, as_json: bool, calibrate_k: int | None,
           save_calibration: Path | None, probes: bool, samples: int, model: str | None, use_cards: bool) -> None:
+    from .config import Settings
     from .content import QuestionBank, load_rubric
     from .errors import AnswerError
     from .evaluation.dataset import RowQuestions, load_rows
@@ -113,7 +114,8 @@ def _eval(ctx: click.Context, file: Path, grader_name: str, as_json: bool, calib
     if use_cards:
         bank = state.get("bank") or QuestionBank.load(state.get("question_dirs", ()))
     rubric = bank.rubric if bank is not None else load_rubric()
-    grader = get_grader(grader_name, state.get("settings"), model=model, samples=samples)
+    settings = state.get("settings") or Settings.from_env()
+    grader = get_grader(grader_name, settings, model=model, samples=samples)
     notice = getattr(grader, "notice", None)
     if notice:
         click.echo(f"infralens-coach: {notice}", err=True)

@@ -1,26 +1,32 @@
 """The history commands: `history list|show|diff|export|delete|regrade`, `next` and `checklist`.
 
-Registered onto the main group by cli.py; thin like it: open the store, call history/progress, print.
+Registered onto the main group by cli.py; thin like it: open the store to read it, call progress, print.
+A regrade goes through the Coach (coach.py), like every grade.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from .cli_common import bank_from as _bank
+from .cli_common import coach_from, settings_from
 from .cli_common import emit_json as _emit_json
 from .content import DIMENSION_NAMES as DIM_NAMES
+from .content import Question
 from .progress import SCHEDULE_RULE
 
+if TYPE_CHECKING:
+    from .history import Attempt, HistoryStore
 
 
-def _store(ctx: click.Context):
+def _store(ctx: click.Context) -> HistoryStore:
     from .history import HistoryStore
 
-    return HistoryStore.open(ctx.find_root().obj["settings"])
+    return HistoryStore.open(settings_from(ctx))
 
 
 def _card(ctx: click.Context, ref: str | None) -> int | None:
@@ -36,7 +42,7 @@ def _short(text: str | None, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _question(ctx: click.Context, attempt):
+def _question(ctx: click.Context, attempt: Attempt) -> Question | None:
     """The card as it is now in the bank, or None when it has gone (a removed pack)."""
     from .errors import UnknownQuestionError
 
@@ -206,22 +212,16 @@ def delete(ctx: click.Context, attempt_id: str, yes: bool) -> None:
 def regrade(ctx: click.Context, attempt_id: str, grader_mode: str, model: str | None, as_json: bool) -> None:
     """Grade a saved attempt again (an ungraded one, or after the card or rubric changed)."""
     from . import render
-    from .errors import HistoryError
-    from .grading.base import Grade
     from .grading.chain import build_grader
 
-    with _store(ctx) as store:
-        attempt = store.get(attempt_id)
-        question = _question(ctx, attempt)
-        if question is None:
-            raise HistoryError(f"card {attempt.question_id!r} of attempt {attempt.id} is not in the question bank")
-        grader = build_grader(ctx.find_root().obj["settings"], grader_mode, model=model)
-        attempt = store.regrade(attempt.id, question, _bank(ctx).rubric, grader)
+    with coach_from(ctx, build_grader(settings_from(ctx), grader_mode, model=model)) as coach:
+        regraded = coach.regrade(attempt_id)
     if as_json:
-        _emit_json(attempt.grade)
+        _emit_json(regraded.attempt.grade)
     else:
-        click.echo(render.grade_report(Grade.from_json(attempt.grade), question, _bank(ctx).rubric))
-        click.echo(f"\nRegraded attempt {attempt.id}.")
+        question = coach.question(regraded.attempt.question_id)
+        click.echo(render.grade_report(regraded.grade, question, coach.bank.rubric))
+        click.echo(f"\nRegraded attempt {regraded.attempt.id}.")
 
 
 @click.command("next", help="Suggest the card to practise next.\n\n\b\n" + SCHEDULE_RULE)
@@ -269,26 +269,7 @@ def checklist(ctx: click.Context, as_json: bool) -> None:
     click.echo(f"\n{solid} of {len(items)} solid.")
 
 
-def grade_and_keep(ctx: click.Context, question, answer: str, grader=None, *, save: bool = True, spoken=None,
-                   audio=None, mode: str = "text"):
-    """Grade, and unless --no-save keep the attempt (ungraded, with the reason, if the grader fails).
-
-    `spoken` is coach.TranscribeResult for voice/upload answers; `audio` a file path or 16 kHz samples."""
-    from .grading import KeywordGrader
-    from .history import grade_and_save
-
-    grader = grader or KeywordGrader()
-    rubric = _bank(ctx).rubric
-    if not save:
-        return grader.grade(question, rubric, answer), None
-    details = {}
-    if spoken is not None:
-        details = {"transcript": spoken.transcript, "metrics": spoken.metrics, "transcribe_s": spoken.seconds}
-    with _store(ctx) as store:
-        return grade_and_save(store, question, rubric, grader, answer, mode=mode, audio=audio, **details)
-
-
-def saved_note(attempt) -> str:
+def saved_note(attempt: Attempt) -> str:
     return f"\nSaved as attempt {attempt.id} (review: infralens-coach history show {attempt.id[-8:]})."
 
 

@@ -1,11 +1,18 @@
-"""Settings read from the environment (INFRALENS_*), and the user's data directory."""
+"""Settings read from the environment (INFRALENS_*), and the user's data directory.
+
+The one place that reads our environment variables: Settings.from_env() is called by the entry points (the CLI,
+the web app); everything else receives the Settings it needs.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .errors import CoachError
 
 
 def user_dir() -> Path:
@@ -35,8 +42,6 @@ def _float(name: str, default: float) -> float:
     try:
         return float(raw)
     except ValueError:
-        from .errors import CoachError
-
         raise CoachError(f"{name}={raw!r} is not a number") from None
 
 
@@ -49,9 +54,21 @@ def _flag(name: str, default: bool) -> bool:
     return default if not raw else raw not in ("0", "false", "no", "off")
 
 
+def _band(name: str) -> tuple[float, float] | None:
+    """A "MIN-MAX" range such as 60-120 (also 60–120 or 60:120); None when unset."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*[-–:]\s*(\d+(?:\.\d+)?)\s*", raw)
+    if not match or float(match[1]) > float(match[2]):
+        raise CoachError(f"{name}={raw!r} must be a range like 60-120")
+    return float(match[1]), float(match[2])
+
+
 @dataclass(frozen=True)
 class Settings:
     question_dirs: tuple[Path, ...] = ()
+    data_dir: Path = field(default_factory=user_dir)  # history.db, kept recordings, the grade cache
     # Speech to text
     whisper_engine: str = "faster-whisper"
     whisper_model: str | None = None  # name, CTranslate2 dir or .pt path; None = best available offline
@@ -62,6 +79,10 @@ class Settings:
     llm_model: str | None = None
     llm_api_base: str | None = None
     llm_timeout_s: float = 30.0
+    grader_meaning: bool = True  # the offline grader also matches by meaning (INFRALENS_GRADER_MEANING=0: off)
+    # Delivery notes: the answer length and pace judged against (None: the full-answer band, 60–120 s)
+    target_seconds: tuple[float, float] | None = None
+    target_wpm: tuple[float, float] | None = None
     # History
     keep_audio: bool = True  # copy recordings into the data dir (INFRALENS_KEEP_AUDIO=0 to opt out)
     # Web app (checked when it starts: ui_server.server_options)
@@ -71,10 +92,11 @@ class Settings:
     allow_open: bool = False  # INFRALENS_ALLOW_OPEN=1: serve a non-loopback address without a password
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         env = os.environ.get
         return cls(
             question_dirs=_paths(env("INFRALENS_QUESTIONS")),
+            data_dir=user_dir(),
             whisper_engine=env("INFRALENS_WHISPER_ENGINE") or "faster-whisper",
             whisper_model=env("INFRALENS_WHISPER_MODEL") or None,
             whisper_beam_size=_int("INFRALENS_WHISPER_BEAM", 5),
@@ -83,6 +105,9 @@ class Settings:
             llm_model=env("INFRALENS_LLM_MODEL") or None,
             llm_api_base=env("INFRALENS_LLM_API_BASE") or None,
             llm_timeout_s=_float("INFRALENS_LLM_TIMEOUT_S", 30.0),
+            target_seconds=_band("INFRALENS_TARGET_SECONDS"),
+            target_wpm=_band("INFRALENS_TARGET_WPM"),
+            grader_meaning=_flag("INFRALENS_GRADER_MEANING", True),
             keep_audio=_flag("INFRALENS_KEEP_AUDIO", True),
             host=(env("INFRALENS_HOST") or "127.0.0.1").strip(),
             port=_int("INFRALENS_PORT", 7860),

@@ -2,6 +2,9 @@
 
 A pack is a directory of one-card YAML files (format: docs/content-format.md). Errors name the file, the
 field and the problem, so a user fixing their own pack never has to read a traceback.
+
+Pure data: a card with only a reference answer keeps no points here; the grading layer derives them when it
+grades (grading.derive.points_of), so loading the bank imports no grader and no stemmer.
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ class Table(_Strict):
     rows: tuple[tuple[str, ...], ...] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _rows_match_columns(self) -> "Table":
+    def _rows_match_columns(self) -> Table:
         for i, row in enumerate(self.rows):
             if len(row) != len(self.columns):
                 raise ValueError(f"row {i} has {len(row)} cells, the table has {len(self.columns)} columns")
@@ -104,7 +107,6 @@ class Question(_Strict):
     misconceptions: tuple[Misconception, ...] = ()
     # Set by the loader, not by the file.
     path: str = ""
-    derived: bool = False
 
     @field_validator("id")
     @classmethod
@@ -141,7 +143,7 @@ class Question(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _complete(self) -> "Question":
+    def _complete(self) -> Question:
         if not self.points and not self.reference_text:
             raise ValueError("needs either `points` or a reference answer (`reference_answer` or `short_answer`)")
         if self.points:
@@ -156,6 +158,11 @@ class Question(_Strict):
             if dupes:
                 raise ValueError(f"duplicate {kind} id(s): {', '.join(dupes)}")
         return self
+
+    @property
+    def derived(self) -> bool:
+        """True when the card has no points of its own: graders derive them from its reference answer."""
+        return not self.points
 
     @property
     def reference_text(self) -> str:
@@ -178,16 +185,16 @@ class Question(_Strict):
     def title(self) -> str:
         return f"{self.card:02d} · {self.question}"
 
-    def dimension_weight(self, rubric: "Rubric", dimension: str) -> float:
+    def dimension_weight(self, rubric: Rubric, dimension: str) -> float:
         if dimension in self.weights:
             return self.weights[dimension]
         return rubric.dimension(dimension).weight
 
-    def version(self, rubric: "Rubric") -> str:
+    def version(self, rubric: Rubric) -> str:
         """A short hash of this card and the rubric: grades are comparable only within one version."""
-        payload = json.dumps(
-            [self.model_dump(mode="json", exclude={"path"}), rubric.model_dump(mode="json")], sort_keys=True
-        )
+        # "derived" was a stored field once: kept in the payload so the cards' versions do not change.
+        card = {**self.model_dump(mode="json", exclude={"path"}), "derived": self.derived}
+        payload = json.dumps([card, rubric.model_dump(mode="json")], sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
@@ -212,7 +219,7 @@ class Rubric(_Strict):
     dimensions: tuple[Dimension, ...]
 
     @model_validator(mode="after")
-    def _all_five(self) -> "Rubric":
+    def _all_five(self) -> Rubric:
         ids = [d.id for d in self.dimensions]
         if sorted(ids) != sorted(DIMENSIONS) or len(ids) != len(DIMENSIONS):
             raise ValueError(f"needs each of the five dimensions exactly once: {', '.join(DIMENSIONS)}")
@@ -286,14 +293,9 @@ def load_question(path: Path) -> Question:
         if reserved in data:
             raise ContentError(f"{path}: {reserved}: unknown field")
     try:
-        question = Question.model_validate({**data, "path": str(path)})
+        return Question.model_validate({**data, "path": str(path)})
     except ValidationError as exc:
         raise ContentError(_describe(path, exc)) from exc
-    if not question.points:
-        from .grading.derive import derive_points
-
-        question = question.model_copy(update={"points": derive_points(question.reference_text), "derived": True})
-    return question
 
 
 @dataclass(frozen=True)
@@ -304,7 +306,7 @@ class QuestionBank:
     @classmethod
     def load(
         cls, extra_dirs: Sequence[Path] = (), *, include_builtin: bool = True, rubric_path: Path | None = None
-    ) -> "QuestionBank":
+    ) -> QuestionBank:
         """Load the built-in bank plus any packs; every problem in every file is reported at once."""
         dirs = ([builtin_questions_dir()] if include_builtin else []) + [Path(d) for d in extra_dirs]
         problems: list[str] = []

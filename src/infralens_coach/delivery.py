@@ -2,21 +2,21 @@
 
 Length, speaking time, pace, long pauses and filler words, with plain-language notes against a target
 band: a named preset (TARGET_PRESETS: "short" 20–45 s, "full" 60–120 s, both 130–170 words per minute) or
-INFRALENS_TARGET_SECONDS / INFRALENS_TARGET_WPM as "MIN-MAX". Whisper drops many fillers, so the filler
-count is a lower bound and says so. Fillers are counted from the words alone, so the same transcript always
-gives the same count; "like", "so" and "you know" count only as discourse markers, never as a preposition
-("like an inference API") or a conjunction ("so it restarts").
+the settings' target_seconds / target_wpm (INFRALENS_TARGET_SECONDS / _WPM as "MIN-MAX"). Whisper drops many
+fillers, so the filler count is a lower bound and says so. Fillers are counted from the words alone, so the same
+transcript always gives the same count; "like", "so" and "you know" count only as discourse markers, never as a
+preposition ("like an inference API") or a conjunction ("so it restarts").
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any
 
-from .errors import CoachError
+from .config import Settings
 from .transcribe.base import Transcript, Word
 
 FILLERS = frozenset({"um", "umm", "uh", "uhh", "uhm", "er", "erm", "ah", "hmm", "mm", "mhm"})
@@ -38,9 +38,10 @@ class DeliveryTargets:
     long_pause_s: float = 1.5
 
     @classmethod
-    def from_env(cls) -> "DeliveryTargets":
-        lo_s, hi_s = _band("INFRALENS_TARGET_SECONDS", (cls.min_duration_s, cls.max_duration_s))
-        lo_w, hi_w = _band("INFRALENS_TARGET_WPM", (cls.min_wpm, cls.max_wpm))
+    def from_settings(cls, settings: Settings) -> DeliveryTargets:
+        """The settings' bands (INFRALENS_TARGET_SECONDS / _WPM), each defaulting to the full-answer band."""
+        lo_s, hi_s = settings.target_seconds or (cls.min_duration_s, cls.max_duration_s)
+        lo_w, hi_w = settings.target_wpm or (cls.min_wpm, cls.max_wpm)
         return cls(lo_s, hi_s, lo_w, hi_w)
 
 
@@ -49,16 +50,6 @@ TARGET_PRESETS: dict[str, DeliveryTargets] = {
     "short": DeliveryTargets(min_duration_s=20.0, max_duration_s=45.0),  # "about 30 s"
     "full": DeliveryTargets(min_duration_s=60.0, max_duration_s=120.0),  # "about 2 min"
 }
-
-
-def _band(name: str, default: tuple[float, float]) -> tuple[float, float]:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*[-–:]\s*(\d+(?:\.\d+)?)\s*", raw)
-    if not match or float(match[1]) > float(match[2]):
-        raise CoachError(f"{name}={raw!r} must be a range like 60-120")
-    return float(match[1]), float(match[2])
 
 
 @dataclass(frozen=True)
@@ -97,7 +88,8 @@ class DeliveryMetrics:
     def long_pause_count(self) -> int:
         return len(self.long_pauses)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape the CLI prints and the history stores."""
         return {
             "duration_s": round(self.duration_s, 1),
             "recording_s": round(self.recording_s, 1),

@@ -12,7 +12,7 @@ import json
 from typing import Iterable
 
 from .content import DIMENSIONS
-from .history import Attempt
+from .attempt import Attempt
 
 FORMATS = ("csv", "json", "md")
 _FLAT = ("id", "created_utc", "card", "question_id", "question_version", "mode", "state", "ungraded_reason",

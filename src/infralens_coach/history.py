@@ -1,15 +1,16 @@
-"""Every attempt kept: a SQLite history in the user's data directory, safe under concurrent writers.
+"""Every attempt kept: a SQLite history in the data directory, safe under concurrent writers. Storage only:
+grading and the failure policy live in the Coach (coach.py), which builds the attempts this module keeps.
 
-    with HistoryStore.open() as store:                 # user_dir()/history.db, migrated on open
-        result, attempt = grade_and_save(store, question, rubric, KeywordGrader(), text, mode="text")
-        store.list(card=7); store.get(attempt.id[:12]); store.regrade(attempt.id, question, rubric, grader)
+    with HistoryStore.open(settings) as store:         # settings.data_dir/history.db, migrated on open
+        attempt = store.save(new_attempt(question, rubric, text, grade=grade.to_json()))
+        store.list(card=7); store.get(attempt.id[:12]); store.update_grade(attempt.id, new_grade.to_json())
 
 - Migrations are append-only functions m001_..., applied in order on open inside one write transaction
   and recorded in `_migrations`; a shipped migration is never edited, a change is a new migration.
 - Ids are ULIDs (48-bit millisecond time + 80 random bits, Crockford base32): they sort by creation time.
 - A save is one transaction (WAL, synchronous=FULL): after `save()` returns, the attempt survives a kill -9.
-- A grader failure never becomes a fake score: the attempt is saved `ungraded` with the reason, and
-  `regrade` grades it later. Audio is copied to <data dir>/audio/<id><ext> unless INFRALENS_KEEP_AUDIO=0.
+- An `ungraded` attempt carries the reason (a grader failure never becomes a fake score); `update_grade` gives
+  it a grade later. Audio is copied to <data dir>/audio/<id><ext> unless INFRALENS_KEEP_AUDIO=0.
 
 `python -m infralens_coach.history --schema-doc` prints docs/history.md, generated from the migrations.
 """
@@ -24,15 +25,23 @@ import sqlite3
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Union
 
 from .attempt import (  # noqa: F401  (re-exported: the history's public names)
     ID_ALPHABET, MODES, Attempt, id_time, new_attempt, new_id, parse_utc, utc_text,
 )
-from .config import Settings, user_dir
-from .errors import GraderError, HistoryError
+from .config import Settings
+from .errors import HistoryError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# A recording to keep: a file (copied), or 16 kHz mono float samples from the microphone (written as WAV).
+KeptAudio = Union[str, "os.PathLike[str]", "np.ndarray"]
 
 BUSY_TIMEOUT_S = 15.0
 DB_NAME = "history.db"
@@ -128,14 +137,15 @@ CREATE TABLE IF NOT EXISTS _migrations (
 class _write:
     """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error (the connection is in autocommit mode)."""
 
-    def __init__(self, db: sqlite3.Connection):
+    def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
 
     def __enter__(self) -> sqlite3.Connection:
         self.db.execute("BEGIN IMMEDIATE")
         return self.db
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if exc_type is None:
             try:
                 self.db.execute("COMMIT")
@@ -157,7 +167,7 @@ _COLUMNS = (
 _JSON = {"segments_json": "segments", "metrics_json": "metrics", "grade_json": "grade"}
 
 
-def _row(attempt: Attempt) -> tuple:
+def _row(attempt: Attempt) -> tuple[Any, ...]:
     data = attempt.to_dict()
     data.update(overall=attempt.overall, decided_by=attempt.decided_by, fallback_reason=attempt.fallback_reason)
     for column, key in _JSON.items():
@@ -174,7 +184,7 @@ def _attempt(row: sqlite3.Row) -> Attempt:
     return Attempt(**data)
 
 
-def _write_wav(samples, path: Path, sample_rate: int = 16_000) -> None:
+def _write_wav(samples: np.ndarray, path: Path, sample_rate: int = 16_000) -> None:
     import wave
 
     import numpy as np
@@ -198,7 +208,7 @@ def _fsync(path: Path) -> None:
 class HistoryStore:
     """Attempts in one SQLite file. Thread-safe; open one per process (or per thread) as you like."""
 
-    def __init__(self, path: Path | str, *, keep_audio: bool = True):
+    def __init__(self, path: Path | str, *, keep_audio: bool = True) -> None:
         self.path = Path(path)
         self.data_dir = self.path.parent
         self.keep_audio = keep_audio
@@ -222,9 +232,9 @@ class HistoryStore:
             raise HistoryError(f"{self.path} is not a usable history database: {exc}") from exc
 
     @classmethod
-    def open(cls, settings: Settings | None = None) -> "HistoryStore":
-        settings = settings or Settings.from_env()
-        return cls(user_dir() / DB_NAME, keep_audio=settings.keep_audio)
+    def open(cls, settings: Settings) -> HistoryStore:
+        """The history in the settings' data directory (INFRALENS_HOME or the platform's app data dir)."""
+        return cls(settings.data_dir / DB_NAME, keep_audio=settings.keep_audio)
 
     def _wal(self) -> None:
         # Switching to WAL needs a moment alone with the file; a busy reply here ignores the busy
@@ -242,20 +252,19 @@ class HistoryStore:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> "HistoryStore":
+    def __enter__(self) -> HistoryStore:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- writing
 
-    def save(self, attempt: Attempt, audio=None) -> Attempt:
+    def save(self, attempt: Attempt, audio: KeptAudio | None = None) -> Attempt:
         """Insert atomically. `audio` (a file path, or 16 kHz mono float samples from the microphone) is
         first copied into the data dir, unless keep_audio is off; a path that already is one of the history's
         copies (the web app grading the same recording again) is shared, not copied again."""
         copied = None
-        is_file = isinstance(audio, (str, os.PathLike))
         shared = self._kept_copy(audio) if self.keep_audio else None
         if shared is not None:  # the same recording graded again: its attempts share one copy
             attempt = dataclasses.replace(attempt, audio_path=shared, audio_source=attempt.audio_source
@@ -263,7 +272,7 @@ class HistoryStore:
         elif audio is not None and self.keep_audio:
             copied = self._keep_audio(audio, attempt.id)
             attempt = dataclasses.replace(attempt, audio_path=copied.relative_to(self.data_dir).as_posix())
-        if is_file and attempt.audio_source is None:
+        if isinstance(audio, (str, os.PathLike)) and attempt.audio_source is None:
             attempt = dataclasses.replace(attempt, audio_source=Path(audio).name)
         try:
             with self._lock, _write(self.db) as db:
@@ -283,7 +292,7 @@ class HistoryStore:
             [(attempt.id, dim, score, top) for dim, (score, top) in attempt.scores().items()],
         )
 
-    def _kept_copy(self, audio) -> str | None:
+    def _kept_copy(self, audio: KeptAudio | None) -> str | None:
         """`audio` as a path relative to the data dir when it already is one of this history's copies."""
         if not isinstance(audio, (str, os.PathLike)):
             return None
@@ -293,16 +302,16 @@ class HistoryStore:
     def _source_of(self, audio_path: str) -> str | None:
         rows = self._query("SELECT audio_source FROM attempts WHERE audio_path = ? AND audio_source IS NOT NULL "
                            "ORDER BY id LIMIT 1", (audio_path,))
-        return rows[0][0] if rows else None
+        return str(rows[0][0]) if rows else None
 
-    def _keep_audio(self, audio, attempt_id: str) -> Path:
+    def _keep_audio(self, audio: KeptAudio, attempt_id: str) -> Path:
         """Copy (or, for samples, write as WAV) into audio/<id><ext>: whole and on disk before its row exists."""
-        is_file = isinstance(audio, (str, os.PathLike))
-        target = self.data_dir / "audio" / f"{attempt_id}{Path(audio).suffix.lower() if is_file else '.wav'}"
+        suffix = Path(audio).suffix.lower() if isinstance(audio, (str, os.PathLike)) else ".wav"
+        target = self.data_dir / "audio" / f"{attempt_id}{suffix}"
         partial = target.with_name(target.name + ".partial")
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            if is_file:
+            if isinstance(audio, (str, os.PathLike)):
                 shutil.copyfile(audio, partial)
             else:
                 _write_wav(audio, partial)
@@ -313,9 +322,10 @@ class HistoryStore:
             raise HistoryError(f"cannot keep the recording in {target.parent}: {exc}") from exc
         return target
 
-    def update_grade(self, attempt_id: str, grade=None, *, ungraded_reason: str | None = None,
+    def update_grade(self, attempt_id: str, grade: dict[str, Any] | None = None, *, ungraded_reason: str | None = None,
                      question_version: str | None = None, grade_s: float | None = None) -> Attempt:
-        """Replace an attempt's grade (regrade), or record why grading failed again (keeps any old grade)."""
+        """Replace an attempt's grade (`grade` is Grade.to_json()), or record why grading failed again (keeps any
+        old grade)."""
         current = self.get(attempt_id)
         if grade is None:
             if current.graded:
@@ -323,8 +333,8 @@ class HistoryStore:
             updated = dataclasses.replace(current, ungraded_reason=ungraded_reason)
         else:
             updated = dataclasses.replace(
-                current, state="graded", ungraded_reason=None, grade=grade.to_json() if hasattr(grade, "to_json")
-                else grade, grade_s=grade_s, graded_utc=utc_text(datetime.now(timezone.utc)),
+                current, state="graded", ungraded_reason=None, grade=grade, grade_s=grade_s,
+                graded_utc=utc_text(datetime.now(timezone.utc)),
                 question_version=question_version or current.question_version,
             )  # fmt: skip
         row = dict(zip(_COLUMNS, _row(updated)))
@@ -335,18 +345,6 @@ class HistoryStore:
                        [row[c] for c in changed] + [updated.id])
             self._insert_dimensions(updated)
         return updated
-
-    def regrade(self, attempt_id: str, question, rubric, grader) -> Attempt:
-        """Grade the attempt's transcript again; on a grader failure the attempt is kept and the error raised."""
-        attempt = self.get(attempt_id)
-        start = time.perf_counter()
-        try:
-            result = grader.grade(question, rubric, attempt.transcript)
-        except GraderError as exc:
-            self.update_grade(attempt.id, ungraded_reason=str(exc))
-            raise
-        return self.update_grade(attempt.id, result, question_version=question.version(rubric),
-                                 grade_s=time.perf_counter() - start)
 
     def delete(self, attempt_id: str) -> Attempt:
         attempt = self.get(attempt_id)
@@ -361,7 +359,7 @@ class HistoryStore:
 
     # -- reading
 
-    def _query(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._lock:
             return self.db.execute(sql, params).fetchall()
 
@@ -380,7 +378,8 @@ class HistoryStore:
 
     def list(self, card: int | None = None, *, graded_only: bool = False) -> list[Attempt]:
         """Attempts, oldest first."""
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         if card is not None:
             where.append("card = ?")
             params.append(card)
@@ -393,45 +392,13 @@ class HistoryStore:
         return iter(self.list())
 
     def count(self) -> int:
-        return self._query("SELECT count(*) FROM attempts")[0][0]
-
-    def score_series(self, card: int) -> dict[str, list[tuple[str, int, int]]]:
-        """dimension -> [(created_utc, score, max_score), ...] over the card's graded attempts, oldest first."""
-        series: dict[str, list[tuple[str, int, int]]] = {}
-        for row in self._query(
-            "SELECT a.created_utc, d.dimension, d.score, d.max_score FROM attempt_dimensions AS d "
-            "JOIN attempts AS a ON a.id = d.attempt_id WHERE a.card = ? AND a.state = 'graded' ORDER BY a.id",
-            (card,),
-        ):
-            series.setdefault(row["dimension"], []).append((row["created_utc"], row["score"], row["max_score"]))
-        return series
+        return int(self._query("SELECT count(*) FROM attempts")[0][0])
 
     def audio_file(self, attempt: Attempt) -> Path | None:
         return self.data_dir / attempt.audio_path if attempt.audio_path else None
 
     def integrity_check(self) -> str:
-        return self._query("PRAGMA integrity_check")[0][0]
-
-
-def grade_and_save(store: HistoryStore | None, question, rubric, grader, text: str, *, mode: str = "text",
-                   audio=None, **details) -> tuple[Any, Attempt | None]:
-    """Grade `text` and keep the attempt (when `store` is given). A grader failure still saves the
-    transcript, as `ungraded`, and re-raises with the attempt id so the user can regrade it later."""
-    start = time.perf_counter()
-    try:
-        result = grader.grade(question, rubric, text)
-    except GraderError as exc:
-        if store is None:
-            raise
-        attempt = store.save(new_attempt(question, rubric, text, mode=mode, ungraded_reason=str(exc), **details),
-                             audio=audio)
-        raise type(exc)(f"{exc} — the answer is saved as ungraded attempt {attempt.id}; "
-                        f"grade it later with `infralens-coach history regrade {attempt.id}`") from exc
-    grade_s = time.perf_counter() - start
-    if store is None:
-        return result, None
-    return result, store.save(new_attempt(question, rubric, text, mode=mode, grade=result, grade_s=grade_s, **details),
-                              audio=audio)
+        return str(self._query("PRAGMA integrity_check")[0][0])
 
 
 # ---------------------------------------------------------------- docs/history.md, from the migrations
@@ -466,7 +433,7 @@ def schema_doc() -> str:
     for name, sql in db.execute(
         "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
     ):
-        notes = {}
+        notes: dict[str, str] = {}
         for line in sql.splitlines():
             column, _, comment = line.strip().partition("--")
             if comment and column.split():
@@ -480,7 +447,7 @@ def schema_doc() -> str:
     lines += ["", "## Indexes", "", "```sql", *[f"{row[0]};" for row in indexes], "```"]
     from . import progress  # the rules that read the history, documented where they are defined
 
-    status_rule = " ".join(progress.status.__doc__.split())
+    status_rule = " ".join((progress.status.__doc__ or "").split())
     lines += ["", "## Progress, `next` and `checklist`", "", "```text", progress.SCHEDULE_RULE, "```", "",
               f"`checklist` shows cards {progress.CHECKLIST_CARDS[0]}-{progress.CHECKLIST_CARDS[-1]} (the seed's final "
               f"review checklist) with a status: {status_rule}", ""]  # fmt: skip

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, Sequence
 
+from .attempt import Attempt, parse_utc
 from .errors import HistoryError
-from .history import Attempt, parse_utc
 
 # The seed's final review checklist is cards 1-8, in this order.
 CHECKLIST_INTRO = "Before an interview, you should be able to answer these without reading the page."
@@ -40,7 +40,7 @@ def by_card(attempts: Iterable[Attempt]) -> dict[int, list[Attempt]]:
 
 
 def score_series(attempts: Iterable[Attempt], card: int) -> dict[str, list[tuple[str, int, int]]]:
-    """dimension -> [(created_utc, score, max_score), ...] for plots; the same as HistoryStore.score_series."""
+    """dimension -> [(created_utc, score, max_score), ...] over the card's graded attempts, oldest first (plots)."""
     series: dict[str, list[tuple[str, int, int]]] = {}
     for attempt in by_card(attempts).get(card, []):
         for dim, (score, top) in attempt.scores().items():

@@ -1,97 +1,48 @@
 """The web app: practise a card out loud, see graded feedback beside the reference, review history.
 
-build_demo() lays out the page and wires events to the handlers in ui_practice (Practice tab) and ui_history
-(History tab); launch() checks where it may listen (ui_server) and starts it. Handlers turn our errors into
-gr.Error, so the page says what happened and keeps working.
+build_demo() lays out the page and wires events to the handlers in ui_practice (Practice tab), ui_history
+(History tab) and ui_settings (Settings tab); launch() checks where it may listen (ui_server) and starts it.
+Handlers turn our errors into gr.Error, so the page says what happened and keeps working. No logic lives here.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr
 
-from . import progress, render_html
+from . import render_html
 from .coach import Coach
-from .config import Settings, user_dir
-from .content import GROUPS, QuestionBank
-from .errors import CoachError
+from .config import Settings
+from .content import GROUPS
 from .ui_history import DATE_RANGES, EXPORT_FORMATS, HISTORY_COLUMNS, HistoryView
-from .ui_practice import DEFAULT_TARGET, TARGETS, Practice, target_text
+from .ui_practice import DEFAULT_TARGET, TARGETS, Practice
 from .ui_server import configure_logging, server_options, start_notes
+from .ui_settings import SettingsView, Warmup
 
 MAX_UPLOAD = "50mb"
 
 
-class _Warmup:
-    """The Whisper model loads in a background thread, so the page is usable at once."""
-
-    def __init__(self, coach: Coach) -> None:
-        self.status = "loading the speech model…"
-        self._thread = threading.Thread(target=self._run, args=(coach,), daemon=True, name="whisper-warm-up")
-
-    def start(self) -> _Warmup:
-        self._thread.start()
-        return self
-
-    def _run(self, coach: Coach) -> None:
-        try:
-            self.status = f"ready: {coach.warm_up()}"
-        except CoachError as exc:
-            self.status = f"not available: {exc}"
-
-
-def default_coach(settings: Settings | None = None) -> Coach:
-    from .history import HistoryStore
-
-    settings = settings or Settings.from_env()
-    return Coach(QuestionBank.load(settings.question_dirs), settings=settings, store=HistoryStore.open(settings))
-
-
 def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks:
-    coach = coach or default_coach()
-    bank, store = coach.bank, coach.store
-    warm = _Warmup(coach).start() if warm_up else None
+    """The page; `coach` defaults to the one the environment configures (Settings.from_env)."""
+    coach = coach or Coach.from_settings(Settings.from_env())
+    warmup = Warmup(coach).start() if warm_up else None
     practice, history = Practice(coach, coach.settings.port), HistoryView(coach)
-    choices = [(f"{q.card:02d} · {q.question} [{q.group or 'your pack'}]", q.id) for q in bank.questions]
-
-    def list_questions() -> list[dict]:
-        return [{"id": q.id, "card": q.card, "question": q.question, "group": q.group} for q in bank.questions]
-
-    def suggested_id() -> str:
-        return progress.suggestions(bank.questions, history.attempts())[0].question_id
-
-    def suggested_question_html() -> str:
-        return render_html.question_html(bank.get(suggested_id()), target_text(DEFAULT_TARGET))
-
-    def settings_md() -> str:
-        s = coach.settings
-        model = s.whisper_model or "the best available offline (base.en if cached, else the bundled tiny.en)"
-        llm = f"`{s.llm_model}`" if s.llm_model else "not configured: the offline keyword grader decides"
-        status = warm.status if warm else "loads on the first recording"
-        return (
-            f"- **Speech engine:** `{s.whisper_engine}`, model {model} — {status}\n"
-            "  - Better accuracy on jargon: download `base.en` once and set `INFRALENS_WHISPER_MODEL=base.en`.\n"
-            f"- **LLM grader:** {llm}. Set `INFRALENS_LLM_MODEL` (e.g. `ollama/llama3.1` or "
-            "`openai/gpt-4o-mini`); provider keys stay in your environment and are never shown or stored.\n"
-            f"- **Data directory:** `{user_dir()}`"
-            + ("" if store is not None else " (history is off)")
-            + f"\n- **Questions:** {len(bank.questions)} cards"
-        )
+    settings_view = SettingsView(coach, warmup)
+    choices = [(f"{q.card:02d} · {q.question} [{q.group or 'your pack'}]", q.id) for q in coach.bank.questions]
 
     # Callables: Gradio evaluates them at every page load, so the suggestion follows the history.
     with gr.Blocks(title="infralens-coach", delete_cache=(3600, 3600)) as demo:
         gr.Markdown("# infralens-coach\nRehearse AI-infrastructure interview answers out loud.")
         with gr.Tab("Practice", id="practice"):
             with gr.Row(elem_id="il-picker-row"):
-                picker = gr.Dropdown(choices, value=suggested_id, label="Question (suggested: practise next)",
+                picker = gr.Dropdown(choices, value=practice.suggested_id, label="Question (suggested: practise next)",
                                      filterable=True, scale=4, min_width=280, elem_id="il-picker")
                 target = gr.Radio(list(TARGETS), value=DEFAULT_TARGET, label="Target length", scale=1,
                                   min_width=200, elem_id="il-target")
-            question_box = gr.HTML(suggested_question_html)
+            question_box = gr.HTML(practice.suggested_question_html)
             heard = gr.State(None)  # ui_practice.Heard: the last recording transcribed
             pending = gr.State(False)  # Record was pressed and its upload has not been transcribed yet
             graded_for = gr.State(None)  # the card the feedback on the page belongs to
@@ -159,14 +110,14 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
                     no_btn = gr.Button("Cancel", elem_id="il-delete-no")
             history_status = gr.Markdown(elem_id="il-history-status")
             gr.Markdown("### Progress on a card")
-            plot_card = gr.Dropdown(choices, value=suggested_id, label="Card")
+            plot_card = gr.Dropdown(choices, value=practice.suggested_id, label="Card")
             plot = gr.HTML(elem_id="il-progress", label="Score per dimension (0–4), attempt by attempt")
             gr.Markdown("### Review checklist")
             checklist = gr.Markdown(elem_id="il-checklist")
             all_cards = gr.Dataframe(interactive=False, label="All cards", elem_id="il-all-cards")
         with gr.Tab("Settings", id="settings"):
             settings_box = gr.Markdown(elem_id="il-settings")
-            gr.Button("Refresh").click(settings_md, None, settings_box, api_name=False)
+            gr.Button("Refresh").click(settings_view.markdown, None, settings_box, api_name=False)
 
         # ------------------------------------------------------------ practice events
         # A new card or target keeps the answer and the feedback (the note says whose feedback it is).
@@ -216,20 +167,21 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
             history.progress_chart, plot_card, plot, api_name=False)
         plot_card.change(history.progress_chart, plot_card, plot, api_name="progress")
         gr.api(history.checklist_md, api_name="checklist")
-        gr.api(list_questions, api_name="questions")
-        gr.api(suggested_id, api_name="next")
-        demo.load(settings_md, None, settings_box, api_name=False)
+        gr.api(practice.questions, api_name="questions")
+        gr.api(practice.suggested_id, api_name="next")
+        demo.load(settings_view.markdown, None, settings_box, api_name=False)
     return demo
 
 
 def launch(demo: gr.Blocks, settings: Settings | None = None) -> None:
     """Serve the app where INFRALENS_HOST/PORT/AUTH say; CoachError when it must not start (see ui_server)."""
-    options = server_options(settings or Settings.from_env())
+    settings = settings or Settings.from_env()
+    options = server_options(settings)
     configure_logging()
     # quiet: Gradio's own banner suggests share=True, which this app never uses (the README says why)
     demo.launch(server_name=options.host, server_port=options.port, share=False, auth=options.auth,
                 max_file_size=MAX_UPLOAD, css=render_html.CSS, show_error=True, quiet=True,
-                prevent_thread_lock=True, allowed_paths=[str(user_dir() / "audio")])  # History plays recordings
+                prevent_thread_lock=True, allowed_paths=[str(settings.data_dir / "audio")])  # History plays recordings
     for note in start_notes(options):
         print(note, flush=True)
     demo.block_thread()

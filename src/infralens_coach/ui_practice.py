@@ -1,7 +1,8 @@
-"""The Practice tab's handlers: show a card, transcribe a recording, grade the answer.
+"""The Practice tab's handlers: pick a card, transcribe a recording, grade the answer.
 
-Plain methods on one object, so tests call them directly (with a fake progress callable) as well as through the
-running app. What the page remembers between events is one `Heard` value: the last recording transcribed.
+Plain methods on one small object holding the Coach, so tests call them directly (with a fake progress callable)
+as well as through the running app. Transcribing and grading go through the Coach (Coach.transcribe, Coach.submit),
+as in the CLI. What the page remembers between events is one `Heard` value: the last recording transcribed.
 """
 
 from __future__ import annotations
@@ -13,14 +14,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 import numpy as np
 
 from . import progress, render_html
-from .coach import Coach, TranscribeResult
+from .attempt import Attempt
+from .coach import Coach, SpokenAnswer
 from .content import DIMENSION_NAMES, Question
-from .delivery import TARGET_PRESETS, DeliveryTargets, delivery_metrics
+from .delivery import TARGET_PRESETS, DeliveryTargets
 from .errors import CoachError
 from .ui_server import log_user_error
 
@@ -105,7 +108,7 @@ class Heard:
     path: str  # the recording as the page received it
     mode: str  # voice | upload
     question_id: str  # the card whose prompt steered the transcription
-    result: TranscribeResult
+    result: SpokenAnswer
     kept: str | None = None  # the history's copy: later grades of this recording share it
 
     def audio(self) -> str | None:
@@ -128,6 +131,19 @@ class Practice:
 
     # ------------------------------------------------------------ the card and the target
 
+    def questions(self) -> list[dict[str, Any]]:
+        """The cards, for the API (/questions)."""
+        bank = self.coach.bank
+        return [{"id": q.id, "card": q.card, "question": q.question, "group": q.group} for q in bank.questions]
+
+    def suggested_id(self) -> str:
+        """The card to practise next (progress.suggestions over the history); asked at every page load."""
+        attempts = self.coach.store.list() if self.coach.store is not None else []
+        return progress.suggestions(self.coach.bank.questions, attempts)[0].question_id
+
+    def suggested_question_html(self) -> str:
+        return render_html.question_html(self.question(self.suggested_id()), target_text(DEFAULT_TARGET))
+
     def show_question(self, qid: str, target: str, graded_for: str | None, text: str) -> tuple[str, str]:
         """The new card; the answer and the feedback stay, with a note saying whose feedback it is."""
         question = self.question(qid)
@@ -148,14 +164,8 @@ class Practice:
         page = render_html.question_html(self.question(qid), target_text(target))
         if heard is None or not is_edit_of(text, heard.result.text):
             return page, gr.skip(), heard
-        heard = dataclasses.replace(heard, result=self.measured(heard.result, target))
-        return page, metrics_md(heard.result.metrics), heard
-
-    @staticmethod
-    def measured(result: TranscribeResult, target: str) -> TranscribeResult:
-        """The delivery metrics of a transcript again, against the target length now chosen."""
-        metrics = delivery_metrics(result.transcript, targets_for(target)).to_dict()
-        return dataclasses.replace(result, metrics=metrics)
+        heard = dataclasses.replace(heard, result=self.coach.measure(heard.result, targets_for(target)))
+        return page, metrics_md(heard.result.metrics.to_dict()), heard
 
     # ------------------------------------------------------------ transcription
 
@@ -174,8 +184,8 @@ class Practice:
         if heard is not None and heard.path == audio and heard.question_id == question.id:
             # The same recording again (the recorder's event and the button both asked): no second decode, and
             # its attempts keep sharing one copy in the history.
-            result = self.measured(heard.result, target)
-            return result.text, metrics_md(result.metrics), dataclasses.replace(heard, result=result), False
+            result = self.coach.measure(heard.result, targets_for(target))
+            return result.text, metrics_md(result.metrics.to_dict()), dataclasses.replace(heard, result=result), False
         eta = Eta()
         progress_bar(0.0, desc="Transcribing on this machine: reading the audio…")
 
@@ -187,7 +197,7 @@ class Practice:
             result = self.coach.transcribe(question, audio, targets=targets_for(target), on_progress=on_progress)
         except CoachError as exc:
             raise fail(exc) from exc
-        return result.text, metrics_md(result.metrics), Heard(audio, mode, question.id, result), False
+        return result.text, metrics_md(result.metrics.to_dict()), Heard(audio, mode, question.id, result), False
 
     def transcribe_recording(self, qid: str, audio: str | None, target: str, heard: Heard | None, pending: bool,
                              progress_bar=gr.Progress(), request: gr.Request = None):  # noqa: B008
@@ -222,25 +232,26 @@ class Practice:
         question = self.question(qid)
         spoken = heard if heard is not None and is_edit_of(text, heard.result.text) else None
         try:
-            result, attempt = self.coach.submit(
+            graded = self.coach.submit(
                 question, text or "", mode=spoken.mode if spoken else "text",
                 spoken=spoken.result if spoken else None, audio=spoken.audio() if spoken else None,
             )  # fmt: skip
         except CoachError as exc:
             raise fail(exc) from exc
+        attempt = graded.attempt
         if spoken is not None and attempt is not None and attempt.audio_path and self.coach.store is not None:
             heard = dataclasses.replace(spoken, kept=str(self.coach.store.audio_file(attempt)))
         return (
-            render_html.grade_html(result, self.coach.bank.rubric),
+            render_html.grade_html(graded.grade, self.coach.bank.rubric),
             render_html.reference_html(question),
-            render_html.highlighted_transcript(text, result),
+            render_html.highlighted_transcript(text, graded.grade),
             self.change_md(question.card, attempt),
             saved_md(attempt),
             heard,
             question.id,
         )
 
-    def change_md(self, card: int, attempt) -> str:
+    def change_md(self, card: int, attempt: Attempt | None) -> str:
         if attempt is None or not attempt.graded or self.coach.store is None:
             return ""
         previous = [a for a in self.coach.store.list(card) if a.graded and a.id != attempt.id]
@@ -258,7 +269,8 @@ class Practice:
         return "\n".join(lines)
 
 
-def metrics_md(metrics: dict) -> str:
+def metrics_md(metrics: dict[str, Any]) -> str:
+    """A delivery note from metrics in their JSON shape (DeliveryMetrics.to_dict(), as the history keeps them)."""
     if not metrics:
         return ""
     facts = [
@@ -273,7 +285,7 @@ def metrics_md(metrics: dict) -> str:
     return "**Delivery:** " + ", ".join(facts) + "".join(f"\n- {n}" for n in notes)
 
 
-def saved_md(attempt) -> str:
+def saved_md(attempt: Attempt | None) -> str:
     if attempt is None:
         return ""
     return f"Saved as attempt `{attempt.id}` — see the History tab."

@@ -25,7 +25,7 @@ ANSWER = (
 def main(db: str, mode: str, arg: str | None = None) -> None:
     bank = QuestionBank.load()
     question = bank.get(7)
-    grade = KeywordGrader().grade(question, bank.rubric, ANSWER)
+    grade = KeywordGrader().grade(question, bank.rubric, ANSWER).to_json()
     if mode == "once":  # open only on "go", so all processes create and migrate a new file together
         print("ready", flush=True)
         while not Path(arg).exists():

@@ -20,7 +20,6 @@ from pathlib import Path
 
 from ..content import DIMENSIONS, Question, QuestionBank
 from ..errors import ContentError
-from ..grading.derive import derive_points
 
 REQUIRED = ("question", "reference_answer", "answer", "score")
 MIN_ROWS = 2  # a correlation needs two answers at least
@@ -132,5 +131,5 @@ class RowQuestions:
                 question = Question(card=len(self._cache) + 1, id=qid, question=key[0], reference_answer=reference)
             except ValueError as exc:
                 raise ContentError(f"line {row.line}: cannot use this row's question: {exc}") from exc
-            self._cache[key] = question.model_copy(update={"points": derive_points(reference), "derived": True})
+            self._cache[key] = question  # its points are derived when it is graded (grading.derive.points_of)
         return self._cache[key]

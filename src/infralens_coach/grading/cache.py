@@ -3,8 +3,8 @@
 Keyed by (card id, card+rubric version, answer text, model, API base): a changed card, rubric, answer or
 model is a miss. The key is a SHA-256 of those, so neither the answer nor the API base (which may carry
 credentials) is stored in clear; rows hold the grade JSON only, which never contains a key. The file is
-SQLite in the user's data directory (INFRALENS_HOME). A cache that cannot be opened or written is skipped:
-it saves money, it never stops a grade.
+SQLite in the data directory (Settings.data_dir: INFRALENS_HOME or the platform's). A cache that cannot be
+opened or written is skipped: it saves money, it never stops a grade.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..config import user_dir
 from ..content import Question, Rubric
 from .base import Grade
 
@@ -39,8 +38,8 @@ def cache_key(question: Question, rubric: Rubric, answer: str, model: str, api_b
 
 
 class GradeCache:
-    def __init__(self, path: Path | None = None):
-        self.path = Path(path) if path is not None else user_dir() / FILENAME
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)

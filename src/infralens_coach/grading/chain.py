@@ -17,6 +17,7 @@ from ..config import Settings
 from ..content import Question, Rubric
 from ..errors import GraderError, GraderUnavailable
 from .base import Grade, SampleStats
+from .cache import FILENAME as CACHE_FILE
 from .cache import GradeCache, cache_key
 from .keyword import KeywordGrader
 
@@ -125,11 +126,13 @@ def compare(llm_grade: Grade, keyword: Grade) -> Grade:
 
 def build_grader(settings: Settings, mode: str = "auto", *, model: str | None = None, samples: int = 1,
                  use_cache: bool = True) -> GraderChain:
-    """The grader the CLI and the app use: settings from INFRALENS_LLM_*, overridden by --model."""
+    """The grader the CLI and the app use: settings from INFRALENS_LLM_*, overridden by --model; the grade cache
+    in the settings' data directory."""
     model = model or settings.llm_model
     llm = None
     if model and mode != "keyword":
         from .llm import LLMGrader  # litellm itself loads only when the first grade is asked for
 
         llm = LLMGrader(model, api_base=settings.llm_api_base, timeout_s=settings.llm_timeout_s)
-    return GraderChain(llm, mode=mode, samples=samples, cache=GradeCache() if use_cache and llm else None)
+    cache = GradeCache(settings.data_dir / CACHE_FILE) if use_cache and llm else None
+    return GraderChain(llm, mode=mode, samples=samples, cache=cache, keyword=KeywordGrader(meaning=settings.grader_meaning))

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import itertools
 import re
+from functools import lru_cache
 
-from ..content import Point
+from ..content import Point, Question
 from .text import FUNCTION_WORDS, split_spans
 
 # Checked in this order; the first dimension with a cue wins.
@@ -75,3 +76,11 @@ def derive_points(reference: str) -> dict[str, tuple[Point, ...]]:
         dim = _dimension_for(span.text)
         points.setdefault(dim, []).append(Point(id=f"ref-{n}", text=span.text, phrases=tuple(phrases)))
     return {dim: tuple(pts) for dim, pts in points.items()}
+
+
+_derived = lru_cache(maxsize=256)(derive_points)  # the same card is graded many times (eval, regrade)
+
+
+def points_of(question: Question) -> dict[str, tuple[Point, ...]]:
+    """The card's own points; for a card with only a reference answer, the points derived from it."""
+    return question.points or _derived(question.reference_text)

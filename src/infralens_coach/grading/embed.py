@@ -130,15 +130,9 @@ _LOCK = threading.Lock()
 _DEFAULT: MiniLM | Unavailable | None = None
 
 
-def switched_off() -> bool:
-    return os.environ.get(SWITCH, "").strip().lower() in ("0", "off", "no", "false")
-
-
 def default_embedder() -> MiniLM | Unavailable:
     """The process-wide model, loaded on first use (thread-safe); an `Unavailable` when it cannot be had."""
     global _DEFAULT
-    if switched_off():
-        return Unavailable(f"matching by meaning is turned off ({SWITCH}=0)")
     if _DEFAULT is None:
         with _LOCK:
             if _DEFAULT is None:

@@ -31,7 +31,8 @@ from ..errors import AnswerError
 from . import coverage
 from .base import DimensionScore, Grade, MisconceptionHit, overall_score
 from .coverage import NO_MATCH, PointMatch
-from .embed import Embedder, Unavailable, default_embedder
+from .derive import points_of
+from .embed import SWITCH, Embedder, Unavailable, default_embedder
 from .injection import flags as injection_flags
 from .injection import is_instruction
 from .text import Span, compile_phrase, split_spans, stem
@@ -177,7 +178,7 @@ def find_misconceptions(question: Question, spans: list[Span], sim: Similarity |
     hits = []
     # The question itself competes too: a sentence that restates it ("beyond accuracy, infrastructure is...")
     # sits near a misconception built from the same words.
-    rivals = [p.text for pts in question.points.values() for p in pts] + [question.question]
+    rivals = [p.text for pts in points_of(question).values() for p in pts] + [question.question]
     for misconception in question.misconceptions:
         for i, span in enumerate(spans):
             previous = spans[i - 1] if i else None
@@ -249,7 +250,7 @@ class KeywordGrader:
 
     def model(self) -> Embedder | Unavailable:
         if not self._meaning:
-            return Unavailable("matching by meaning is turned off")
+            return Unavailable(f"matching by meaning is turned off ({SWITCH}=0)")
         return self._embedder if self._embedder is not None else default_embedder()
 
     def grade(self, question: Question, rubric: Rubric, answer: str) -> Grade:
@@ -261,7 +262,7 @@ class KeywordGrader:
         model = self.model()
         sim = Similarity(None if isinstance(model, Unavailable) else model,
                          [s for s in spans if not is_instruction(s.text)],
-                         [p.text for pts in question.points.values() for p in pts],
+                         [p.text for pts in points_of(question).values() for p in pts],
                          [m.text for m in question.misconceptions] + [question.question])
         asserted = find_misconceptions(question, spans, sim)
         wrong = {id(span) for _, span in asserted} | (_same_argument(asserted, spans, sim) if asserted else set())
@@ -272,7 +273,7 @@ class KeywordGrader:
         budget = {id(s): float(point_budget(s)) for s in usable}
         dimensions, values = [], {}
         for dim_id in DIMENSIONS:
-            points = question.points.get(dim_id, ())
+            points = points_of(question).get(dim_id, ())
             if not points:
                 dimensions.append(
                     DimensionScore(dim_id, 0, 0, (), (), "Not assessed: this card has no points for this dimension.")

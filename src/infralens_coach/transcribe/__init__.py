@@ -1,7 +1,10 @@
 """Speech to text behind one small interface, engines chosen by name.
 
-    t = get_transcriber()                      # from INFRALENS_WHISPER_* settings, cached per process
+    t = get_transcriber(settings=settings)     # engine and model from Settings, cached per process
     transcript = t.transcribe(audio.decode("answer.webm"), prompt=prompt_for(question))
+
+Without `settings` the defaults apply (Settings()); the front ends pass Settings.from_env(), which reads
+INFRALENS_WHISPER_*.
 
 Engines are constructed lazily and their heavy imports (faster_whisper, whisper, torch) happen on first
 use, so importing this package is cheap. A fake engine for tests is a class implementing Transcriber,
@@ -10,16 +13,17 @@ registered with ``register(name, factory)`` like the real ones.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
+from .. import audio
 from ..config import Settings
-from ..errors import TranscriptionError
-from .base import Gap, NoSpeechError, Progress, Segment, Transcriber, Transcript, Word, normalise
+from ..errors import NoSpeechError, TranscriptionError
+from .base import Gap, Progress, Segment, Transcriber, Transcript, Word, normalise
 from .models import ModelChoice
 
 __all__ = [
     "Gap", "ModelChoice", "NoSpeechError", "Progress", "Segment", "Transcriber", "Transcript", "Word",
-    "engine_names", "get_transcriber", "normalise", "prompt_for", "register", "transcribe_file", "warm_up",
+    "get_transcriber", "normalise", "prompt_for", "register", "transcribe_file", "warm_up",
 ]  # fmt: skip
 
 DEFAULT_ENGINE = "faster-whisper"
@@ -41,7 +45,7 @@ def _openai_whisper(model: str | None, *, beam_size: int, threads: int) -> Trans
 
 
 _ENGINES: dict[str, Factory] = {"faster-whisper": _faster_whisper, "openai-whisper": _openai_whisper}
-_INSTANCES: dict[tuple, Transcriber] = {}
+_INSTANCES: dict[tuple[str, str | None, int, int], Transcriber] = {}
 
 
 def register(name: str, factory: Factory) -> None:
@@ -51,15 +55,11 @@ def register(name: str, factory: Factory) -> None:
         del _INSTANCES[key]
 
 
-def engine_names() -> tuple[str, ...]:
-    return tuple(_ENGINES)
-
-
 def get_transcriber(
     engine: str | None = None, model: str | None = None, *, settings: Settings | None = None
 ) -> Transcriber:
     """The engine by name with its model, one instance per (engine, model, beam, threads) per process."""
-    settings = settings or Settings.from_env()
+    settings = settings or Settings()
     engine = engine or settings.whisper_engine or DEFAULT_ENGINE
     model = model or settings.whisper_model
     if engine not in _ENGINES:
@@ -106,7 +106,7 @@ def prompt_for(
 
 
 def transcribe_file(
-    source,
+    source: audio.AudioSource,
     *,
     engine: str | None = None,
     model: str | None = None,
@@ -115,9 +115,7 @@ def transcribe_file(
     on_progress: Progress | None = None,
 ) -> Transcript:
     """Decode any recording (path, bytes, file object) and transcribe it; on_progress(done_s, total_s)."""
-    from .. import audio
-
-    settings = settings or Settings.from_env()
+    settings = settings or Settings()
     samples = audio.decode(source, max_duration_s=settings.max_audio_s)
     transcriber = get_transcriber(engine, model, settings=settings)
     if on_progress is None:  # engines registered before progress existed take only the prompt

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -84,7 +84,7 @@ class Gap:
     speech_s: float  # voice-activity time inside it
     words: int  # words the transcript has there
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"start_s": round(self.start_s, 2), "end_s": round(self.end_s, 2),
                 "speech_s": round(self.speech_s, 2), "words": self.words}
 
@@ -117,8 +117,8 @@ class Transcript:
             "Listen back to the recording and add what is missing to the transcript before grading.",
         )
 
-    def to_dict(self) -> dict:
-        """Plain JSON-ready data (the CLI's --json shape)."""
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (the CLI's --json shape, and what the history keeps of it)."""
         return {
             "text": self.text,
             "duration_s": round(self.duration_s, 3),

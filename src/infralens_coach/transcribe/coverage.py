@@ -34,6 +34,7 @@ from .base import (
     require_audio_length,
     require_speech_time,
 )
+from .libraries import import_faster_whisper
 
 SAMPLE_RATE = 16_000
 # 60 words a minute of voiced time (pauses excluded): under half the slowest answer we measured, so a
@@ -66,9 +67,7 @@ def speech_regions(audio: np.ndarray) -> tuple[Region, ...]:
     padded chunks of vad_filter add up to, while a real 1.5 s answer counts ~1.4 s. Split at 100 ms of
     silence, the regions are about a clause long: fine enough to say where words are missing.
     """
-    from .faster_whisper import _import
-
-    _import()
+    import_faster_whisper()  # a broken install is a TranscriptionError, not an ImportError
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
     options = VadOptions(speech_pad_ms=0, min_silence_duration_ms=100)

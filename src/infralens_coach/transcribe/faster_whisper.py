@@ -3,33 +3,28 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import numpy as np
 
 from ..errors import TranscriptionError
 from .base import Progress, Segment, Transcript, Word
 from .coverage import speech_regions, transcribe_covered
+from .libraries import import_faster_whisper
 from .models import ResolvedModel
 
 ENGINE = "faster-whisper"
 
-_MODELS: dict[tuple, object] = {}  # one loaded model per (source, compute type, threads) per process
+_MODELS: dict[tuple[str, str, int], Any] = {}  # one loaded WhisperModel per (source, compute type, threads)
 _LOCK = threading.Lock()
 
 
-def _import():
-    try:
-        import faster_whisper
-    except ImportError as exc:  # it is a default dependency, so this is a broken install
-        raise TranscriptionError("faster-whisper is not installed: pip install 'faster-whisper==1.2.1'") from exc
-    return faster_whisper
-
-
-def load_model(source: str, *, compute_type: str = "int8", threads: int = 2):
+def load_model(source: str, *, compute_type: str = "int8", threads: int = 2) -> Any:
+    """The faster_whisper.WhisperModel, loaded once per process."""
     key = (source, compute_type, threads)
     with _LOCK:
         if key not in _MODELS:
-            fw = _import()
+            fw = import_faster_whisper()
             try:
                 _MODELS[key] = fw.WhisperModel(source, device="cpu", compute_type=compute_type, cpu_threads=threads)
             except (RuntimeError, ValueError, OSError) as exc:
@@ -63,7 +58,7 @@ class FasterWhisperTranscriber(ResolvedModel):
         """One decode of the array, segments as faster-whisper yields them (lazily: progress is real)."""
         model = load_model(self.choice.source, compute_type=self.compute_type, threads=self.threads)
         total_s = len(audio) / 16_000
-        raw = []
+        raw: list[Any] = []
         try:
             pieces, _ = model.transcribe(
                 audio,

