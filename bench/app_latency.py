@@ -60,8 +60,10 @@ def main() -> None:
     print(f"recording: {seconds:.1f} s (espeak-ng), model: the bundled tiny.en, beam 5, 2 threads")
     print(f"start-up (process start -> HTTP 200): {startup_s:.1f} s")
     print(f"cold: transcript {cold[0]:.1f} s, feedback {cold[1]:.1f} s after submitting")
-    print(f"warm: transcript {statistics.median(w[0] for w in warm):.1f} s, "
-          f"feedback {statistics.median(w[1] for w in warm):.1f} s (median of 3)")
+    print(
+        f"warm: transcript {statistics.median(w[0] for w in warm):.1f} s, "
+        f"feedback {statistics.median(w[1] for w in warm):.1f} s (median of 3)"
+    )
     print(f"app peak RSS: {rss:.0f} MB")
 
 

@@ -57,8 +57,10 @@ def main() -> None:
     engine = transcribe.get_transcriber(settings=Settings.from_env())
     engine.warm_up()
     print(f"engine {engine.name}, model {engine.model_name}, beam {engine.beam_size}, {len(chosen)} clips\n")
-    print(f"{'clip':24} {'audio':>6} | {'prompt: kept WER s':>19} | {'plain: kept WER s':>18} | "
-          f"{'covered: kept WER s':>20} recovered/gaps")
+    print(
+        f"{'clip':24} {'audio':>6} | {'prompt: kept WER s':>19} | {'plain: kept WER s':>18} | "
+        f"{'covered: kept WER s':>20} recovered/gaps"
+    )
     totals = {k: {"kept": [], "wer": [], "s": 0.0} for k in ("prompt", "plain", "covered")}
     audio_s = 0.0
     for card, voice, rate in chosen:
@@ -67,8 +69,10 @@ def main() -> None:
         prompt = transcribe.prompt_for(question.question, question.vocabulary)
         samples = audio.decode(path)
         audio_s += len(samples) / 16_000
-        texts = {"prompt": timed(decoded_text, engine, samples, prompt),
-                 "plain": timed(decoded_text, engine, samples, None)}
+        texts = {
+            "prompt": timed(decoded_text, engine, samples, prompt),
+            "plain": timed(decoded_text, engine, samples, None),
+        }
         t, seconds = timed(engine.transcribe, samples, prompt=prompt)
         texts["covered"] = (t.text, seconds)
         cells = []
@@ -78,14 +82,21 @@ def main() -> None:
             totals[name]["wer"].append(error)
             totals[name]["s"] += seconds
             cells.append(f"{kept:5.0%} {error:5.2f} {seconds:5.1f}")
-        print(f"card {card:2d} {voice:9} {rate:3d} {len(samples) / 16_000:5.1f}s | {cells[0]:>19} | {cells[1]:>18} | "
-              f"{cells[2]:>20} {len(t.recovered)}/{len(t.gaps)}", flush=True)
-    print(f"\n{'totals':30} {'min kept':>9} {'mean kept':>10} {'clips < 85 %':>13} {'mean WER':>9} {'decode s':>9} "
-          f"{'x real time':>11}")
+        print(
+            f"card {card:2d} {voice:9} {rate:3d} {len(samples) / 16_000:5.1f}s | {cells[0]:>19} | {cells[1]:>18} | "
+            f"{cells[2]:>20} {len(t.recovered)}/{len(t.gaps)}",
+            flush=True,
+        )
+    print(
+        f"\n{'totals':30} {'min kept':>9} {'mean kept':>10} {'clips < 85 %':>13} {'mean WER':>9} {'decode s':>9} "
+        f"{'x real time':>11}"
+    )
     for name, tot in totals.items():
         below = sum(k < 0.85 for k in tot["kept"])
-        print(f"{name:30} {min(tot['kept']):9.0%} {statistics.mean(tot['kept']):10.1%} {below:13d} "
-              f"{statistics.mean(tot['wer']):9.3f} {tot['s']:9.1f} {tot['s'] / audio_s:11.3f}")
+        print(
+            f"{name:30} {min(tot['kept']):9.0%} {statistics.mean(tot['kept']):10.1%} {below:13d} "
+            f"{statistics.mean(tot['wer']):9.3f} {tot['s']:9.1f} {tot['s'] / audio_s:11.3f}"
+        )
     print(f"\naudio: {audio_s:.0f} s in {len(chosen)} clips")
 
 

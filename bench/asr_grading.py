@@ -42,10 +42,14 @@ def main() -> None:
         heard = coach.submit(question, spoken.text).grade.overall
         share = heard / clean if clean else 1.0
         shares.append(share)
-        print(f"card {question.card:2d}: clean {clean:3d}  spoken {heard:3d}  ({share:.0%}, "
-              f"{spoken.transcript.duration_s:.0f} s of audio)")
-    print(f"spoken / clean: median {statistics.median(shares):.0%}, mean {statistics.mean(shares):.0%}, "
-          f"min {min(shares):.0%}; cards at >= 85 %: {sum(s >= 0.85 for s in shares)}/{len(shares)}")
+        print(
+            f"card {question.card:2d}: clean {clean:3d}  spoken {heard:3d}  ({share:.0%}, "
+            f"{spoken.transcript.duration_s:.0f} s of audio)"
+        )
+    print(
+        f"spoken / clean: median {statistics.median(shares):.0%}, mean {statistics.mean(shares):.0%}, "
+        f"min {min(shares):.0%}; cards at >= 85 %: {sum(s >= 0.85 for s in shares)}/{len(shares)}"
+    )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,10 @@ from infralens_coach.content import QuestionBank
 from infralens_coach.grading import KeywordGrader, embed
 
 EVAL = Path(__file__).resolve().parents[1] / "eval"
-PADDING = ("That is a really good question, let me think for a second. ",
-           " I hope that makes sense, that is basically how I would think about it.")
+PADDING = (
+    "That is a really good question, let me think for a second. ",
+    " I hope that makes sense, that is basically how I would think about it.",
+)
 FIGURES = ("n", "pearson", "spearman", "qwk", "rmse", "within_1", "length_r", "length_r_given_human", "per_question_r")
 
 
@@ -79,9 +81,10 @@ def paraphrase_checks(path: Path, grader, bank: QuestionBank) -> dict:
         "stuffed < partial": f"{stuffed_ok} of {cards} cards",
         "padding": f"max change {max(padding_moves, key=abs):+d}, mean {sum(padding_moves) / len(padding_moves):+.1f}",
         "misconception reported": f"{reported} of {cards}; below full on {below_full} of {cards}",
-        "mean overall by kind": {k: round(sum(g.overall for kinds in by_card.values() for kk, (_, g) in kinds.items()
-                                              if kk == k) / cards) for k in ("full", "partial", "stuffed",
-                                                                             "misconception", "off-topic")},
+        "mean overall by kind": {
+            k: round(sum(g.overall for kinds in by_card.values() for kk, (_, g) in kinds.items() if kk == k) / cards)
+            for k in ("full", "partial", "stuffed", "misconception", "off-topic")
+        },
         "problems": failures,
     }
 
@@ -93,8 +96,11 @@ def main(argv: list[str]) -> None:
     grader = KeywordGrader(meaning="--wording-only" not in argv)
     for split in ("tune", "heldout"):
         fig = eval_figures(EVAL / f"cs-{split}.csv")
-        print(f"cs-{split}.csv (reference-only, human 0-5): "
-              + "  ".join(f"{k} {fig[k]}" for k in FIGURES) + f"  decided_by {fig['decided_by']}")
+        print(
+            f"cs-{split}.csv (reference-only, human 0-5): "
+            + "  ".join(f"{k} {fig[k]}" for k in FIGURES)
+            + f"  decided_by {fig['decided_by']}"
+        )
     for split in ("tune", "heldout"):
         report = paraphrase_checks(EVAL / f"paraphrase-{split}.csv", grader, bank)
         print(f"paraphrase-{split}.csv (full cards):")

@@ -57,8 +57,10 @@ def main() -> None:
     grader = KeywordGrader()
     grader.grade(cases[0][0], bank.rubric, cases[0][1]["term_list"])  # first inference allocates its buffers
     added = rss_mb() - before
-    print(f"model: {model.name}; load {load_s:.2f} s (budget 2 s); RSS +{added:.0f} MB after load and a first "
-          "grade (budget 150 MB)")
+    print(
+        f"model: {model.name}; load {load_s:.2f} s (budget 2 s); RSS +{added:.0f} MB after load and a first "
+        "grade (budget 150 MB)"
+    )
 
     for question, answers in cases:  # warm: each card's point vectors are cached
         grader.grade(question, bank.rubric, answers["off_topic"])
@@ -69,9 +71,11 @@ def main() -> None:
             walls.append(wall)
             cpus.append(cpu)
             words.append(len(answers[kind].split()))
-    print(f"warm grade of a new {statistics.mean(words):.0f}-word answer (~2 min of speech), {len(walls)} answers: "
-          f"median {statistics.median(walls):.0f} ms, worst {max(walls):.0f} ms wall (budget 150 ms); "
-          f"CPU median {statistics.median(cpus):.0f} ms; RSS now +{rss_mb() - before:.0f} MB")
+    print(
+        f"warm grade of a new {statistics.mean(words):.0f}-word answer (~2 min of speech), {len(walls)} answers: "
+        f"median {statistics.median(walls):.0f} ms, worst {max(walls):.0f} ms wall (budget 150 ms); "
+        f"CPU median {statistics.median(cpus):.0f} ms; RSS now +{rss_mb() - before:.0f} MB"
+    )
 
     wording = KeywordGrader(meaning=False)
     times = []
@@ -83,8 +87,10 @@ def main() -> None:
     spec = importlib.util.find_spec(embed.MODEL_PACKAGE)
     package = tree_mb(Path(next(iter(spec.submodule_search_locations)))) if spec else 0.0
     vocab = embed.vocab_path().stat().st_size / 1e6
-    print(f"install growth: {embed.MODEL_PACKAGE} {package:.1f} MB + vocabulary {vocab:.2f} MB "
-          "(onnxruntime and tokenizers come with faster-whisper) (budget 150 MB)")
+    print(
+        f"install growth: {embed.MODEL_PACKAGE} {package:.1f} MB + vocabulary {vocab:.2f} MB "
+        "(onnxruntime and tokenizers come with faster-whisper) (budget 150 MB)"
+    )
     print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (wall times grow with it)")
 
 

@@ -47,8 +47,10 @@ def main(model: str = "openai/gpt-4o-mini") -> None:
         rows.append((q, bare, full, schema))
         print(f"{q.card:>4}  {q.id:<34} {bare:>9} {full - bare:>7} {full:>11} {schema:>8}")
     q, bare, full, schema = max(rows, key=lambda r: r[3])
-    print(f"\nlargest: card {q.card} ({q.id}): {bare} tokens without the answer, {full} with it, "
-          f"{schema} with the schema; target <= {TARGET}: {'ok' if schema <= TARGET else 'OVER'}")
+    print(
+        f"\nlargest: card {q.card} ({q.id}): {bare} tokens without the answer, {full} with it, "
+        f"{schema} with the schema; target <= {TARGET}: {'ok' if schema <= TARGET else 'OVER'}"
+    )
     print(f"mean with answer and schema: {sum(r[3] for r in rows) / len(rows):.0f}")
 
 

@@ -69,7 +69,11 @@ def worker(engine: str, model: str, clips_json: str, beams: str, extra: str) -> 
             t = transcriber.transcribe(samples, prompt=prompt_for(card.question, card.vocabulary))
             delivery_metrics(t)
             out.setdefault("latency", []).append(
-                {"clip_s": len(samples) / 16_000, "wall_s": time.perf_counter() - start, "wer": wer(clip["text"], t.text)}
+                {
+                    "clip_s": len(samples) / 16_000,
+                    "wall_s": time.perf_counter() - start,
+                    "wer": wer(clip["text"], t.text),
+                }
             )
     if extra == "quality":
         out["quality"] = quality(get_transcriber(settings=Settings(whisper_threads=THREADS)))
@@ -142,8 +146,10 @@ def main() -> None:
     checkpoint = clips.openai_checkpoint()
     convert_s = time.perf_counter() - t
     ct2_dir = str(bundled_model_dir())
-    print(f"weights: bundled tiny.en (CTranslate2 {ct2_dir}) and the same tensors as {checkpoint.name} "
-          f"(converted in {convert_s:.1f} s); {THREADS} threads; audio: espeak-ng at 175 wpm\n")
+    print(
+        f"weights: bundled tiny.en (CTranslate2 {ct2_dir}) and the same tensors as {checkpoint.name} "
+        f"(converted in {convert_s:.1f} s); {THREADS} threads; audio: espeak-ng at 175 wpm\n"
+    )
 
     fw = spawn("faster-whisper", ct2_dir, clip_list, "5,1", "quality")
     sixty = [c for c in clip_list if c["target_s"] == 60]
@@ -155,29 +161,41 @@ def main() -> None:
         for r in res["runs"]:
             if res is fw and round(r["clip_s"] / 10) != 6:
                 continue
-            print(f"{res['engine']:<16} {r['beam']:>4}  {r['clip_s']:7.1f}  {r['wall_s']:6.2f}  "
-                  f"{r['wall_s'] / r['clip_s']:.3f}  {r['wer']:.2f}  {res['load_s']:6.2f}  {res['peak_rss_mb']:8.0f}")
+            print(
+                f"{res['engine']:<16} {r['beam']:>4}  {r['clip_s']:7.1f}  {r['wall_s']:6.2f}  "
+                f"{r['wall_s'] / r['clip_s']:.3f}  {r['wer']:.2f}  {res['load_s']:6.2f}  {res['peak_rss_mb']:8.0f}"
+            )
     for beam in (5, 1):
         f = next(r for r in fw["runs"] if r["beam"] == beam and round(r["clip_s"] / 10) == 6)
         o = next(r for r in ow["runs"] if r["beam"] == beam)
-        print(f"ratio openai/faster at beam {beam}: {o['wall_s'] / f['wall_s']:.1f}x "
-              f"({o['wall_s']:.1f} s vs {f['wall_s']:.1f} s on {f['clip_s']:.0f} s of audio)")
+        print(
+            f"ratio openai/faster at beam {beam}: {o['wall_s'] / f['wall_s']:.1f}x "
+            f"({o['wall_s']:.1f} s vs {f['wall_s']:.1f} s on {f['clip_s']:.0f} s of audio)"
+        )
 
     fp = next(r for r in fw["latency"] if round(r["clip_s"] / 10) == 6)
     op = ow["latency"][0]
-    print(f"with the product prompt (card 7 question + vocabulary + disfluent tail), beam 5, 60 s: "
-          f"faster-whisper {fp['wall_s']:.1f} s WER {fp['wer']:.2f}; openai-whisper {op['wall_s']:.1f} s "
-          f"WER {op['wer']:.2f} (ratio {op['wall_s'] / fp['wall_s']:.1f}x)")
-    print("\nrecording ends -> transcript ready (faster-whisper, beam 5, card prompt, model warm; "
-          "decode+VAD+transcribe+metrics):")
+    print(
+        f"with the product prompt (card 7 question + vocabulary + disfluent tail), beam 5, 60 s: "
+        f"faster-whisper {fp['wall_s']:.1f} s WER {fp['wer']:.2f}; openai-whisper {op['wall_s']:.1f} s "
+        f"WER {op['wer']:.2f} (ratio {op['wall_s'] / fp['wall_s']:.1f}x)"
+    )
+    print(
+        "\nrecording ends -> transcript ready (faster-whisper, beam 5, card prompt, model warm; "
+        "decode+VAD+transcribe+metrics):"
+    )
     for r in fw["latency"]:
-        print(f"  {r['clip_s']:5.1f} s answer: {r['wall_s']:.2f} s (RTF {r['wall_s'] / r['clip_s']:.3f}), WER {r['wer']:.2f}")
+        print(
+            f"  {r['clip_s']:5.1f} s answer: {r['wall_s']:.2f} s (RTF {r['wall_s'] / r['clip_s']:.3f}), WER {r['wer']:.2f}"
+        )
 
     q = fw["quality"]
     print(f"\nvocabulary prompt (card 7 answer, {q['clips']} clips: 3 rates x 2 voices, beam 5):")
     for name, value in q["wer"].items():
         each = " ".join(f"{w:.2f}" for w in q["wer_each"][name])
-        print(f"  {name:<20} mean WER {value:.2f}  [{each}]  'Kubernetes' right in {q['kubernetes_spelled'][name]}/{q['clips']}")
+        print(
+            f"  {name:<20} mean WER {value:.2f}  [{each}]  'Kubernetes' right in {q['kubernetes_spelled'][name]}/{q['clips']}"
+        )
     print(f"\nfillers ({q['fillers_spoken_per_clip']} spoken per clip, 3 rates):")
     for name, counts in q["fillers_found"].items():
         print(f"  {name:<16} found {counts}")

@@ -61,9 +61,7 @@ def test_question_shows_the_prompt_and_hides_the_reference(client):
 
 
 def test_grade_typed_answer_shows_dimensions_reference_and_saves(client):
-    feedback, reference, highlighted, change, saved = client.predict(
-        "k8s-job-vs-deployment", GOOD, api_name="/grade"
-    )
+    feedback, reference, highlighted, change, saved = client.predict("k8s-job-vs-deployment", GOOD, api_name="/grade")
     for dim in ("mechanism", "why_it_matters", "tradeoffs", "common_mistake", "related_lab"):
         assert f'data-dim="{dim}"' in feedback
     assert "offline keyword grader" in feedback
@@ -103,16 +101,18 @@ def test_unknown_question_is_a_clear_error(client):
 
 
 def test_transcribe_a_spoken_answer_then_grade_it(client):
-    text, metrics = client.predict("k8s-job-vs-deployment", handle_file(str(clips.speech(clips.ANSWER))),
-                                   api_name="/transcribe")
+    text, metrics = client.predict(
+        "k8s-job-vs-deployment", handle_file(str(clips.speech(clips.ANSWER))), api_name="/transcribe"
+    )
     assert "deployment" in text.lower() and "Delivery" in metrics
     feedback = client.predict("k8s-job-vs-deployment", text, api_name="/grade")[0]
     assert "Overall" in feedback
 
 
 def test_transcribe_an_upload_in_a_compressed_format(client):
-    text, _ = client.predict("k8s-job-vs-deployment", handle_file(str(clips.answer_in("m4a-aac"))),
-                             api_name="/transcribe_upload")
+    text, _ = client.predict(
+        "k8s-job-vs-deployment", handle_file(str(clips.answer_in("m4a-aac"))), api_name="/transcribe_upload"
+    )
     assert "deployment" in text.lower()
 
 
@@ -149,8 +149,12 @@ def test_llm_down_falls_back_to_keyword_labelled(tmp_path):
     """A configured LLM on a closed port: the grade still arrives, from the keyword grader, with the reason."""
     from support.app_server import free_port
 
-    env = {"INFRALENS_LLM_MODEL": "openai/grader", "INFRALENS_LLM_API_BASE": f"http://127.0.0.1:{free_port()}/v1",
-           "INFRALENS_LLM_TIMEOUT_S": "2", "OPENAI_API_KEY": "sk-test-SECRET-123"}
+    env = {
+        "INFRALENS_LLM_MODEL": "openai/grader",
+        "INFRALENS_LLM_API_BASE": f"http://127.0.0.1:{free_port()}/v1",
+        "INFRALENS_LLM_TIMEOUT_S": "2",
+        "OPENAI_API_KEY": "sk-test-SECRET-123",
+    }
     server = AppServer(tmp_path, env).start()
     try:
         feedback = Client(server.url, verbose=False).predict("k8s-job-vs-deployment", GOOD, api_name="/grade")[0]
@@ -223,8 +227,13 @@ def test_an_answer_is_saved_as_what_was_graded_with_one_copy_of_its_recording(ap
     edited = text.replace("Kubernetes", "Kubernetes") + " A common mistake is running a batch task as a Deployment."
     first = saved_id(client.predict(CARD, edited, api_name="/grade"))
     again = saved_id(client.predict(CARD, edited + " It restarts forever.", api_name="/grade"))
-    typed = saved_id(client.predict(CARD, "A Job runs until it completes. A Deployment keeps an API up with "
-                                          "replicas and rolling updates.", api_name="/grade"))
+    typed = saved_id(
+        client.predict(
+            CARD,
+            "A Job runs until it completes. A Deployment keeps an API up with replicas and rolling updates.",
+            api_name="/grade",
+        )
+    )
     with HistoryStore(app.home / "history.db") as store:
         a, b, c = store.get(first), store.get(again), store.get(typed)
     assert (a.mode, b.mode, c.mode) == ("voice", "voice", "text")
@@ -261,8 +270,9 @@ def test_delete_an_attempt_and_its_recording(app, client):
     with HistoryStore(app.home / "history.db") as store:
         recording = store.audio_file(store.get(attempt_id))
     assert recording.exists()
-    table, _, text, audio, *_ = client.predict(attempt_id, "all cards", "all groups", "all time",
-                                               api_name="/delete_attempt")
+    table, _, text, audio, *_ = client.predict(
+        attempt_id, "all cards", "all groups", "all time", api_name="/delete_attempt"
+    )
     assert attempt_id not in [row[0] for row in table["data"]] and text == "" and audio is None
     assert not recording.exists()
     with pytest.raises(AppError, match="no attempt"):
@@ -279,7 +289,7 @@ def test_advice_names_the_real_port_and_user_errors_log_one_line(app, client):
         client.predict(CARD, "   ", api_name="/grade")
     with pytest.raises(AppError, match="no speech detected"):
         client.predict(CARD, handle_file(str(clips.silence(5.0))), api_name="/transcribe")
-    logged = app.log.read_text()[len(before):]
+    logged = app.log.read_text()[len(before) :]
     assert "Traceback" not in logged, logged
     for message in ("the answer is empty", "no speech detected"):
         lines = [line for line in logged.splitlines() if message in line.lower()]

@@ -206,14 +206,16 @@ def test_front_ends_grade_and_keep_only_through_the_coach():
 def test_loading_a_reference_only_pack_imports_no_grading_and_no_stemmer(tmp_path):
     pack = tmp_path / "pack"
     pack.mkdir()
-    (pack / "q.yaml").write_text(textwrap.dedent("""\
+    (pack / "q.yaml").write_text(
+        textwrap.dedent("""\
         card: 101
         id: readiness
         question: What is a readiness probe for?
         reference_answer: >-
           A readiness probe tells Kubernetes when a pod can take traffic. A common mistake is to use the
           liveness probe for this.
-        """))
+        """)
+    )
     code = (
         "import sys; from pathlib import Path; from infralens_coach.content import QuestionBank;"
         f"bank = QuestionBank.load([Path({str(pack)!r})]); assert bank.get('readiness').derived;"

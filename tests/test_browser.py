@@ -40,10 +40,19 @@ def launch(playwright, fake_audio: Path):
     return playwright.chromium.launch(
         executable_path=CHROMIUM,
         headless=True,
-        args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-              "--disable-background-networking", "--disable-component-update", "--disable-sync",
-              "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-              f"--use-file-for-fake-audio-capture={fake_audio}"],
+        args=[
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={fake_audio}",
+        ],
     )
 
 
@@ -106,8 +115,7 @@ def transcript_value(page) -> str:
 
 
 def wait_for_transcript(page) -> None:
-    page.wait_for_function(
-        "() => document.querySelector('#il-transcript textarea').value.length > 20", timeout=90_000)
+    page.wait_for_function("() => document.querySelector('#il-transcript textarea').value.length > 20", timeout=90_000)
 
 
 def test_answer_by_voice_keep_it_across_switches_and_play_it_back_from_history(app, playwright):
@@ -149,15 +157,16 @@ def test_answer_by_voice_keep_it_across_switches_and_play_it_back_from_history(a
         # item 2: the History tab plays the recording back from a data directory outside /tmp
         page.get_by_role("tab", name="History").click()
         page.wait_for_function(
-            "() => (document.querySelector('#il-history-table')?.innerText || '').includes('voice')",
-            timeout=30_000)
+            "() => (document.querySelector('#il-history-table')?.innerText || '').includes('voice')", timeout=30_000
+        )
         page.locator("#il-history-table").get_by_text("voice").filter(visible=True).first.click()  # open it
         page.locator("#il-attempt-text", has_text="Transcript").wait_for(timeout=20_000)
         assert "one-off batch task" in page.locator("#il-attempt-text").inner_text()
         page.locator("#il-attempt-audio a[download][href*='/file=']").wait_for(state="attached", timeout=20_000)
         page.wait_for_function(  # the player has loaded the file: it knows its length
             "() => !['', '0:00'].includes(document.querySelector('#il-attempt-audio #duration')?.innerText ?? '')",
-            timeout=20_000)
+            timeout=20_000,
+        )
         assert page.locator(ERROR_TOAST).count() == 0
         page.locator("#il-progress circle").first.wait_for(state="attached", timeout=20_000)
         page.locator("#il-checklist", has_text="weak").wait_for(timeout=10_000)
@@ -192,7 +201,8 @@ def test_upload_typed_answer_and_a_phone_width_screen(app, playwright):
 
         page.locator("#il-transcript textarea").fill(
             "A Job runs batch work until it completes and retries failed pods, while a Deployment keeps an "
-            "inference API running with replicas. <script>alert('x')</script>")
+            "inference API running with replicas. <script>alert('x')</script>"
+        )
         page.locator("#il-grade").click()
         page.locator("#il-overall").wait_for(timeout=60_000)
         assert "<script>alert('x')</script>" in page.locator("#il-highlighted").inner_text()  # shown as text

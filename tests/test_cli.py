@@ -57,7 +57,12 @@ def test_grade_json_shape():
     assert data["decided_by"] == "keyword" and data["card"] == 7
     assert 0 < data["overall"] <= 100
     assert [d["id"] for d in data["dimensions"]] == [
-        "mechanism", "why_it_matters", "tradeoffs", "common_mistake", "related_lab"]
+        "mechanism",
+        "why_it_matters",
+        "tradeoffs",
+        "common_mistake",
+        "related_lab",
+    ]
     for dim in data["dimensions"]:
         assert {"id", "score", "max_score", "evidence", "missing", "feedback"} <= set(dim)
         assert 0 <= dim["score"] <= dim["max_score"] == 4
@@ -102,7 +107,9 @@ def test_validate_passes_on_the_bank_and_fails_naming_file_and_field(tmp_path):
     assert ok.returncode == 0 and "ok: 20 questions" in ok.stdout
     pack = tmp_path / "pack"
     pack.mkdir()
-    (pack / "bad.yaml").write_text("card: 50\nid: bad\nquestion: Why?\nreference_answer: Because.\nweights: {speed: 1}\n")
+    (pack / "bad.yaml").write_text(
+        "card: 50\nid: bad\nquestion: Why?\nreference_answer: Because.\nweights: {speed: 1}\n"
+    )
     bad = cli("validate", str(pack))
     assert bad.returncode == 2
     assert f"{pack / 'bad.yaml'}: weights: unknown dimension 'speed'" in bad.stderr
@@ -114,7 +121,9 @@ def test_invalid_pack_from_the_environment(tmp_path):
     (pack / "q.yaml").write_text("card: 50\nid: ok\nquestion: [\n")
     result = subprocess.run(
         [sys.executable, "-m", "infralens_coach.cli", "questions"],
-        capture_output=True, text=True, env={**__import__("os").environ, "INFRALENS_QUESTIONS": str(pack)},
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "INFRALENS_QUESTIONS": str(pack)},
     )
     assert result.returncode == 2 and "q.yaml: YAML syntax error" in result.stderr
 

@@ -69,8 +69,7 @@ def test_submit_grades_and_keeps_what_was_heard(bank, spoken, store):
     assert kept == graded.attempt and kept.grade == graded.grade.to_json() and kept.mode == "upload"
     # The JSON shapes the history has always stored: converted at the edge, from the typed values.
     assert kept.metrics == spoken.metrics.to_dict() and kept.segments == spoken.transcript.to_dict()["segments"]
-    assert (kept.engine, kept.transcribe_s, kept.transcript_raw) == ("faster-whisper", spoken.transcribe_s,
-                                                                     spoken.text)
+    assert (kept.engine, kept.transcribe_s, kept.transcript_raw) == ("faster-whisper", spoken.transcribe_s, spoken.text)
     assert kept.audio_path and store.audio_file(kept).is_file()
 
 
@@ -90,7 +89,8 @@ def test_a_grader_failure_keeps_the_attempt_ungraded_and_regrade_grades_it_later
     regraded = Coach(bank, Settings(), grader=KeywordGrader(), store=store).regrade(attempt.id)
     assert regraded.attempt.state == "graded" and regraded.attempt.grade == regraded.grade.to_json()
     assert regraded.attempt == store.get(attempt.id) and regraded.attempt.question_version == question.version(
-        bank.rubric)
+        bank.rubric
+    )
     with pytest.raises(GraderUnavailable):  # a failing regrade never erases a grade
         failing.regrade(attempt.id)
     assert store.get(attempt.id).grade == regraded.attempt.grade

@@ -251,9 +251,25 @@ def test_cli_practice_with_target():
 
     mic = clips.alsa_config(clips.raw_microphone(clips.CARD7_ISSUE_ANSWER, tail_s=2.0), "mic-card7.conf")
     result = subprocess.run(
-        [sys.executable, "-m", "infralens_coach.cli", "practice", "7", "--record", "--seconds", "27", "--target",
-         "short", "--json", "--no-save"],
-        env={**os.environ, "ALSA_CONFIG_PATH": str(mic)}, input="", capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "infralens_coach.cli",
+            "practice",
+            "7",
+            "--record",
+            "--seconds",
+            "27",
+            "--target",
+            "short",
+            "--json",
+            "--no-save",
+        ],
+        env={**os.environ, "ALSA_CONFIG_PATH": str(mic)},
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     metrics = json.loads(result.stdout)["metrics"]

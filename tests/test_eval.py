@@ -147,10 +147,14 @@ def test_probe_signs_on_a_tiny_set():
     bank = QuestionBank.load()
     card = bank.get(7)
     answers = [
-        ("A Job is for finite batch work like preprocessing or a training run: it runs pods until they complete "
-         "and retries failures. A Deployment keeps a desired number of replicas running for an inference API."),
-        ("Use a Job when the work should finish, because it runs to completion, and a Deployment for a service "
-         "that must stay up with rolling updates."),
+        (
+            "A Job is for finite batch work like preprocessing or a training run: it runs pods until they complete "
+            "and retries failures. A Deployment keeps a desired number of replicas running for an inference API."
+        ),
+        (
+            "Use a Job when the work should finish, because it runs to completion, and a Deployment for a service "
+            "that must stay up with rolling updates."
+        ),
     ]
     grader = KeywordGrader()
     rows = [(card, card.reference_text, a, float(grader.grade(card, bank.rubric, a).overall)) for a in answers]
@@ -199,8 +203,17 @@ def test_eval_text_calibrate_save_probes(tmp_path):
     saved = tmp_path / "calibration.json"
     result = run(small_set(tmp_path), "--calibrate", "2", "--save-calibration", saved, "--probes", "--cards")
     assert result.exit_code == 0, result.output
-    for words in ("pearson", "per dimension", "held-out", "probes", "padded", "term_list", "injected",
-                  "s per 1,000 answers", "rows graded against full bank cards: 12"):
+    for words in (
+        "pearson",
+        "per dimension",
+        "held-out",
+        "probes",
+        "padded",
+        "term_list",
+        "injected",
+        "s per 1,000 answers",
+        "rows graded against full bank cards: 12",
+    ):
         assert words in result.output
     cmap = CalibrationMap.load(saved)
     assert cmap.grader == "keyword" and cmap.n == 12 and cmap.heldout["n"] == 12
@@ -208,9 +221,13 @@ def test_eval_text_calibrate_save_probes(tmp_path):
 
 def test_eval_any_csv_of_the_minimal_shape(tmp_path):
     rows = [
-        {"question": "What does a load balancer do?", "reference_answer": "It spreads requests across servers so "
-         "no single server is overloaded. Health checks remove failed servers from the pool.",
-         "answer": a, "score": s}
+        {
+            "question": "What does a load balancer do?",
+            "reference_answer": "It spreads requests across servers so "
+            "no single server is overloaded. Health checks remove failed servers from the pool.",
+            "answer": a,
+            "score": s,
+        }
         for a, s in [
             ("It spreads incoming requests across many servers, so no single server gets overloaded.", 4),
             ("It spreads requests across servers and uses health checks to drop failed servers.", 5),
@@ -229,8 +246,9 @@ def test_eval_reports_bad_files_in_one_line(tmp_path):
     bad = write_csv(tmp_path / "bad.csv", [{"question": "q", "answer": "a", "score": "1"}])
     result = run(bad)
     assert result.exit_code == 2 and "missing column(s): reference_answer" in result.output
-    worse = write_csv(tmp_path / "worse.csv", [{"question": "q", "reference_answer": "r", "answer": "a",
-                                                "score": "high"}])
+    worse = write_csv(
+        tmp_path / "worse.csv", [{"question": "q", "reference_answer": "r", "answer": "a", "score": "high"}]
+    )
     result = run(worse)
     assert result.exit_code == 2 and "line 2: score: 'high' is not a number" in result.output
 
@@ -252,18 +270,31 @@ def test_eval_with_the_llm_grader_over_http(tmp_path, monkeypatch):
 
     def reply(answer: str, score: int) -> Reply:
         quote = answer.split(".")[0]
-        dims = [{"id": d, "score": score if quote else 0, "evidence": [quote], "missing": [], "feedback": "ok"}
-                for d in DIMENSIONS]
-        return Reply.content(json.dumps({"dimensions": dims, "misconceptions": [], "follow_up": "Why?",
-                                         "summary": "Fine."}))
+        dims = [
+            {"id": d, "score": score if quote else 0, "evidence": [quote], "missing": [], "feedback": "ok"}
+            for d in DIMENSIONS
+        ]
+        return Reply.content(
+            json.dumps({"dimensions": dims, "misconceptions": [], "follow_up": "Why?", "summary": "Fine."})
+        )
 
     human = {r["answer"]: int(r["score"]) for r in rows}
     with FakeOpenAI() as server:
         for r in rows:  # two samples per answer; the first answer's samples disagree
             first = min(4, round(human[r["answer"]] / 2.5))
             server.enqueue(reply(r["answer"], first), reply(r["answer"], first if r is not rows[0] else 4 - first))
-        result = run(path, "--grader", "llm", "--model", "openai/grader", "--cards", "--json", "--samples", "2",
-                     env={"INFRALENS_LLM_API_BASE": server.url})
+        result = run(
+            path,
+            "--grader",
+            "llm",
+            "--model",
+            "openai/grader",
+            "--cards",
+            "--json",
+            "--samples",
+            "2",
+            env={"INFRALENS_LLM_API_BASE": server.url},
+        )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["decided_by"] == {"llm:openai/grader": 3} and data["ungraded"] == 0
@@ -301,12 +332,22 @@ def test_an_injection_that_repeats_the_reference_terms_does_not_raise_the_keywor
 
 
 def lb_rows(scores) -> list[dict]:
-    answers = ["It spreads incoming requests across many servers, so no single server gets overloaded.",
-               "It spreads requests across servers and uses health checks to drop failed servers.",
-               "It is a kind of network thing.", "Load balancers are used in networking."]
-    return [{"question": "What does a load balancer do?", "reference_answer": "It spreads requests across servers so "
-             "no single server is overloaded. Health checks remove failed servers from the pool.",
-             "answer": a, "score": s} for a, s in zip(answers, scores, strict=False)]
+    answers = [
+        "It spreads incoming requests across many servers, so no single server gets overloaded.",
+        "It spreads requests across servers and uses health checks to drop failed servers.",
+        "It is a kind of network thing.",
+        "Load balancers are used in networking.",
+    ]
+    return [
+        {
+            "question": "What does a load balancer do?",
+            "reference_answer": "It spreads requests across servers so "
+            "no single server is overloaded. Health checks remove failed servers from the pool.",
+            "answer": a,
+            "score": s,
+        }
+        for a, s in zip(answers, scores, strict=False)
+    ]
 
 
 @pytest.mark.parametrize("bad", ["inf", "-inf", "nan", "NaN", "1e999"])
@@ -332,8 +373,14 @@ def test_the_text_report_counts_who_actually_decided(tmp_path, monkeypatch):
     path = write_csv(tmp_path / "lb.csv", lb_rows([4, 5, 1]))
     with FakeOpenAI() as server:
         server.enqueue(*[Reply.content("I cannot grade this.")] * 3)
-        result = run(path, "--grader", "auto", "--model", "openai/grader",
-                     env={"INFRALENS_LLM_API_BASE": server.url, "OPENAI_API_KEY": "sk-test-not-a-secret"})
+        result = run(
+            path,
+            "--grader",
+            "auto",
+            "--model",
+            "openai/grader",
+            env={"INFRALENS_LLM_API_BASE": server.url, "OPENAI_API_KEY": "sk-test-not-a-secret"},
+        )
     assert result.exit_code == 0, result.output
     head = result.stdout.splitlines()[0]
     assert "3 of 3 rows graded" in head and "decided by keyword 3" in head, head
@@ -344,9 +391,19 @@ def test_the_text_report_counts_who_actually_decided(tmp_path, monkeypatch):
 def test_llm_failure_with_json_prints_a_json_error(tmp_path, monkeypatch):
     monkeypatch.setenv("INFRALENS_HOME", str(tmp_path / "home"))
     path = write_csv(tmp_path / "lb.csv", lb_rows([4, 5, 1]))
-    result = run(path, "--grader", "llm", "--model", "openai/grader", "--json",
-                 env={"INFRALENS_LLM_API_BASE": "http://127.0.0.1:9/v1", "INFRALENS_LLM_TIMEOUT_S": "1",
-                      "OPENAI_API_KEY": "sk-test-not-a-secret"})
+    result = run(
+        path,
+        "--grader",
+        "llm",
+        "--model",
+        "openai/grader",
+        "--json",
+        env={
+            "INFRALENS_LLM_API_BASE": "http://127.0.0.1:9/v1",
+            "INFRALENS_LLM_TIMEOUT_S": "1",
+            "OPENAI_API_KEY": "sk-test-not-a-secret",
+        },
+    )
     assert result.exit_code == 2
     error = json.loads(result.stdout)
     assert set(error) == {"error", "type"} and error["type"] == "GraderUnavailable"

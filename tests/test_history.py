@@ -135,8 +135,9 @@ def test_an_older_hand_built_database_is_upgraded_and_backfilled(home, bank):
         assert [a.state for a in store.list()] == ["graded", "ungraded"]
         series = progress.score_series(store.list(), 7)
         assert {dim: pts[0][1:] for dim, pts in series.items()} == kept.scores()
-        backfilled = store.db.execute("SELECT dimension, score, max_score FROM attempt_dimensions WHERE attempt_id = ?",
-                                      (kept.id,)).fetchall()  # m002 filled the per-dimension table from grade_json
+        backfilled = store.db.execute(
+            "SELECT dimension, score, max_score FROM attempt_dimensions WHERE attempt_id = ?", (kept.id,)
+        ).fetchall()  # m002 filled the per-dimension table from grade_json
         assert {dim: (score, top) for dim, score, top in backfilled} == kept.scores()
         assert store.get(kept.id).grade == kept.grade
         assert store.integrity_check() == "ok"
@@ -258,7 +259,8 @@ def test_a_grader_failure_keeps_the_answer_ungraded_and_regrade_grades_it(home, 
         regraded = Coach(bank, Settings(), grader=KeywordGrader(), store=store).regrade(attempt.id).attempt
         assert regraded.state == "graded" and regraded.ungraded_reason is None and regraded.overall > 0
         assert store.get(attempt.id) == regraded and set(progress.score_series(store.list(), 7)) == set(
-            regraded.scores())
+            regraded.scores()
+        )
 
         with pytest.raises(GraderUnavailable):  # a failing regrade never erases a grade
             failing.regrade(attempt.id)
@@ -324,8 +326,12 @@ def test_twenty_processes_saving_at_once(tmp_path):
     path = tmp_path / "history.db"
     go = tmp_path / "go"
     procs = [
-        subprocess.Popen([sys.executable, str(WORKER), str(path), "once", str(go)], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)  # fmt: skip
+        subprocess.Popen(
+            [sys.executable, str(WORKER), str(path), "once", str(go)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
         for _ in range(20)
     ]
     for proc in procs:  # every interpreter is up and has its attempt ready ...

@@ -97,7 +97,8 @@ def test_export_round_trips_as_json_and_csv(home, tmp_path):
         bank = QuestionBank.load()
         with pytest.raises(GraderUnavailable):
             Coach(bank, Settings(), grader=TIMED_OUT, store=store).submit(
-                bank.get(2), "Check GPU use, then the input pipeline.")
+                bank.get(2), "Check GPU use, then the input pipeline."
+            )
         stored = store.list()
     assert [a.state for a in stored] == ["graded", "graded", "ungraded"]
 
@@ -288,12 +289,17 @@ def test_every_field_of_an_llm_grade_survives_the_history_show_and_regrade(home)
     assert shown["grade"] == grade.to_json() and Grade.from_json(shown["grade"]) == grade
 
     text = run("history", "show", saved.id).output
-    for words in ("Graded by: llm:openai/grader — fell back because an earlier LLM timed out",
-                  "Misconceptions asserted:", "Follow-up: How would you clean up finished Jobs?", "A clear contrast.",
-                  "chat role tags", "Tradeoffs: the LLM and the keyword grader differ",
-                  "2 quote(s) from the LLM did not occur in your answer",
-                  "3 samples, mean (range): Mechanism 2.67 (2-3), Tradeoffs 2 (1-4)",
-                  "Prompt: 1234 tokens (cached grade)"):
+    for words in (
+        "Graded by: llm:openai/grader — fell back because an earlier LLM timed out",
+        "Misconceptions asserted:",
+        "Follow-up: How would you clean up finished Jobs?",
+        "A clear contrast.",
+        "chat role tags",
+        "Tradeoffs: the LLM and the keyword grader differ",
+        "2 quote(s) from the LLM did not occur in your answer",
+        "3 samples, mean (range): Mechanism 2.67 (2-3), Tradeoffs 2 (1-4)",
+        "Prompt: 1234 tokens (cached grade)",
+    ):
         assert words in text, words
 
 
@@ -305,14 +311,28 @@ def test_regrade_with_the_llm_shows_the_whole_grade(home, monkeypatch):
     run("grade", "7", "--text", FIRST, "--grader", "keyword")
     (attempt,) = listed()
     quote = "it runs until it completes and retries failed pods"
-    reply = {"dimensions": [{"id": d, "score": 3, "evidence": [quote, "an invented quote"], "missing": [],
-                             "feedback": "ok"} for d in DIMENSIONS],
-             "misconceptions": [], "follow_up": "Why?", "summary": "Fine."}
+    reply = {
+        "dimensions": [
+            {"id": d, "score": 3, "evidence": [quote, "an invented quote"], "missing": [], "feedback": "ok"}
+            for d in DIMENSIONS
+        ],
+        "misconceptions": [],
+        "follow_up": "Why?",
+        "summary": "Fine.",
+    }
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-secret")
     with FakeOpenAI() as server:
         server.enqueue(Reply.content(json.dumps(reply)))
-        regraded = run("history", "regrade", attempt["id"], "--grader", "llm", "--model", "openai/grader",
-                       env={"INFRALENS_LLM_API_BASE": server.url})
+        regraded = run(
+            "history",
+            "regrade",
+            attempt["id"],
+            "--grader",
+            "llm",
+            "--model",
+            "openai/grader",
+            env={"INFRALENS_LLM_API_BASE": server.url},
+        )
     assert regraded.exit_code == 0, regraded.output
     assert "Graded by: llm:openai/grader" in regraded.output
     assert "5 quote(s) from the LLM did not occur in your answer" in regraded.output

@@ -139,7 +139,8 @@ def test_common_mistake_needs_a_warning_frame():
 def test_a_fragment_earns_only_as_the_whole_of_a_short_answer():
     alone = grade("Resume checkpoint.").dimension("mechanism")
     assert "Resume from the latest checkpoint." in alone.covered
-    within = grade("We save the full training state every hour and keep it safe. Resume checkpoint. "
-                   "Then we go home.").dimension("mechanism")
+    within = grade(
+        "We save the full training state every hour and keep it safe. Resume checkpoint. Then we go home."
+    ).dimension("mechanism")
     assert "Resume from the latest checkpoint." in within.missing
     assert grade("Save state, resume checkpoint, object storage, preempt, lose, spot.").overall == 0  # still a list

@@ -22,8 +22,10 @@ def reference_only(question: str, reference: str) -> Question:
     return Question(card=901, id="own", question=question, reference_answer=reference)
 
 
-STACK = reference_only("What are the two basic operations of a stack?",
-                       "Push adds an item to the top of the stack and pop removes the item from the top.")
+STACK = reference_only(
+    "What are the two basic operations of a stack?",
+    "Push adds an item to the top of the stack and pop removes the item from the top.",
+)
 
 
 def overall(bank, question, text, grader=None) -> int:
@@ -41,9 +43,13 @@ def test_a_point_can_be_partly_made(bank):
     question = reference_only(
         "What does a load balancer do?",
         "A load balancer spreads incoming requests across several servers and stops sending traffic to servers "
-        "that fail health checks.")
-    full = overall(bank, question, "It spreads requests over many servers and stops sending traffic to servers "
-                                   "whose health checks fail.")
+        "that fail health checks.",
+    )
+    full = overall(
+        bank,
+        question,
+        "It spreads requests over many servers and stops sending traffic to servers whose health checks fail.",
+    )
     part = overall(bank, question, "It checks whether servers are healthy.")
     assert 0 < part < full, (part, full)
 
@@ -51,15 +57,17 @@ def test_a_point_can_be_partly_made(bank):
 def test_length_does_not_inflate_the_score(bank):
     short = overall(bank, STACK, "push and pop")
     assert overall(bank, STACK, " ".join(["push and pop."] * 4)) <= short
-    rambling = ("Well, a stack is a very common data structure that you find in many programs and languages, "
-                "and it is used all the time by developers for storing things in memory in an organized way.")
+    rambling = (
+        "Well, a stack is a very common data structure that you find in many programs and languages, "
+        "and it is used all the time by developers for storing things in memory in an organized way."
+    )
     assert overall(bank, STACK, rambling) < short
 
 
 def test_a_paraphrase_is_made_by_meaning_and_the_feedback_says_so(bank):
     card = bank.get(9)
     sentence = "Without it the model decays quietly and you only hear about it from customers."
-    answer = ("You compare live inputs and predictions with a reference window from training. " + sentence)
+    answer = "You compare live inputs and predictions with a reference window from training. " + sentence
     why = KeywordGrader().grade(card, bank.rubric, answer).dimension("why_it_matters")
     assert why.score >= 1
     assert why.evidence == (sentence,)
@@ -86,8 +94,10 @@ def test_an_argument_for_the_misconception_is_reported_and_earns_nothing(bank):
 
 def test_a_warning_against_the_misconception_is_not_reported(bank):
     card = bank.get(16)
-    warned = ("A trap is shipping a model just because the offline numbers went up. Real traffic differs from the "
-              "evaluation data, so I mirror requests in shadow mode first and then send a small slice of users to it.")
+    warned = (
+        "A trap is shipping a model just because the offline numbers went up. Real traffic differs from the "
+        "evaluation data, so I mirror requests in shadow mode first and then send a small slice of users to it."
+    )
     assert not KeywordGrader().grade(card, bank.rubric, warned).misconceptions
 
 
@@ -134,12 +144,22 @@ class TableEmbedder:
 
 
 def test_the_closest_sentence_is_the_quote_for_a_point_made_by_meaning(bank):
-    card = Question.model_validate({
-        "card": 902, "id": "fake", "question": "Why?", "short_answer": "Because.",
-        "points": {dim: [{"id": f"{dim}-1", "text": f"{word} point", "phrases": [f"unmatchable{dim}"]}]
-                   for dim, word in zip(("mechanism", "why_it_matters", "tradeoffs", "common_mistake", "related_lab"),
-                                        ("alpha", "beta", "gamma", "delta", "epsilon"), strict=True)},
-    })
+    card = Question.model_validate(
+        {
+            "card": 902,
+            "id": "fake",
+            "question": "Why?",
+            "short_answer": "Because.",
+            "points": {
+                dim: [{"id": f"{dim}-1", "text": f"{word} point", "phrases": [f"unmatchable{dim}"]}]
+                for dim, word in zip(
+                    ("mechanism", "why_it_matters", "tradeoffs", "common_mistake", "related_lab"),
+                    ("alpha", "beta", "gamma", "delta", "epsilon"),
+                    strict=True,
+                )
+            },
+        }
+    )
     answer = "This sentence is about alpha in detail. Here we discuss beta and what it changes for the team."
     grade = KeywordGrader(TableEmbedder()).grade(card, bank.rubric, answer)
     assert grade.dimension("mechanism").evidence == ("This sentence is about alpha in detail.",)

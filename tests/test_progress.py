@@ -33,13 +33,23 @@ def make(bank, card, scores, *, days_ago=0.0, covered=None, misconceptions=(), u
         "misconceptions": [{"id": f"m{i}", "text": text, "evidence": text} for i, text in enumerate(misconceptions)],
         "follow_up": None, "summary": None, "flags": [],
     }  # fmt: skip
-    return new_attempt(question, bank.rubric, "an answer", grade=None if ungraded else grade,
-                       ungraded_reason="LLM timed out" if ungraded else None, now=NOW - timedelta(days=days_ago))
+    return new_attempt(
+        question,
+        bank.rubric,
+        "an answer",
+        grade=None if ungraded else grade,
+        ungraded_reason="LLM timed out" if ungraded else None,
+        now=NOW - timedelta(days=days_ago),
+    )
 
 
 def test_score_series_per_dimension_matches_the_store(bank, tmp_path):
-    attempts = [make(bank, 7, [1, 0, 0, 0, 0], days_ago=3), make(bank, 2, [4] * 5, days_ago=2),
-                make(bank, 7, [2, 1, 0, 0, 0], days_ago=2, ungraded=True), make(bank, 7, [3, 2, 1, 0, 0], days_ago=1)]
+    attempts = [
+        make(bank, 7, [1, 0, 0, 0, 0], days_ago=3),
+        make(bank, 2, [4] * 5, days_ago=2),
+        make(bank, 7, [2, 1, 0, 0, 0], days_ago=2, ungraded=True),
+        make(bank, 7, [3, 2, 1, 0, 0], days_ago=1),
+    ]
     series = progress.score_series(attempts, 7)
     assert [score for _, score, _ in series["mechanism"]] == [1, 3]  # the ungraded one never counts
     assert [score for _, score, _ in series["why_it_matters"]] == [0, 2]

@@ -26,7 +26,11 @@ def cli(*args, alsa_conf=None, extra_env=None, input=None, timeout=180):
     env.update(extra_env or {})
     return subprocess.run(
         [sys.executable, "-m", "infralens_coach.cli", *args],
-        env=env, input=input, capture_output=True, text=True, timeout=timeout,
+        env=env,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 

@@ -148,7 +148,8 @@ def test_progress_is_reported_as_the_engine_decodes():
     path, _ = clips.long_answer(60)
     calls = []
     result = Coach(QuestionBank.load(()), Settings(), grader=KeywordGrader()).transcribe(
-        CARD, path, on_progress=lambda done_s, total_s: calls.append((done_s, total_s)))
+        CARD, path, on_progress=lambda done_s, total_s: calls.append((done_s, total_s))
+    )
     total_s = result.transcript.duration_s
     assert len(calls) >= 3, calls  # several segments, each reported when it is decoded
     assert all(t == total_s for _, t in calls)
@@ -160,8 +161,11 @@ def test_progress_is_reported_as_the_engine_decodes():
 def test_progress_reaches_the_total_only_with_the_final_transcript():
     engine = transcribe.get_transcriber()
     calls = []
-    t = engine.transcribe(audio.decode(clips.speech(clips.ANSWER)), prompt=PROMPT,
-                          on_progress=lambda d, total: calls.append((d, total, len(calls))))
+    t = engine.transcribe(
+        audio.decode(clips.speech(clips.ANSWER)),
+        prompt=PROMPT,
+        on_progress=lambda d, total: calls.append((d, total, len(calls))),
+    )
     assert calls[-1][:2] == (t.duration_s, t.duration_s)
     assert all(d < t.duration_s for d, _, _ in calls[:-1])
 
@@ -268,8 +272,9 @@ def test_openai_whisper_reports_progress_and_coverage(checkpoint):
 
     engine = OpenAIWhisperTranscriber(str(checkpoint), beam_size=1)
     calls = []
-    t = engine.transcribe(audio.decode(clips.speech(clips.ANSWER)), prompt=PROMPT,
-                          on_progress=lambda d, total: calls.append((d, total)))
+    t = engine.transcribe(
+        audio.decode(clips.speech(clips.ANSWER)), prompt=PROMPT, on_progress=lambda d, total: calls.append((d, total))
+    )
     assert calls and calls[-1] == (t.duration_s, t.duration_s)
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
     assert t.gaps == () and t.to_dict()["warnings"] == []

@@ -42,8 +42,9 @@ def test_the_clips_span_voices_rates_and_cards():
     assert clips.COVERAGE_ANSWERS[7] == clips.CARD7_ISSUE_ANSWER
 
 
-@pytest.mark.parametrize("card, voice, rate_wpm", clips.COVERAGE_CLIPS,
-                         ids=[f"card{c}-{v}-{r}" for c, v, r in clips.COVERAGE_CLIPS])
+@pytest.mark.parametrize(
+    "card, voice, rate_wpm", clips.COVERAGE_CLIPS, ids=[f"card{c}-{v}-{r}" for c, v, r in clips.COVERAGE_CLIPS]
+)
 def test_prompted_path_keeps_the_spoken_words(transcribed, card, voice, rate_wpm):
     result, text = transcribed(card, voice, rate_wpm)
     kept = word_coverage(text, result.text)
@@ -89,8 +90,9 @@ def test_speech_that_stays_missing_is_reported_not_hidden():
 
     samples = audio.decode(clips.speech(clips.CARD7_ISSUE_ANSWER, 165, "en-us"))
     decoder = DropsTheSecondHalf(cut_s=12.0, recording_s=len(samples) / 16_000)
-    t = transcribe_covered(samples, decoder, prompt="Kubernetes Job or Deployment.", on_progress=None,
-                           engine="test", model="test")
+    t = transcribe_covered(
+        samples, decoder, prompt="Kubernetes Job or Deployment.", on_progress=None, engine="test", model="test"
+    )
     assert len(decoder.calls) >= 3  # prompted, plain, then each gap alone
     assert t.gaps and t.gaps[0].start_s >= 10 and t.gaps[-1].end_s > 20
     assert sum(g.speech_s for g in t.gaps) > 8

@@ -87,21 +87,23 @@ def test_a_voice_answer_stays_voice_when_edited_and_shares_one_copy_of_its_recor
     first = practice.grade(CARD, text + " A common mistake is running a batch task as a Deployment.", heard)
     heard = first[5]
     second = practice.grade(CARD, text.replace("Job", "job"), heard)
-    typed = practice.grade(CARD, "Jobs finish; Deployments keep replicas of an API up with rolling updates.",
-                           second[5])
+    typed = practice.grade(CARD, "Jobs finish; Deployments keep replicas of an API up with rolling updates.", second[5])
     a, b, c = (coach.store.get(out[4].split("`")[1]) for out in (first, second, typed))
     assert (a.mode, b.mode, c.mode) == ("voice", "voice", "text")
     assert a.audio_path == b.audio_path and heard.kept and heard.kept.endswith(a.audio_path.split("/")[-1])
     assert c.audio_path is None and c.metrics is None
 
 
-@pytest.mark.parametrize("answer, edited", [
-    ("A Job runs batch work until it completes.", True),  # as heard
-    ("A Job runs batch work until it completes, then stops. Use a CronJob on a schedule.", True),  # added to
-    ("A Kubernetes Job runs batch work until it finishes.", True),  # jargon corrected
-    ("Deployments keep replicas of an inference API up with rolling updates.", False),  # a new, typed answer
-    ("", False),
-])
+@pytest.mark.parametrize(
+    "answer, edited",
+    [
+        ("A Job runs batch work until it completes.", True),  # as heard
+        ("A Job runs batch work until it completes, then stops. Use a CronJob on a schedule.", True),  # added to
+        ("A Kubernetes Job runs batch work until it finishes.", True),  # jargon corrected
+        ("Deployments keep replicas of an inference API up with rolling updates.", False),  # a new, typed answer
+        ("", False),
+    ],
+)
 def test_an_edit_of_the_transcript_is_told_from_a_new_answer(answer, edited):
     assert is_edit_of(answer, "A Job runs batch work until it completes.") is edited
 
@@ -171,8 +173,12 @@ def test_the_page_load_and_settings_handlers_run_without_a_browser(coach):
 
     practice = Practice(coach)
     cards = practice.questions()
-    assert len(cards) == 20 and cards[6] == {"id": CARD, "card": 7, "question": coach.question(7).question,
-                                             "group": coach.question(7).group}
+    assert len(cards) == 20 and cards[6] == {
+        "id": CARD,
+        "card": 7,
+        "question": coach.question(7).question,
+        "group": coach.question(7).group,
+    }
     suggested = practice.suggested_id()
     assert suggested in {c["id"] for c in cards}
     assert coach.question(suggested).question in practice.suggested_question_html()

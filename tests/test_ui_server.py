@@ -31,11 +31,14 @@ def test_auth_is_user_colon_password():
     assert parse_auth("alice:s3cret:with:colons") == ("alice", "s3cret:with:colons")
 
 
-@pytest.mark.parametrize("raw, message", [
-    ("alice", "with a colon"),
-    ("alice:", "one of them is empty"),
-    (":s3cret", "one of them is empty"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ("alice", "with a colon"),
+        ("alice:", "one of them is empty"),
+        (":s3cret", "one of them is empty"),
+    ],
+)
 def test_auth_nobody_could_log_in_with_is_refused(raw, message):
     with pytest.raises(CoachError, match=message):
         parse_auth(raw)
@@ -76,11 +79,15 @@ def test_settings_read_the_environment(monkeypatch):
     assert "pw" not in repr(s)  # the password never shows in a repr or a log line
 
 
-@pytest.mark.parametrize("env, message", [
-    ({"INFRALENS_HOST": "0.0.0.0"}, "INFRALENS_AUTH=user:password"),
-    ({"INFRALENS_AUTH": "alice"}, "INFRALENS_AUTH must be user:password"),
-    ({"INFRALENS_HOST": "0.0.0.0", "INFRALENS_AUTH": "alice:"}, "one of them is empty"),
-], ids=["open-lan", "auth-without-colon", "auth-empty-password"])
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"INFRALENS_HOST": "0.0.0.0"}, "INFRALENS_AUTH=user:password"),
+        ({"INFRALENS_AUTH": "alice"}, "INFRALENS_AUTH must be user:password"),
+        ({"INFRALENS_HOST": "0.0.0.0", "INFRALENS_AUTH": "alice:"}, "one of them is empty"),
+    ],
+    ids=["open-lan", "auth-without-colon", "auth-empty-password"],
+)
 def test_the_app_refuses_to_start(tmp_path, env, message):
     server = AppServer(tmp_path, env)
     try:

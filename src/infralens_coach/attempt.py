@@ -123,12 +123,22 @@ class Attempt:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-def new_attempt(question: Question, rubric: Rubric, text: str, *, mode: str = "text",
-                grade: dict[str, Any] | None = None, ungraded_reason: str | None = None,
-                transcript: dict[str, Any] | None = None, raw_text: str | None = None,
-                metrics: dict[str, Any] | None = None, audio_source: str | None = None,
-                transcribe_s: float | None = None, grade_s: float | None = None,
-                now: datetime | None = None) -> Attempt:
+def new_attempt(
+    question: Question,
+    rubric: Rubric,
+    text: str,
+    *,
+    mode: str = "text",
+    grade: dict[str, Any] | None = None,
+    ungraded_reason: str | None = None,
+    transcript: dict[str, Any] | None = None,
+    raw_text: str | None = None,
+    metrics: dict[str, Any] | None = None,
+    audio_source: str | None = None,
+    transcribe_s: float | None = None,
+    grade_s: float | None = None,
+    now: datetime | None = None,
+) -> Attempt:
     """An attempt at `question`; `text` is what is graded, `transcript` what the engine heard (if spoken).
 
     `grade` is Grade.to_json(), `transcript` Transcript.to_dict(), `metrics` DeliveryMetrics.to_dict()."""

@@ -118,9 +118,7 @@ def _fmt_s(seconds: float) -> str:
 def _decode_stream(stream, label: str, max_duration_s: float | None) -> np.ndarray:
     import av  # PyAV ships with faster-whisper; imported here so the keyword path never loads it
 
-    undecodable = (
-        f"{label}: could not decode it as audio. Is it a recording? Supported: {SUPPORTED}"
-    )
+    undecodable = f"{label}: could not decode it as audio. Is it a recording? Supported: {SUPPORTED}"
     chunks: list[np.ndarray] = []
     try:
         with av.open(stream, mode="r", metadata_errors="ignore") as container:

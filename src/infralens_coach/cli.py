@@ -50,8 +50,10 @@ def read_answer(text: str | None, text_file: Path | None, from_stdin: bool) -> s
         except OSError as exc:
             raise AnswerError(f"cannot read answer file {text_file}: {exc.strerror or exc}") from exc
         except UnicodeDecodeError as exc:  # a recording or a word-processor file, not plain text
-            raise AnswerError(f"cannot read answer file {text_file}: it is not UTF-8 text (byte {exc.start}); "
-                              "give a plain-text file, or a recording with --audio FILE") from exc
+            raise AnswerError(
+                f"cannot read answer file {text_file}: it is not UTF-8 text (byte {exc.start}); "
+                "give a plain-text file, or a recording with --audio FILE"
+            ) from exc
     elif from_stdin:
         text = sys.stdin.read()
     if not text or not text.strip():
@@ -116,23 +118,51 @@ def show(ctx: click.Context, card: str, answer: bool) -> None:
 @click.argument("card")
 @click.option("--text", help="The answer as text.")
 @click.option("--text-file", type=click.Path(path_type=Path), help="Read the answer from a file.")
-@click.option("--audio", type=click.Path(path_type=Path, dir_okay=False),
-              help="Transcribe a recording (wav, flac, mp3, ogg, webm, m4a) locally and grade that.")
+@click.option(
+    "--audio",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Transcribe a recording (wav, flac, mp3, ogg, webm, m4a) locally and grade that.",
+)
 @click.argument("stdin", required=False, type=click.Choice(["-"]))
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
 @click.option("--save/--no-save", default=True, help="Keep the attempt in the history (default: save).")
-@click.option("--grader", "grader_mode", type=click.Choice(["auto", "llm", "keyword"]), default="auto",
-              show_default=True, help="auto: the LLM when configured, else (or on any failure) keyword.")
+@click.option(
+    "--grader",
+    "grader_mode",
+    type=click.Choice(["auto", "llm", "keyword"]),
+    default="auto",
+    show_default=True,
+    help="auto: the LLM when configured, else (or on any failure) keyword.",
+)
 @click.option("--model", help="LLM as a litellm model string (overrides INFRALENS_LLM_MODEL).")
-@click.option("--samples", type=click.IntRange(1, 10), default=1, show_default=True,
-              help="Grade K times with the LLM; report each dimension's mean and spread.")
-@click.option("--target", type=click.Choice(TARGET_CHOICES),
-              help="Answer length the delivery notes judge a recording against: short (20-45 s) or full (60-120 s; "
-                   "the default, or INFRALENS_TARGET_SECONDS).")
+@click.option(
+    "--samples",
+    type=click.IntRange(1, 10),
+    default=1,
+    show_default=True,
+    help="Grade K times with the LLM; report each dimension's mean and spread.",
+)
+@click.option(
+    "--target",
+    type=click.Choice(TARGET_CHOICES),
+    help="Answer length the delivery notes judge a recording against: short (20-45 s) or full (60-120 s; "
+    "the default, or INFRALENS_TARGET_SECONDS).",
+)
 @click.pass_context
-def grade(ctx: click.Context, card: str, text: str | None, text_file: Path | None, audio: Path | None,
-          stdin: str | None, as_json: bool, save: bool, grader_mode: str, model: str | None, samples: int,
-          target: str | None) -> None:
+def grade(
+    ctx: click.Context,
+    card: str,
+    text: str | None,
+    text_file: Path | None,
+    audio: Path | None,
+    stdin: str | None,
+    as_json: bool,
+    save: bool,
+    grader_mode: str,
+    model: str | None,
+    samples: int,
+    target: str | None,
+) -> None:
     """Grade an answer to CARD (number or id) against the rubric."""
     from . import render
     from .grading.chain import build_grader
@@ -146,8 +176,9 @@ def grade(ctx: click.Context, card: str, text: str | None, text_file: Path | Non
         spoken = None if audio is None else coach.transcribe(question, audio, targets=delivery_targets(target))
         if spoken is not None:
             speech_model_notice(ctx)
-        graded = coach.submit(question, spoken.text if spoken else typed, mode="upload" if spoken else "text",
-                              spoken=spoken, audio=audio)
+        graded = coach.submit(
+            question, spoken.text if spoken else typed, mode="upload" if spoken else "text", spoken=spoken, audio=audio
+        )
     if grader.notice and not as_json:  # with --json, decided_by and fallback_reason say it
         click.echo(f"infralens-coach: {grader.notice}", err=True)
     if as_json:
@@ -189,8 +220,11 @@ def speech_model_notice(ctx: click.Context, engine: str | None = None, model: st
     transcriber = get_transcriber(engine, model, settings=settings_from(ctx))
     choice = getattr(transcriber, "choice", None)
     note = getattr(choice, "note", None)
-    click.echo(f"infralens-coach: speech model {transcriber.model_name}, engine {transcriber.name}"
-               + (f" — {note}" if note else ""), err=True)
+    click.echo(
+        f"infralens-coach: speech model {transcriber.model_name}, engine {transcriber.name}"
+        + (f" — {note}" if note else ""),
+        err=True,
+    )
 
 
 def spoken_json(spoken: SpokenAnswer | None) -> dict[str, Any]:
@@ -207,9 +241,11 @@ def echo_spoken(spoken: SpokenAnswer) -> None:
 
 def delivery_text(metrics: dict[str, Any]) -> str:
     wpm = metrics.get("words_per_minute")
-    head = (f"Delivery: {metrics['duration_s']:.0f} s, {metrics['word_count']} words"
-            + (f", {wpm} wpm" if wpm is not None else "")
-            + f", {metrics['long_pause_count']} long pauses, {metrics['filler_count']} fillers")
+    head = (
+        f"Delivery: {metrics['duration_s']:.0f} s, {metrics['word_count']} words"
+        + (f", {wpm} wpm" if wpm is not None else "")
+        + f", {metrics['long_pause_count']} long pauses, {metrics['filler_count']} fillers"
+    )
     return "\n".join([head] + [f"  - {note}" for note in metrics["notes"]])
 
 
@@ -238,15 +274,24 @@ def transcribe_command(ctx: click.Context, file: Path, engine: str | None, model
 @main.command()
 @click.argument("card")
 @click.option("--record", "use_mic", is_flag=True, help="Answer out loud into the microphone.")
-@click.option("--seconds", type=click.FloatRange(1, 600), default=120.0, show_default=True,
-              help="Stop recording after this long (or press Enter).")
+@click.option(
+    "--seconds",
+    type=click.FloatRange(1, 600),
+    default=120.0,
+    show_default=True,
+    help="Stop recording after this long (or press Enter).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
 @click.option("--save/--no-save", default=True, help="Keep the attempt in the history (default: save).")
-@click.option("--target", type=click.Choice(TARGET_CHOICES),
-              help="Answer length the delivery notes judge against: short (20-45 s) or full (60-120 s, default).")
+@click.option(
+    "--target",
+    type=click.Choice(TARGET_CHOICES),
+    help="Answer length the delivery notes judge against: short (20-45 s) or full (60-120 s, default).",
+)
 @click.pass_context
-def practice(ctx: click.Context, card: str, use_mic: bool, seconds: float, as_json: bool, save: bool,
-             target: str | None) -> None:
+def practice(
+    ctx: click.Context, card: str, use_mic: bool, seconds: float, as_json: bool, save: bool, target: str | None
+) -> None:
     """Answer CARD out loud: record, transcribe locally, grade and show feedback."""
     import threading
 

@@ -69,8 +69,10 @@ def list_(ctx: click.Context, card: str | None, as_json: bool) -> None:
         _emit_json([a.to_dict() for a in attempts])
         return
     if not attempts:
-        click.echo("No attempts yet: answer a card out loud with `infralens-coach practice N --record`, "
-                   "or typed with `infralens-coach grade N -` (see `infralens-coach next`).")
+        click.echo(
+            "No attempts yet: answer a card out loud with `infralens-coach practice N --record`, "
+            "or typed with `infralens-coach grade N -` (see `infralens-coach next`)."
+        )
         return
     click.echo(f"{'ID':<26}  {'WHEN (UTC)':<16}  CARD  {'MODE':<6}  {'STATE':<8}  SCORE  GRADER")
     for a in attempts:
@@ -95,8 +97,9 @@ def show(ctx: click.Context, attempt_id: str, as_json: bool) -> None:
         _emit_json(attempt.to_dict())
         return
     heard = f" · {attempt.engine} {attempt.model}" if attempt.engine else ""
-    lines = [f"Attempt {attempt.id} · {_when(attempt.created_utc)} UTC · card {attempt.card:02d} · "
-             f"{attempt.mode}{heard}"]
+    lines = [
+        f"Attempt {attempt.id} · {_when(attempt.created_utc)} UTC · card {attempt.card:02d} · {attempt.mode}{heard}"
+    ]
     if audio:
         lines.append(f"Audio: {audio}" + ("" if audio.exists() else " (missing)"))
     if attempt.metrics:
@@ -108,8 +111,10 @@ def show(ctx: click.Context, attempt_id: str, as_json: bool) -> None:
     lines.append("")
     question = _question(ctx, attempt)
     if not attempt.graded:
-        lines += [f"Ungraded: {attempt.ungraded_reason}",
-                  f"Grade it with `infralens-coach history regrade {attempt.id}`."]
+        lines += [
+            f"Ungraded: {attempt.ungraded_reason}",
+            f"Grade it with `infralens-coach history regrade {attempt.id}`.",
+        ]
     elif question is not None:
         lines.append(render.grade_report(Grade.from_json(attempt.grade), question, _bank(ctx).rubric))
     else:
@@ -190,12 +195,17 @@ def delete(ctx: click.Context, attempt_id: str, yes: bool) -> None:
         attempt = store.get(attempt_id)
         if not yes:
             if not sys.stdin.isatty():  # a prompt nobody can answer would hang or guess
-                raise HistoryError(f"history delete asks before deleting {attempt.id}, but there is no terminal "
-                                   "to ask on: pass --yes to delete without asking")
+                raise HistoryError(
+                    f"history delete asks before deleting {attempt.id}, but there is no terminal "
+                    "to ask on: pass --yes to delete without asking"
+                )
             score = f"{attempt.overall}/100" if attempt.graded else "ungraded"
             audio = " and its recording" if attempt.audio_path else ""
-            if not click.confirm(f"Delete attempt {attempt.id} (card {attempt.card:02d}, "
-                                 f"{_when(attempt.created_utc)} UTC, {score}){audio}?", default=False):
+            if not click.confirm(
+                f"Delete attempt {attempt.id} (card {attempt.card:02d}, "
+                f"{_when(attempt.created_utc)} UTC, {score}){audio}?",
+                default=False,
+            ):
                 click.echo(f"{attempt.id} not deleted.")
                 ctx.exit(1)
         store.delete(attempt.id)
@@ -204,8 +214,14 @@ def delete(ctx: click.Context, attempt_id: str, yes: bool) -> None:
 
 @history.command()
 @click.argument("attempt_id")
-@click.option("--grader", "grader_mode", type=click.Choice(["auto", "llm", "keyword"]), default="auto",
-              show_default=True, help="As for `grade`: the LLM when configured, else keyword.")
+@click.option(
+    "--grader",
+    "grader_mode",
+    type=click.Choice(["auto", "llm", "keyword"]),
+    default="auto",
+    show_default=True,
+    help="As for `grade`: the LLM when configured, else keyword.",
+)
 @click.option("--model", help="LLM as a litellm model string (overrides INFRALENS_LLM_MODEL).")
 @click.option("--json", "as_json", is_flag=True, help="Print the new grade as JSON.")
 @click.pass_context

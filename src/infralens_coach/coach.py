@@ -61,8 +61,9 @@ class Regraded:
 class Coach:
     """One question bank, one grader and (optionally) one history, configured by one Settings."""
 
-    def __init__(self, bank: QuestionBank, settings: Settings, *, grader: Grader | None = None,
-                 store: HistoryStore | None = None) -> None:
+    def __init__(
+        self, bank: QuestionBank, settings: Settings, *, grader: Grader | None = None, store: HistoryStore | None = None
+    ) -> None:
         self.bank = bank
         self.settings = settings
         self.grader: Grader = grader if grader is not None else _configured_grader(settings)
@@ -87,8 +88,14 @@ class Coach:
 
         return transcribe.warm_up(settings=self.settings).model_name
 
-    def transcribe(self, question: Question, source: AudioSource, *, targets: DeliveryTargets | None = None,
-                   on_progress: Progress | None = None) -> SpokenAnswer:
+    def transcribe(
+        self,
+        question: Question,
+        source: AudioSource,
+        *,
+        targets: DeliveryTargets | None = None,
+        on_progress: Progress | None = None,
+    ) -> SpokenAnswer:
         """Transcribe with the card's question and vocabulary as the prompt; delivery notes against `targets`
         (None: the settings' target band, INFRALENS_TARGET_*, else the full-answer band).
         on_progress(audio_s_done, audio_s_total) as the engine decodes."""
@@ -110,8 +117,15 @@ class Coach:
 
     # ------------------------------------------------------------ grading and keeping
 
-    def submit(self, question: Question, text: str, *, mode: str = "text", spoken: SpokenAnswer | None = None,
-               audio: KeptAudio | None = None) -> Graded:
+    def submit(
+        self,
+        question: Question,
+        text: str,
+        *,
+        mode: str = "text",
+        spoken: SpokenAnswer | None = None,
+        audio: KeptAudio | None = None,
+    ) -> Graded:
         """Grade an answer and keep the attempt (with `spoken` and a copy of `audio`, for voice and upload answers).
 
         A grader failure keeps the attempt ungraded and re-raises, naming the attempt to regrade."""
@@ -121,14 +135,17 @@ class Coach:
             if store is None:
                 return None
             kept = store.save(self._attempt(question, text, mode, spoken, ungraded_reason=reason), audio=audio)
-            return (f"the answer is saved as ungraded attempt {kept.id}; "
-                    f"grade it later with `infralens-coach history regrade {kept.id}`")
+            return (
+                f"the answer is saved as ungraded attempt {kept.id}; "
+                f"grade it later with `infralens-coach history regrade {kept.id}`"
+            )
 
         grade, grade_s = self._grade(question, text, keep_ungraded)
         if store is None:
             return Graded(grade, None)
-        return Graded(grade, store.save(self._attempt(question, text, mode, spoken, grade=grade, grade_s=grade_s),
-                                        audio=audio))
+        return Graded(
+            grade, store.save(self._attempt(question, text, mode, spoken, grade=grade, grade_s=grade_s), audio=audio)
+        )
 
     def regrade(self, attempt_ref: str) -> Regraded:
         """Grade a kept attempt's transcript again: an ungraded one, or after the card or rubric changed.
@@ -141,19 +158,20 @@ class Coach:
         try:
             question = self.question(attempt.question_id)
         except UnknownQuestionError:
-            raise HistoryError(f"card {attempt.question_id!r} of attempt {attempt.id} is not in the question bank"
-                               ) from None
+            raise HistoryError(
+                f"card {attempt.question_id!r} of attempt {attempt.id} is not in the question bank"
+            ) from None
 
         def keep_ungraded(reason: str) -> None:
             store.update_grade(attempt.id, ungraded_reason=reason)
 
         grade, grade_s = self._grade(question, attempt.transcript, keep_ungraded)
-        kept = store.update_grade(attempt.id, grade.to_json(), question_version=question.version(self.bank.rubric),
-                                  grade_s=grade_s)
+        kept = store.update_grade(
+            attempt.id, grade.to_json(), question_version=question.version(self.bank.rubric), grade_s=grade_s
+        )
         return Regraded(grade, kept)
 
-    def _grade(self, question: Question, text: str,
-               keep_ungraded: Callable[[str], str | None]) -> tuple[Grade, float]:
+    def _grade(self, question: Question, text: str, keep_ungraded: Callable[[str], str | None]) -> tuple[Grade, float]:
         """The failure policy: on a grader failure, keep the attempt ungraded with the reason, then re-raise (with
         what `keep_ungraded` says about where it was kept). Returns the grade and the seconds it took."""
         start = time.perf_counter()
@@ -166,9 +184,17 @@ class Coach:
             raise type(exc)(f"{exc} — {note}") from exc
         return grade, time.perf_counter() - start
 
-    def _attempt(self, question: Question, text: str, mode: str, spoken: SpokenAnswer | None, *,
-                 grade: Grade | None = None, grade_s: float | None = None,
-                 ungraded_reason: str | None = None) -> Attempt:
+    def _attempt(
+        self,
+        question: Question,
+        text: str,
+        mode: str,
+        spoken: SpokenAnswer | None,
+        *,
+        grade: Grade | None = None,
+        grade_s: float | None = None,
+        ungraded_reason: str | None = None,
+    ) -> Attempt:
         """The attempt as the history stores it: the typed values become their JSON shapes here."""
         return new_attempt(
             question, self.bank.rubric, text, mode=mode, grade=None if grade is None else grade.to_json(),

@@ -22,8 +22,30 @@ from .transcribe.base import Transcript, Word
 FILLERS = frozenset({"um", "umm", "uh", "uhh", "uhm", "er", "erm", "ah", "hmm", "mm", "mhm"})
 SET_OFF_PAUSE_S = 0.5  # "like" then this much silence: the speaker is searching, not comparing
 # After these, "like" compares ("like a batch run", "like the API"): a preposition, even after a pause.
-DETERMINERS = frozenset({"a", "an", "the", "this", "that", "these", "those", "my", "your", "our", "their", "its",
-                         "his", "her", "some", "any", "every", "each", "one", "two"})
+DETERMINERS = frozenset(
+    {
+        "a",
+        "an",
+        "the",
+        "this",
+        "that",
+        "these",
+        "those",
+        "my",
+        "your",
+        "our",
+        "their",
+        "its",
+        "his",
+        "her",
+        "some",
+        "any",
+        "every",
+        "each",
+        "one",
+        "two",
+    }
+)
 SENTENCE_END = (".", "?", "!", "…")
 SET_OFF = (",", "...", "…", ";", ":", "—", "–")
 FILLER_CAVEAT = "speech engines drop many fillers, so this count is a lower bound"
@@ -143,8 +165,12 @@ def find_fillers(words: Sequence[Word], pause_s: float = SET_OFF_PAUSE_S) -> tup
             found.append(Filler("like", w.start_s))
         elif token == "so" and _so_marker(prev, w):
             found.append(Filler("so", w.start_s))
-        elif token == "know" and prev is not None and bare(prev.text) == "you" and _you_know_marker(
-                words[i - 2] if i >= 2 else None, prev, w):
+        elif (
+            token == "know"
+            and prev is not None
+            and bare(prev.text) == "you"
+            and _you_know_marker(words[i - 2] if i >= 2 else None, prev, w)
+        ):
             found.append(Filler("you know", prev.start_s))
     return tuple(found)
 
@@ -212,9 +238,7 @@ def delivery_notes(
         notes.append(f"Fast: {wpm:.0f} wpm against {band_w}. Slow down and let key terms land.")
     if pauses:
         where = ", ".join(_clock(p.start_s) for p in pauses[:5]) + (" …" if len(pauses) > 5 else "")
-        notes.append(
-            f"{len(pauses)} long pause{'s' if len(pauses) != 1 else ''} (≥ {t.long_pause_s:g} s) at {where}."
-        )
+        notes.append(f"{len(pauses)} long pause{'s' if len(pauses) != 1 else ''} (≥ {t.long_pause_s:g} s) at {where}.")
     per_min = len(fillers) / (speaking_s / 60) if speaking_s >= 10 else 0.0
     if fillers and per_min >= 3:
         counts = ", ".join(f'"{k}" ×{v}' for k, v in Counter(f.text for f in fillers).most_common(4))

@@ -20,8 +20,8 @@ _FLAT = ("id", "created_utc", "card", "question_id", "question_version", "mode",
 _TAIL = ("engine", "model", "duration_s", "speech_s", "transcribe_s", "grade_s", "graded_utc", "audio_path",
          "audio_source", "app_version", "transcript", "transcript_raw")  # fmt: skip
 _JSON = ("segments", "metrics", "grade")
-CSV_COLUMNS = _FLAT + tuple(f"{d}_score" for d in DIMENSIONS) + ("misconceptions",) + _TAIL + tuple(
-    f"{k}_json" for k in _JSON
+CSV_COLUMNS = (
+    _FLAT + tuple(f"{d}_score" for d in DIMENSIONS) + ("misconceptions",) + _TAIL + tuple(f"{k}_json" for k in _JSON)
 )
 
 

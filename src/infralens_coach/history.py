@@ -32,7 +32,14 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Union
 
 from .attempt import (  # noqa: F401  (re-exported: the history's public names)
-    ID_ALPHABET, MODES, Attempt, id_time, new_attempt, new_id, parse_utc, utc_text,
+    ID_ALPHABET,
+    MODES,
+    Attempt,
+    id_time,
+    new_attempt,
+    new_id,
+    parse_utc,
+    utc_text,
 )
 from .config import Settings
 from .errors import HistoryError
@@ -144,8 +151,9 @@ class _write:
         self.db.execute("BEGIN IMMEDIATE")
         return self.db
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if exc_type is None:
             try:
                 self.db.execute("COMMIT")
@@ -267,8 +275,9 @@ class HistoryStore:
         copied = None
         shared = self._kept_copy(audio) if self.keep_audio else None
         if shared is not None:  # the same recording graded again: its attempts share one copy
-            attempt = dataclasses.replace(attempt, audio_path=shared, audio_source=attempt.audio_source
-                                          or self._source_of(shared))
+            attempt = dataclasses.replace(
+                attempt, audio_path=shared, audio_source=attempt.audio_source or self._source_of(shared)
+            )
         elif audio is not None and self.keep_audio:
             copied = self._keep_audio(audio, attempt.id)
             attempt = dataclasses.replace(attempt, audio_path=copied.relative_to(self.data_dir).as_posix())
@@ -276,8 +285,10 @@ class HistoryStore:
             attempt = dataclasses.replace(attempt, audio_source=Path(audio).name)
         try:
             with self._lock, _write(self.db) as db:
-                db.execute(f"INSERT INTO attempts ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
-                           _row(attempt))
+                db.execute(
+                    f"INSERT INTO attempts ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
+                    _row(attempt),
+                )
                 self._insert_dimensions(attempt)
         except sqlite3.Error as exc:
             if copied is not None:
@@ -300,8 +311,10 @@ class HistoryStore:
         return f"audio/{path.name}" if path.parent == kept_dir and path.is_file() else None
 
     def _source_of(self, audio_path: str) -> str | None:
-        rows = self._query("SELECT audio_source FROM attempts WHERE audio_path = ? AND audio_source IS NOT NULL "
-                           "ORDER BY id LIMIT 1", (audio_path,))
+        rows = self._query(
+            "SELECT audio_source FROM attempts WHERE audio_path = ? AND audio_source IS NOT NULL ORDER BY id LIMIT 1",
+            (audio_path,),
+        )
         return str(rows[0][0]) if rows else None
 
     def _keep_audio(self, audio: KeptAudio, attempt_id: str) -> Path:
@@ -322,8 +335,15 @@ class HistoryStore:
             raise HistoryError(f"cannot keep the recording in {target.parent}: {exc}") from exc
         return target
 
-    def update_grade(self, attempt_id: str, grade: dict[str, Any] | None = None, *, ungraded_reason: str | None = None,
-                     question_version: str | None = None, grade_s: float | None = None) -> Attempt:
+    def update_grade(
+        self,
+        attempt_id: str,
+        grade: dict[str, Any] | None = None,
+        *,
+        ungraded_reason: str | None = None,
+        question_version: str | None = None,
+        grade_s: float | None = None,
+    ) -> Attempt:
         """Replace an attempt's grade (`grade` is Grade.to_json()), or record why grading failed again (keeps any
         old grade)."""
         current = self.get(attempt_id)
@@ -341,8 +361,10 @@ class HistoryStore:
         changed = ("question_version", "state", "ungraded_reason", "grade_json", "overall", "decided_by",
                    "fallback_reason", "grade_s", "graded_utc")  # fmt: skip
         with self._lock, _write(self.db) as db:
-            db.execute(f"UPDATE attempts SET {', '.join(f'{c} = ?' for c in changed)} WHERE id = ?",
-                       [row[c] for c in changed] + [updated.id])
+            db.execute(
+                f"UPDATE attempts SET {', '.join(f'{c} = ?' for c in changed)} WHERE id = ?",
+                [row[c] for c in changed] + [updated.id],
+            )
             self._insert_dimensions(updated)
         return updated
 
@@ -351,8 +373,9 @@ class HistoryStore:
         with self._lock, _write(self.db) as db:
             db.execute("DELETE FROM attempt_dimensions WHERE attempt_id = ?", (attempt.id,))
             db.execute("DELETE FROM attempts WHERE id = ?", (attempt.id,))
-        shared = attempt.audio_path and self._query("SELECT 1 FROM attempts WHERE audio_path = ? LIMIT 1",
-                                                    (attempt.audio_path,))
+        shared = attempt.audio_path and self._query(
+            "SELECT 1 FROM attempts WHERE audio_path = ? LIMIT 1", (attempt.audio_path,)
+        )
         if attempt.audio_path and not shared:  # the last attempt using this recording takes its copy with it
             (self.data_dir / attempt.audio_path).unlink(missing_ok=True)
         return attempt
@@ -368,8 +391,10 @@ class HistoryStore:
         ref = ref.strip().upper()
         if len(ref) < 4 or any(ch not in ID_ALPHABET for ch in ref):
             raise HistoryError(f"{ref!r} is not an attempt id (see `infralens-coach history list`)")
-        rows = self._query("SELECT * FROM attempts WHERE id = ? OR id LIKE ? OR id LIKE ? ORDER BY id = ? DESC LIMIT 2",
-                           (ref, ref + "%", "%" + ref, ref))
+        rows = self._query(
+            "SELECT * FROM attempts WHERE id = ? OR id LIKE ? OR id LIKE ? ORDER BY id = ? DESC LIMIT 2",
+            (ref, ref + "%", "%" + ref, ref),
+        )
         if not rows:
             raise HistoryError(f"no attempt {ref!r} in the history (see `infralens-coach history list`)")
         if len(rows) > 1 and rows[0]["id"] != ref:

@@ -58,7 +58,7 @@ def weakest(attempt: Attempt) -> tuple[str, int]:
 
 
 def status(card_attempts: Sequence[Attempt]) -> str:
-    """"not yet" with no graded attempt; "solid" when the latest graded attempt has every assessed dimension
+    """ "not yet" with no graded attempt; "solid" when the latest graded attempt has every assessed dimension
     at 3/4 or better and asserts no misconception; "weak" otherwise."""
     done = graded(card_attempts)
     if not done:
@@ -107,8 +107,9 @@ def suggestions(questions: Sequence, attempts: Iterable[Attempt], now: datetime 
         dim, level = weakest(last)
         interval = 2**level
         days = max(0.0, (now - parse_utc(last.created_utc)) / timedelta(days=1))
-        practised.append(Suggestion(q.card, q.id, q.question, True, dim, level, last.created_utc, days, interval,
-                                    days / interval))
+        practised.append(
+            Suggestion(q.card, q.id, q.question, True, dim, level, last.created_utc, days, interval, days / interval)
+        )
     practised.sort(key=lambda s: (-s.overdue, s.weakest_score, s.card))
     return sorted(fresh, key=lambda s: s.card) + practised
 
@@ -128,8 +129,9 @@ class ChecklistItem:
         return dict(self.__dict__)
 
 
-def checklist(questions: Sequence, attempts: Iterable[Attempt],
-              cards: Sequence[int] | None = CHECKLIST_CARDS) -> list[ChecklistItem]:
+def checklist(
+    questions: Sequence, attempts: Iterable[Attempt], cards: Sequence[int] | None = CHECKLIST_CARDS
+) -> list[ChecklistItem]:
     """Status per card: the seed's review checklist (cards 1-8) by default, every card of the bank with cards=None."""
     done_by_card = by_card(attempts)
     items = []
@@ -201,8 +203,9 @@ def diff(old: Attempt, new: Attempt) -> AttemptDiff:
         changes.append(DimensionChange(dim["id"], prev["score"], dim["score"], dim["max_score"], gained, dropped))
     old_m = [m["text"] for m in old.grade["misconceptions"]]
     new_m = [m["text"] for m in new.grade["misconceptions"]]
-    return AttemptDiff(old, new, tuple(changes), tuple(m for m in new_m if m not in old_m),
-                       tuple(m for m in old_m if m not in new_m))
+    return AttemptDiff(
+        old, new, tuple(changes), tuple(m for m in new_m if m not in old_m), tuple(m for m in old_m if m not in new_m)
+    )
 
 
 def last_two(attempts: Iterable[Attempt], card: int | None = None) -> tuple[Attempt, Attempt]:

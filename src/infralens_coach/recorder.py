@@ -128,4 +128,3 @@ def meter(level: float, width: int = 20) -> str:
     db = 20 * np.log10(max(level, 1e-6))
     filled = int(round(width * min(1.0, max(0.0, (db + 60) / 60))))
     return "█" * filled + "·" * (width - filled)
-

@@ -88,11 +88,15 @@ def describe_flag(code: str) -> str:
     name = DIMENSION_NAMES.get(what, what)
     if kind == "injection":
         found = _INJECTION_WORDS.get(what, "text aimed at the grader")
-        return (f"Your answer contains {found}, aimed at the grader rather than the interviewer: it was read as "
-                "part of your answer, never obeyed, and earned nothing.")
+        return (
+            f"Your answer contains {found}, aimed at the grader rather than the interviewer: it was read as "
+            "part of your answer, never obeyed, and earned nothing."
+        )
     if kind == "disagree":
-        return (f"{name}: the LLM and the keyword grader differ by two levels or more; "
-                "check this dimension against the reference.")
+        return (
+            f"{name}: the LLM and the keyword grader differ by two levels or more; "
+            "check this dimension against the reference."
+        )
     if kind == "unsupported":
         return f"{name}: the LLM gave a score without quoting a sentence of your answer that supports it."
     if kind == "samples-failed":

@@ -44,7 +44,6 @@ mark.il-hl { background: #dafbe1; padding: 0 2px; border-radius: 3px; }
 """
 
 
-
 def esc(text: object) -> str:
     return html.escape(str(text), quote=True)
 
@@ -71,15 +70,17 @@ def grade_html(grade: Grade, rubric: Rubric) -> str:
     for dim in grade.dimensions:
         name = DIMENSION_NAMES.get(dim.dimension, dim.dimension)
         if dim.max_score == 0:
-            cards.append(f'<div class="il-dim" data-dim="{esc(dim.dimension)}">'
-                         f"<h4>{esc(name)}<span>not assessed</span></h4></div>")
+            cards.append(
+                f'<div class="il-dim" data-dim="{esc(dim.dimension)}">'
+                f"<h4>{esc(name)}<span>not assessed</span></h4></div>"
+            )
             continue
         evidence = "".join(f'<li class="il-ev">“{esc(q)}”</li>' for q in dim.evidence)
         missing = "".join(f'<li class="il-miss">Missing: {esc(m)}</li>' for m in dim.missing)
         cards.append(
             f'<div class="il-dim" data-dim="{esc(dim.dimension)}">'
             f"<h4>{esc(name)} <span>{_bar(dim.score, dim.max_score)} {dim.score}/{dim.max_score}</span></h4>"
-            f"<ul>{evidence}{missing}</ul><div class=\"il-fb\">{esc(dim.feedback)}</div></div>"
+            f'<ul>{evidence}{missing}</ul><div class="il-fb">{esc(dim.feedback)}</div></div>'
         )
     parts.append(f'<div class="il-dims">{"".join(cards)}</div>')
     if grade.follow_up:
@@ -159,12 +160,16 @@ def progress_svg(series: Mapping[str, Sequence[int]], max_score: int = 4) -> str
 
     out = [f'<svg viewBox="0 0 {_W} {_H}" role="img" aria-label="Score per dimension, attempt by attempt">']
     for level in range(max_score + 1):
-        out.append(f'<line x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{y(level):.1f}" y2="{y(level):.1f}" stroke="#d0d7de"/>'
-                   f'<text x="{_LEFT - 8}" y="{y(level) + 4:.1f}" text-anchor="end" font-size="12">{level}</text>')
+        out.append(
+            f'<line x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{y(level):.1f}" y2="{y(level):.1f}" stroke="#d0d7de"/>'
+            f'<text x="{_LEFT - 8}" y="{y(level) + 4:.1f}" text-anchor="end" font-size="12">{level}</text>'
+        )
     step = max(1, -(-n // 12))  # at most ~12 tick labels, always whole attempts
     for i in range(1, n + 1, step):
-        out.append(f'<text class="il-tick" x="{x(i):.1f}" y="{_H - _BOTTOM + 16}" text-anchor="middle" '
-                   f'font-size="12">{i}</text>')
+        out.append(
+            f'<text class="il-tick" x="{x(i):.1f}" y="{_H - _BOTTOM + 16}" text-anchor="middle" '
+            f'font-size="12">{i}</text>'
+        )
     out.append(f'<text x="{_LEFT + plot_w / 2:.1f}" y="{_H - 4}" text-anchor="middle" font-size="12">attempt</text>')
     legend = []
     for k, (name, scores) in enumerate(series.items()):
@@ -175,9 +180,12 @@ def progress_svg(series: Mapping[str, Sequence[int]], max_score: int = 4) -> str
             path = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
             out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
         for i, ((px, py), score) in enumerate(zip(points, scores, strict=True), start=1):
-            out.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="4" fill="{colour}">'
-                       f"<title>{esc(name)}: attempt {i}, {score}/{max_score}</title></circle>")
+            out.append(
+                f'<circle cx="{px:.1f}" cy="{py:.1f}" r="4" fill="{colour}">'
+                f"<title>{esc(name)}: attempt {i}, {score}/{max_score}</title></circle>"
+            )
         legend.append(f'<li><i style="background:{colour}"></i>{esc(name)}</li>')
     out.append("</svg>")
-    return (f'<div class="il-plot" id="il-progress-chart">{"".join(out)}'
-            f'<ul class="il-legend">{"".join(legend)}</ul></div>')
+    return (
+        f'<div class="il-plot" id="il-progress-chart">{"".join(out)}<ul class="il-legend">{"".join(legend)}</ul></div>'
+    )

@@ -38,32 +38,54 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
         gr.Markdown("# infralens-coach\nRehearse AI-infrastructure interview answers out loud.")
         with gr.Tab("Practice", id="practice"):
             with gr.Row(elem_id="il-picker-row"):
-                picker = gr.Dropdown(choices, value=practice.suggested_id, label="Question (suggested: practise next)",
-                                     filterable=True, scale=4, min_width=280, elem_id="il-picker")
-                target = gr.Radio(list(TARGETS), value=DEFAULT_TARGET, label="Target length", scale=1,
-                                  min_width=200, elem_id="il-target")
+                picker = gr.Dropdown(
+                    choices,
+                    value=practice.suggested_id,
+                    label="Question (suggested: practise next)",
+                    filterable=True,
+                    scale=4,
+                    min_width=280,
+                    elem_id="il-picker",
+                )
+                target = gr.Radio(
+                    list(TARGETS),
+                    value=DEFAULT_TARGET,
+                    label="Target length",
+                    scale=1,
+                    min_width=200,
+                    elem_id="il-target",
+                )
             question_box = gr.HTML(practice.suggested_question_html)
             heard = gr.State(None)  # ui_practice.Heard: the last recording transcribed
             pending = gr.State(False)  # Record was pressed and its upload has not been transcribed yet
             graded_for = gr.State(None)  # the card the feedback on the page belongs to
             with gr.Tabs():
                 with gr.Tab("Microphone"):
-                    mic = gr.Audio(sources=["microphone"], type="filepath", label="Record your answer",
-                                   elem_id="il-mic")
+                    mic = gr.Audio(
+                        sources=["microphone"], type="filepath", label="Record your answer", elem_id="il-mic"
+                    )
                     mic_btn = gr.Button("Transcribe recording", variant="primary", elem_id="il-transcribe-mic")
-                    gr.Markdown("Press Stop and the recording is transcribed by itself; the button transcribes it "
-                                "again (for instance after you change the question).", elem_classes="il-meta")
+                    gr.Markdown(
+                        "Press Stop and the recording is transcribed by itself; the button transcribes it "
+                        "again (for instance after you change the question).",
+                        elem_classes="il-meta",
+                    )
                 with gr.Tab("Upload"):
-                    upload = gr.Audio(sources=["upload"], type="filepath", label="Upload a recording",
-                                      elem_id="il-upload")
+                    upload = gr.Audio(
+                        sources=["upload"], type="filepath", label="Upload a recording", elem_id="il-upload"
+                    )
                     upload_btn = gr.Button("Transcribe upload", variant="primary", elem_id="il-transcribe-upload")
                 with gr.Tab("Mic check"):
-                    check_audio = gr.Audio(sources=["microphone"], type="numpy", label="Record about 2 s",
-                                           elem_id="il-mic-check")
+                    check_audio = gr.Audio(
+                        sources=["microphone"], type="numpy", label="Record about 2 s", elem_id="il-mic-check"
+                    )
                     check_btn = gr.Button("Check level", elem_id="il-check")
                     check_out = gr.Markdown(elem_id="il-check-out")
-            transcript = gr.Textbox(label="Your answer: the transcript appears here; fix misheard jargon, or type",
-                                    lines=6, elem_id="il-transcript")
+            transcript = gr.Textbox(
+                label="Your answer: the transcript appears here; fix misheard jargon, or type",
+                lines=6,
+                elem_id="il-transcript",
+            )
             metrics = gr.Markdown(elem_id="il-metrics")
             grade_btn = gr.Button("Grade", variant="primary", elem_id="il-grade")
             saved = gr.Markdown(elem_id="il-saved")
@@ -82,27 +104,35 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
                 date_filter = gr.Dropdown(list(DATE_RANGES), value="all time", label="When")
             table = gr.Dataframe(headers=HISTORY_COLUMNS, interactive=False, elem_id="il-history-table")
             with gr.Row():
-                export_fmt = gr.Radio(list(EXPORT_FORMATS), value="JSON", label="Export the attempts listed", scale=0,
-                                      min_width=220)
+                export_fmt = gr.Radio(
+                    list(EXPORT_FORMATS), value="JSON", label="Export the attempts listed", scale=0, min_width=220
+                )
                 with gr.Column(scale=0, min_width=140):
                     export_btn = gr.Button("Export", elem_id="il-export")
-                export_out = gr.File(label="Exported file", interactive=False, visible=False, elem_id="il-export-file",
-                                     scale=2, min_width=200)
+                export_out = gr.File(
+                    label="Exported file",
+                    interactive=False,
+                    visible=False,
+                    elem_id="il-export-file",
+                    scale=2,
+                    min_width=200,
+                )
             # allow_custom_value: the API (and a fresh session) may open any id, not only the listed ones
-            attempt_pick = gr.Dropdown([], label="Open an attempt", allow_custom_value=True,
-                                       elem_id="il-attempt-pick")
+            attempt_pick = gr.Dropdown([], label="Open an attempt", allow_custom_value=True, elem_id="il-attempt-pick")
             with gr.Row():
                 with gr.Column(scale=3):
                     attempt_text = gr.Markdown(elem_id="il-attempt-text")
-                    attempt_audio = gr.Audio(label="Recording", type="filepath", interactive=False,
-                                             elem_id="il-attempt-audio")
+                    attempt_audio = gr.Audio(
+                        label="Recording", type="filepath", interactive=False, elem_id="il-attempt-audio"
+                    )
                     attempt_metrics = gr.Markdown()
                     attempt_feedback = gr.HTML()
                 with gr.Column(scale=2):
                     attempt_reference = gr.HTML()
             with gr.Row():
-                delete_btn = gr.Button("Delete this attempt…", variant="stop", size="sm", scale=0, min_width=180,
-                                       elem_id="il-delete")
+                delete_btn = gr.Button(
+                    "Delete this attempt…", variant="stop", size="sm", scale=0, min_width=180, elem_id="il-delete"
+                )
             with gr.Group(visible=False, elem_id="il-confirm-delete") as confirm_box:
                 confirm_md = gr.Markdown(elem_id="il-confirm-text")
                 with gr.Row():
@@ -121,26 +151,54 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
 
         # ------------------------------------------------------------ practice events
         # A new card or target keeps the answer and the feedback (the note says whose feedback it is).
-        picker.change(practice.show_question, [picker, target, graded_for, transcript], [question_box, switch_note],
-                      api_name="question")
-        target.change(practice.change_target, [picker, target, transcript, heard], [question_box, metrics, heard],
-                      api_name=False)
+        picker.change(
+            practice.show_question,
+            [picker, target, graded_for, transcript],
+            [question_box, switch_note],
+            api_name="question",
+        )
+        target.change(
+            practice.change_target, [picker, target, transcript, heard], [question_box, metrics, heard], api_name=False
+        )
         # The recorder's stop event fires once the recording has uploaded, with its value: transcribe then.
         # One concurrency group, so the button pressed at the same moment waits and finds it already done.
         heard_out = [transcript, metrics, heard, pending]
         mic.start_recording(practice.recording_started, None, pending, api_name=False)
         mic.clear(lambda: False, None, pending, api_name=False)
-        mic.stop_recording(practice.transcribe_recording, [picker, mic, target, heard, pending], heard_out,
-                           api_name=False, concurrency_id="transcribe")
-        mic_btn.click(practice.transcribe_recording, [picker, mic, target, heard, pending], heard_out,
-                      api_name="transcribe", concurrency_id="transcribe")
-        upload.upload(practice.transcribe_upload, [picker, upload, target, heard], heard_out[:3],
-                      api_name=False, concurrency_id="transcribe")
-        upload_btn.click(practice.transcribe_upload, [picker, upload, target, heard], heard_out[:3],
-                         api_name="transcribe_upload", concurrency_id="transcribe")
-        grade_btn.click(practice.grade, [picker, transcript, heard],
-                        [feedback, reference, highlighted, change, saved, heard, graded_for],
-                        api_name="grade").success(lambda: "", None, switch_note, api_name=False)
+        mic.stop_recording(
+            practice.transcribe_recording,
+            [picker, mic, target, heard, pending],
+            heard_out,
+            api_name=False,
+            concurrency_id="transcribe",
+        )
+        mic_btn.click(
+            practice.transcribe_recording,
+            [picker, mic, target, heard, pending],
+            heard_out,
+            api_name="transcribe",
+            concurrency_id="transcribe",
+        )
+        upload.upload(
+            practice.transcribe_upload,
+            [picker, upload, target, heard],
+            heard_out[:3],
+            api_name=False,
+            concurrency_id="transcribe",
+        )
+        upload_btn.click(
+            practice.transcribe_upload,
+            [picker, upload, target, heard],
+            heard_out[:3],
+            api_name="transcribe_upload",
+            concurrency_id="transcribe",
+        )
+        grade_btn.click(
+            practice.grade,
+            [picker, transcript, heard],
+            [feedback, reference, highlighted, change, saved, heard, graded_for],
+            api_name="grade",
+        ).success(lambda: "", None, switch_note, api_name=False)
         check_btn.click(practice.mic_check, check_audio, check_out, api_name="mic_check")
 
         # ------------------------------------------------------------ history events
@@ -149,22 +207,25 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
         for control in filters:
             control.change(history.table, filters, [table, attempt_pick], api_name=False)
         history_tab.select(history.table, filters, [table, attempt_pick], api_name="history").then(
-            history.checklist_md, None, checklist, api_name=False).then(
-            history.all_cards, None, all_cards, api_name=False).then(
-            history.latest_card, None, plot_card, api_name=False).then(
-            history.progress_chart, plot_card, plot, api_name=False)
+            history.checklist_md, None, checklist, api_name=False
+        ).then(history.all_cards, None, all_cards, api_name=False).then(
+            history.latest_card, None, plot_card, api_name=False
+        ).then(history.progress_chart, plot_card, plot, api_name=False)
         table.select(history.open_row, table, attempt_pick, api_name=False)
         attempt_pick.change(history.open_attempt, attempt_pick, attempt_panes, api_name="attempt")
         export_btn.click(history.export_file, [*filters, export_fmt], export_out, api_name="export").success(
-            lambda: gr.update(visible=True), None, export_out, api_name=False)
+            lambda: gr.update(visible=True), None, export_out, api_name=False
+        )
         delete_btn.click(history.ask_delete, attempt_pick, [confirm_box, confirm_md], api_name=False)
         no_btn.click(lambda: gr.update(visible=False), None, confirm_box, api_name=False)
-        yes_btn.click(history.delete, [attempt_pick, *filters],
-                      [table, attempt_pick, *attempt_panes, confirm_box, history_status],
-                      api_name="delete_attempt").success(
-            history.checklist_md, None, checklist, api_name=False).then(
-            history.all_cards, None, all_cards, api_name=False).then(
-            history.progress_chart, plot_card, plot, api_name=False)
+        yes_btn.click(
+            history.delete,
+            [attempt_pick, *filters],
+            [table, attempt_pick, *attempt_panes, confirm_box, history_status],
+            api_name="delete_attempt",
+        ).success(history.checklist_md, None, checklist, api_name=False).then(
+            history.all_cards, None, all_cards, api_name=False
+        ).then(history.progress_chart, plot_card, plot, api_name=False)
         plot_card.change(history.progress_chart, plot_card, plot, api_name="progress")
         gr.api(history.checklist_md, api_name="checklist")
         gr.api(practice.questions, api_name="questions")
@@ -179,9 +240,18 @@ def launch(demo: gr.Blocks, settings: Settings | None = None) -> None:
     options = server_options(settings)
     configure_logging()
     # quiet: Gradio's own banner suggests share=True, which this app never uses (the README says why)
-    demo.launch(server_name=options.host, server_port=options.port, share=False, auth=options.auth,
-                max_file_size=MAX_UPLOAD, css=render_html.CSS, show_error=True, quiet=True,
-                prevent_thread_lock=True, allowed_paths=[str(settings.data_dir / "audio")])  # History plays recordings
+    demo.launch(
+        server_name=options.host,
+        server_port=options.port,
+        share=False,
+        auth=options.auth,
+        max_file_size=MAX_UPLOAD,
+        css=render_html.CSS,
+        show_error=True,
+        quiet=True,
+        prevent_thread_lock=True,
+        allowed_paths=[str(settings.data_dir / "audio")],
+    )  # History plays recordings
     for note in start_notes(options):
         print(note, flush=True)
     demo.block_thread()

@@ -66,10 +66,22 @@ class HistoryView:
     def table(self, card_filter: str, group_filter: str, date_filter: str):
         """-> (the table, the "Open an attempt" picker with one labelled choice per row)."""
         rows = self.filtered(card_filter, group_filter, date_filter)
-        data = [[a.id, a.created_utc.replace("T", " ")[:19], a.card, a.mode, a.overall,
-                 a.decided_by or "", a.state if a.graded else f"ungraded: {a.ungraded_reason}"] for a in rows]
-        return (pd.DataFrame(data, columns=HISTORY_COLUMNS),
-                gr.update(choices=[(attempt_label(a), a.id) for a in rows]))
+        data = [
+            [
+                a.id,
+                a.created_utc.replace("T", " ")[:19],
+                a.card,
+                a.mode,
+                a.overall,
+                a.decided_by or "",
+                a.state if a.graded else f"ungraded: {a.ungraded_reason}",
+            ]
+            for a in rows
+        ]
+        return (
+            pd.DataFrame(data, columns=HISTORY_COLUMNS),
+            gr.update(choices=[(attempt_label(a), a.id) for a in rows]),
+        )
 
     def get(self, attempt_id: str) -> Attempt:
         if self.store is None:
@@ -86,14 +98,21 @@ class HistoryView:
         attempt = self.get(attempt_id)
         question = self.coach.question(attempt.question_id)
         audio = self.store.audio_file(attempt)
-        header = (f"**{attempt.created_utc[:19].replace('T', ' ')} UTC · card {attempt.card:02d} · {attempt.mode}**"
-                  f" — {question.question}\n\n**Transcript:**\n\n")
+        header = (
+            f"**{attempt.created_utc[:19].replace('T', ' ')} UTC · card {attempt.card:02d} · {attempt.mode}**"
+            f" — {question.question}\n\n**Transcript:**\n\n"
+        )
         if attempt.graded:
             feedback = render_html.grade_html(Grade.from_json(attempt.grade), self.bank.rubric)
         else:
             feedback = f"<p>Ungraded: {render_html.esc(attempt.ungraded_reason)}</p>"
-        return (header + render_html.esc(attempt.transcript), str(audio) if audio and audio.exists() else None,
-                feedback, render_html.reference_html(question), metrics_md(attempt.metrics or {}))
+        return (
+            header + render_html.esc(attempt.transcript),
+            str(audio) if audio and audio.exists() else None,
+            feedback,
+            render_html.reference_html(question),
+            metrics_md(attempt.metrics or {}),
+        )
 
     @staticmethod
     def open_row(evt: gr.SelectData, data):
@@ -129,8 +148,10 @@ class HistoryView:
             raise fail(HistoryError("open an attempt first: pick it in the list or click its row"))
         attempt = self.get(attempt_id)
         recording = " and its recording" if attempt.audio_path else ""
-        return (gr.update(visible=True),
-                f"**Delete {attempt_label(attempt)}{recording}?** This cannot be undone (`{attempt.id}`).")
+        return (
+            gr.update(visible=True),
+            f"**Delete {attempt_label(attempt)}{recording}?** This cannot be undone (`{attempt.id}`).",
+        )
 
     def delete(self, attempt_id: str | None, card_filter: str, group_filter: str, date_filter: str):
         """-> (table, picker, the five attempt panes, confirmation box, status line)."""
@@ -143,8 +164,13 @@ class HistoryView:
             raise fail(exc) from exc
         table, picker = self.table(card_filter, group_filter, date_filter)
         picker["value"] = None
-        return (table, picker, *_EMPTY_ATTEMPT, gr.update(visible=False),
-                f"Deleted {attempt_label(attempt)} (`{attempt.id}`).")
+        return (
+            table,
+            picker,
+            *_EMPTY_ATTEMPT,
+            gr.update(visible=False),
+            f"Deleted {attempt_label(attempt)} (`{attempt.id}`).",
+        )
 
     # ------------------------------------------------------------ progress
 
@@ -163,8 +189,11 @@ class HistoryView:
         done = self.attempts()
         items = progress.checklist(self.bank.questions, done)
         lines = [progress.CHECKLIST_INTRO, "", f"*{CHECKLIST_WHY.format(n=len(self.bank.questions))}*", ""]
-        lines += [f"- {icons[i.status]} — {i.card:02d} · {i.question}"
-                  + (f" (last {i.last_overall}/100)" if i.last_overall is not None else "") for i in items]
+        lines += [
+            f"- {icons[i.status]} — {i.card:02d} · {i.question}"
+            + (f" (last {i.last_overall}/100)" if i.last_overall is not None else "")
+            for i in items
+        ]
         nxt = progress.suggestions(self.bank.questions, done)[0]
         lines += ["", f"**Practise next:** card {nxt.card:02d} · {nxt.question}"]
         return "\n".join(lines)
@@ -173,6 +202,8 @@ class HistoryView:
         """Every card of the bank with its status, not only the checklist's eight."""
         groups = {q.card: q.group or "your pack" for q in self.bank.questions}
         items = progress.checklist(self.bank.questions, self.attempts(), cards=None)
-        rows = [[i.card, i.question, groups[i.card], i.status, i.attempts,
-                 "" if i.last_overall is None else i.last_overall] for i in items]
+        rows = [
+            [i.card, i.question, groups[i.card], i.status, i.attempts, "" if i.last_overall is None else i.last_overall]
+            for i in items
+        ]
         return pd.DataFrame(rows, columns=CARD_COLUMNS)

@@ -153,8 +153,10 @@ class Practice:
         notes = []
         if graded_for and graded_for != question.id:
             old = self.question(graded_for)
-            notes.append(f"The feedback below is for card {old.card:02d} ({render_html.esc(old.question)}), your "
-                         "previous question: grade your answer to get feedback on this one.")
+            notes.append(
+                f"The feedback below is for card {old.card:02d} ({render_html.esc(old.question)}), your "
+                "previous question: grade your answer to get feedback on this one."
+            )
         if (text or "").strip() and graded_for != question.id:
             notes.append("Your answer is kept in the box: edit it, record a new one, or clear it to start afresh.")
         return f'<div class="il-stale" id="il-switch-note">{" ".join(notes)}</div>' if notes else ""
@@ -172,14 +174,24 @@ class Practice:
     def recording_started(self) -> bool:
         return True
 
-    def transcribe(self, qid: str, audio: str | None, mode: str, target: str, heard: Heard | None, pending: bool,
-                   progress_bar=gr.Progress(), request: gr.Request = None):  # noqa: B008
+    def transcribe(
+        self,
+        qid: str,
+        audio: str | None,
+        mode: str,
+        target: str,
+        heard: Heard | None,
+        pending: bool,
+        progress_bar=gr.Progress(),
+        request: gr.Request = None,
+    ):  # noqa: B008
         """-> (answer text, delivery note, heard, pending). Runs when a recording arrives and on the button."""
         if not audio:
             if pending:  # Stop was pressed, the upload is on its way: the recorder's own event transcribes it
                 return gr.skip(), STILL_UPLOADING, heard, pending
-            raise user_error("No recording yet: record with the microphone or upload a file first. "
-                             + self.mic_help(request))
+            raise user_error(
+                "No recording yet: record with the microphone or upload a file first. " + self.mic_help(request)
+            )
         question = self.question(qid)
         if heard is not None and heard.path == audio and heard.question_id == question.id:
             # The same recording again (the recorder's event and the button both asked): no second decode, and
@@ -199,18 +211,34 @@ class Practice:
             raise fail(exc) from exc
         return result.text, metrics_md(result.metrics.to_dict()), Heard(audio, mode, question.id, result), False
 
-    def transcribe_recording(self, qid: str, audio: str | None, target: str, heard: Heard | None, pending: bool,
-                             progress_bar=gr.Progress(), request: gr.Request = None):  # noqa: B008
+    def transcribe_recording(
+        self,
+        qid: str,
+        audio: str | None,
+        target: str,
+        heard: Heard | None,
+        pending: bool,
+        progress_bar=gr.Progress(),
+        request: gr.Request = None,
+    ):  # noqa: B008
         return self.transcribe(qid, audio, "voice", target, heard, pending, progress_bar, request)
 
-    def transcribe_upload(self, qid: str, audio: str | None, target: str, heard: Heard | None,
-                          progress_bar=gr.Progress(), request: gr.Request = None):  # noqa: B008
+    def transcribe_upload(
+        self,
+        qid: str,
+        audio: str | None,
+        target: str,
+        heard: Heard | None,
+        progress_bar=gr.Progress(),
+        request: gr.Request = None,
+    ):  # noqa: B008
         return self.transcribe(qid, audio, "upload", target, heard, False, progress_bar, request)[:3]
 
     def mic_check(self, audio, request: gr.Request = None) -> str:
         if audio is None:
-            raise user_error("Nothing recorded: allow the microphone and record about two seconds. "
-                             + self.mic_help(request))
+            raise user_error(
+                "Nothing recorded: allow the microphone and record about two seconds. " + self.mic_help(request)
+            )
         rate, samples = audio
         data = np.asarray(samples, dtype=np.float32)
         if np.issubdtype(np.asarray(samples).dtype, np.integer):
@@ -258,14 +286,18 @@ class Practice:
         if not previous:
             return "First graded attempt on this card: answer again later to see your progress."
         change = progress.diff(previous[-1], attempt)
-        lines = [f"**Since your last attempt:** overall {change.old.overall} → {change.new.overall} "
-                 f"({change.overall_change:+d})"]
+        lines = [
+            f"**Since your last attempt:** overall {change.old.overall} → {change.new.overall} "
+            f"({change.overall_change:+d})"
+        ]
         for dim in change.dimensions:
             if dim.change or dim.newly_covered or dim.dropped:
                 name = DIMENSION_NAMES.get(dim.dimension, dim.dimension)
-                lines.append(f"- {name}: {dim.old_score} → {dim.new_score}"
-                             + "".join(f"\n  - newly covered: {p}" for p in dim.newly_covered)
-                             + "".join(f"\n  - dropped: {p}" for p in dim.dropped))
+                lines.append(
+                    f"- {name}: {dim.old_score} → {dim.new_score}"
+                    + "".join(f"\n  - newly covered: {p}" for p in dim.newly_covered)
+                    + "".join(f"\n  - dropped: {p}" for p in dim.dropped)
+                )
         return "\n".join(lines)
 
 
@@ -276,8 +308,11 @@ def metrics_md(metrics: dict[str, Any]) -> str:
     facts = [
         f"{label} {metrics[key]}{unit}"
         for key, label, unit in (
-            ("duration_s", "length", " s"), ("speaking_s", "speaking", " s"), ("words_per_minute", "pace", " wpm"),
-            ("filler_count", "fillers", ""), ("long_pause_count", "long pauses", ""),
+            ("duration_s", "length", " s"),
+            ("speaking_s", "speaking", " s"),
+            ("words_per_minute", "pace", " wpm"),
+            ("filler_count", "fillers", ""),
+            ("long_pause_count", "long pauses", ""),
         )
         if metrics.get(key) is not None
     ]

@@ -48,8 +48,10 @@ def parse_auth(raw: str | None) -> tuple[str, str] | None:
         return None
     user, colon, password = raw.partition(":")
     if not colon:
-        raise CoachError("INFRALENS_AUTH must be user:password, with a colon between them; with no colon nobody "
-                         "could log in. Example: INFRALENS_AUTH=alice:a-long-passphrase")
+        raise CoachError(
+            "INFRALENS_AUTH must be user:password, with a colon between them; with no colon nobody "
+            "could log in. Example: INFRALENS_AUTH=alice:a-long-passphrase"
+        )
     if not user.strip() or not password:
         raise CoachError("INFRALENS_AUTH needs both a user name and a password (user:password); one of them is empty")
     return user, password
@@ -75,8 +77,10 @@ def start_notes(options: ServerOptions) -> list[str]:
     """What the person starting the app should know, printed instead of Gradio's share-link hint."""
     notes = [f"infralens-coach: open {options.local_url} in a browser (Ctrl+C to stop)."]
     if not is_loopback(options.host):
-        notes.append(f"Listening on {options.host}:{options.port}; browsers allow the microphone only on localhost "
-                     "or over HTTPS, so from another machine use Upload or type the answer.")
+        notes.append(
+            f"Listening on {options.host}:{options.port}; browsers allow the microphone only on localhost "
+            "or over HTTPS, so from another machine use Upload or type the answer."
+        )
     if options.open_to_network:
         notes.append("WARNING: INFRALENS_ALLOW_OPEN=1 — anyone who can reach this address can read the history.")
     return notes

@@ -43,8 +43,7 @@ LONG_SENTENCES = (
     "throttles or kills it.",
     "For inference, watch latency, error rate and saturation, and alert on the service level objective "
     "rather than on every metric.",
-    "A model registry keeps versioned artifacts with their lineage, so a bad release can be rolled back "
-    "in minutes.",
+    "A model registry keeps versioned artifacts with their lineage, so a bad release can be rolled back in minutes.",
     "Object storage holds datasets and checkpoints, so a preempted spot instance can resume from the last "
     "checkpoint instead of starting again.",
     "Continuous batching and a paged key value cache let a large language model server keep the GPU busy.",
@@ -199,12 +198,15 @@ def clipped(seconds: float) -> Path:
 
 @functools.lru_cache(maxsize=None)
 def bad_file(kind: str) -> Path:
-    path = _DIR / {
-        "empty": "empty.wav",
-        "random": "random.webm",
-        "text": "notes.webm",
-        "header-only": "header-only.wav",
-    }[kind]
+    path = (
+        _DIR
+        / {
+            "empty": "empty.wav",
+            "random": "random.webm",
+            "text": "notes.webm",
+            "header-only": "header-only.wav",
+        }[kind]
+    )
     if kind == "empty":
         path.write_bytes(b"")
     elif kind == "random":
@@ -239,11 +241,11 @@ def alsa_config(raw_file: Path | None, name: str = "alsa.conf") -> Path:
     None gives a configuration with no usable capture device (the "no microphone" case).
     """
     if raw_file is None:
-        body = 'pcm.!default { type hw card 99 }\nctl.!default { type hw card 99 }\n'
+        body = "pcm.!default { type hw card 99 }\nctl.!default { type hw card 99 }\n"
     else:
         body = (
-            "pcm.!default {\n  type file\n  slave.pcm \"null\"\n  file \"/dev/null\"\n"
-            f"  infile \"{raw_file}\"\n  format \"raw\"\n}}\nctl.!default {{ type hw card 0 }}\n"
+            'pcm.!default {\n  type file\n  slave.pcm "null"\n  file "/dev/null"\n'
+            f'  infile "{raw_file}"\n  format "raw"\n}}\nctl.!default {{ type hw card 0 }}\n'
         )
     path = _DIR / name
     path.write_text("</usr/share/alsa/alsa.conf>\n" + body)

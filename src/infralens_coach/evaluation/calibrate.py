@@ -29,8 +29,9 @@ FORMAT = "infralens-calibration/1"
 PACK_FILE = "calibration.json"  # a pack directory may carry one; the question loader ignores non-YAML files
 
 
-def fit_isotonic(x: Sequence[float], y: Sequence[float], weights: Sequence[float] | None = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def fit_isotonic(
+    x: Sequence[float], y: Sequence[float], weights: Sequence[float] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Least-squares non-decreasing fit of y on x. Returns knots (distinct x ascending, fitted y)."""
     xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     ws = np.ones_like(xs) if weights is None else np.asarray(weights, dtype=float)
@@ -74,8 +75,9 @@ def group_folds(groups: Sequence[Hashable], k: int, seed: int = 0) -> np.ndarray
     return np.array([fold_of[str(g)] for g in groups], dtype=int)
 
 
-def cross_validate(x: Sequence[float], y: Sequence[float], groups: Sequence[Hashable], k: int, seed: int = 0
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def cross_validate(
+    x: Sequence[float], y: Sequence[float], groups: Sequence[Hashable], k: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Held-out calibrated predictions for every row, and the fold of each row."""
     xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     folds = group_folds(groups, k, seed)
@@ -102,12 +104,29 @@ class CalibrationMap:
     created_utc: str = ""
 
     @classmethod
-    def fit(cls, overall: Sequence[float], human: Sequence[float], *, grader: str, scale_min: float,
-            scale_max: float, source: str = "", heldout: dict | None = None) -> CalibrationMap:
+    def fit(
+        cls,
+        overall: Sequence[float],
+        human: Sequence[float],
+        *,
+        grader: str,
+        scale_min: float,
+        scale_max: float,
+        source: str = "",
+        heldout: dict | None = None,
+    ) -> CalibrationMap:
         kx, ky = fit_isotonic(overall, human)
-        return cls(grader, tuple(float(v) for v in kx), tuple(round(float(v), 6) for v in ky), float(scale_min),
-                   float(scale_max), len(overall), source, heldout,
-                   datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        return cls(
+            grader,
+            tuple(float(v) for v in kx),
+            tuple(round(float(v), 6) for v in ky),
+            float(scale_min),
+            float(scale_max),
+            len(overall),
+            source,
+            heldout,
+            datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
 
     def human(self, overall: float | Sequence[float]) -> np.ndarray:
         """Calibrated score on the human scale."""
@@ -120,18 +139,29 @@ class CalibrationMap:
         return int(min(100, max(0, round(100 * (value - self.scale_min) / span)))) if span > 0 else 0
 
     def to_json(self) -> dict:
-        return {"format": FORMAT, **dataclasses.asdict(self),
-                "knots_x": list(self.knots_x), "knots_y": list(self.knots_y)}
+        return {
+            "format": FORMAT,
+            **dataclasses.asdict(self),
+            "knots_x": list(self.knots_x),
+            "knots_y": list(self.knots_y),
+        }
 
     @classmethod
     def from_json(cls, data: dict, where: str = "calibration") -> CalibrationMap:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise ContentError(f"{where}: not a calibration map (expected \"format\": \"{FORMAT}\")")
+            raise ContentError(f'{where}: not a calibration map (expected "format": "{FORMAT}")')
         try:
-            cmap = cls(str(data["grader"]), tuple(float(v) for v in data["knots_x"]),
-                       tuple(float(v) for v in data["knots_y"]), float(data["scale_min"]),
-                       float(data["scale_max"]), int(data["n"]), str(data.get("source", "")),
-                       data.get("heldout"), str(data.get("created_utc", "")))
+            cmap = cls(
+                str(data["grader"]),
+                tuple(float(v) for v in data["knots_x"]),
+                tuple(float(v) for v in data["knots_y"]),
+                float(data["scale_min"]),
+                float(data["scale_max"]),
+                int(data["n"]),
+                str(data.get("source", "")),
+                data.get("heldout"),
+                str(data.get("created_utc", "")),
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise ContentError(f"{where}: malformed calibration map ({exc})") from exc
         kx, ky = np.array(cmap.knots_x), np.array(cmap.knots_y)
@@ -185,5 +215,6 @@ class CalibratedGrader:
         base = grade.decided_by.split(":", 1)[0]
         if cmap is None or cmap.grader.split(":", 1)[0] != base:
             return grade
-        return dataclasses.replace(grade, overall=cmap.overall(grade.overall),
-                                   decided_by=f"{grade.decided_by} (calibrated)")
+        return dataclasses.replace(
+            grade, overall=cmap.overall(grade.overall), decided_by=f"{grade.decided_by} (calibrated)"
+        )

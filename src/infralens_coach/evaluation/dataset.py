@@ -76,18 +76,29 @@ def load_rows(path: Path) -> list[Row]:
             continue
         try:
             labels = {d: _number(rec[d], path, line, d) for d in DIMENSIONS if rec.get(d, "") != ""}
-            rows.append(Row(
-                line, rec["question"], rec["reference_answer"], rec["answer"],
-                _number(rec["score"], path, line, "score"), rec.get("question_id", ""),
-                _number(rec["max_score"], path, line, "max_score") if rec.get("max_score") else None, labels,
-            ))
+            rows.append(
+                Row(
+                    line,
+                    rec["question"],
+                    rec["reference_answer"],
+                    rec["answer"],
+                    _number(rec["score"], path, line, "score"),
+                    rec.get("question_id", ""),
+                    _number(rec["max_score"], path, line, "max_score") if rec.get("max_score") else None,
+                    labels,
+                )
+            )
         except ContentError as exc:
             problems.append(str(exc))
     if problems:
-        raise ContentError("\n".join(problems[:20]) + (f"\n... and {len(problems) - 20} more" if len(problems) > 20 else ""))
+        raise ContentError(
+            "\n".join(problems[:20]) + (f"\n... and {len(problems) - 20} more" if len(problems) > 20 else "")
+        )
     if len(rows) < MIN_ROWS:
-        raise ContentError(f"{path}: {len(rows)} row{'s' if len(rows) != 1 else ''} to evaluate: at least {MIN_ROWS} "
-                           "rows are needed (agreement with human grades is measured across answers)")
+        raise ContentError(
+            f"{path}: {len(rows)} row{'s' if len(rows) != 1 else ''} to evaluate: at least {MIN_ROWS} "
+            "rows are needed (agreement with human grades is measured across answers)"
+        )
     return rows
 
 

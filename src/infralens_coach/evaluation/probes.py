@@ -65,13 +65,16 @@ def _summary(deltas: Sequence[float]) -> dict:
     d = np.asarray(deltas, dtype=float)
     if len(d) == 0:
         return {"n": 0, "mean_change": None}
-    return {k: clean(v) for k, v in {
-        "n": len(d),
-        "mean_change": d.mean(),
-        "median_change": float(np.median(d)),
-        "max_change": d.max(),
-        "share_raised": float(np.mean(d > 0)),
-    }.items()}
+    return {
+        k: clean(v)
+        for k, v in {
+            "n": len(d),
+            "mean_change": d.mean(),
+            "median_change": float(np.median(d)),
+            "max_change": d.max(),
+            "share_raised": float(np.mean(d > 0)),
+        }.items()
+    }
 
 
 def run_probes(rows: Sequence[tuple[object, str, str, float]], score: Callable[[object, str], float | None]) -> dict:

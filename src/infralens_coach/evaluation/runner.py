@@ -17,8 +17,9 @@ from .dataset import Row, RowQuestions, human_scale
 from .probes import run_probes
 
 
-def _grade(grader: Grader, question, rubric: Rubric, answer: str
-           ) -> tuple[Grade | None, GraderError | AnswerError | None]:
+def _grade(
+    grader: Grader, question, rubric: Rubric, answer: str
+) -> tuple[Grade | None, GraderError | AnswerError | None]:
     try:
         return grader.grade(question, rubric, answer), None
     except (GraderError, AnswerError) as exc:  # ungraded, never a zero
@@ -29,22 +30,28 @@ def dimension_agreement(rows: Sequence[Row], grades: Sequence[Grade]) -> dict:
     """Per rubric dimension: grader 0-4 vs the human 0-4 label, on rows that carry that label."""
     out = {}
     for dim in DIMENSIONS:
-        pairs = [(g.dimension(dim).score, r.labels[dim], g.dimension(dim).max_score)
-                 for r, g in zip(rows, grades) if dim in r.labels]
+        pairs = [
+            (g.dimension(dim).score, r.labels[dim], g.dimension(dim).max_score)
+            for r, g in zip(rows, grades)
+            if dim in r.labels
+        ]
         if not pairs:
             continue
         g, h, m = (np.array(v, dtype=float) for v in zip(*pairs))
-        out[dim] = {k: metrics.clean(v) for k, v in {
-            "n": len(g),
-            "assessed": int(np.sum(m > 0)),  # rows where the grader had points for this dimension
-            "pearson": metrics.pearson(g, h),
-            "spearman": metrics.spearman(g, h),
-            "qwk": metrics.quadratic_weighted_kappa(g, h, 0, 4),
-            "exact": metrics.exact(g, h),
-            "within_1": metrics.within(g, h),
-            "mean_grader": g.mean(),
-            "mean_human": h.mean(),
-        }.items()}
+        out[dim] = {
+            k: metrics.clean(v)
+            for k, v in {
+                "n": len(g),
+                "assessed": int(np.sum(m > 0)),  # rows where the grader had points for this dimension
+                "pearson": metrics.pearson(g, h),
+                "spearman": metrics.spearman(g, h),
+                "qwk": metrics.quadratic_weighted_kappa(g, h, 0, 4),
+                "exact": metrics.exact(g, h),
+                "within_1": metrics.within(g, h),
+                "mean_grader": g.mean(),
+                "mean_human": h.mean(),
+            }.items()
+        }
     return out
 
 
@@ -75,8 +82,10 @@ def evaluate(
     if len(graded) < 2:
         # The first failure's own class (GraderUnavailable, GradeParseError...), so --json can name it.
         error = type(first_failure) if isinstance(first_failure, GraderError) else GraderError
-        raise error(f"only {len(graded)} of {len(rows)} rows could be graded: at least 2 graded rows are needed"
-                    + (f" (first problem: {ungraded[0]['reason']})" if ungraded else ""))
+        raise error(
+            f"only {len(graded)} of {len(rows)} rows could be graded: at least 2 graded rows are needed"
+            + (f" (first problem: {ungraded[0]['reason']})" if ungraded else "")
+        )
     ok_rows = [r for r, _, _ in graded]
     grades = [g for _, _, g in graded]
     human, lo, hi = human_scale(ok_rows)
@@ -108,18 +117,21 @@ def evaluate(
         predicted, _ = cross_validate(overall, human, groups, calibrate_k)
         heldout = metrics.agreement(predicted, human, lengths=lengths, groups=groups, lo=lo, hi=hi)
         report["calibration"] = {"folds": calibrate_k, "grouped_by": "question", "heldout": heldout}
-        cmap = CalibrationMap.fit(overall, human, grader=report["grader"], scale_min=lo, scale_max=hi,
-                                  source=source, heldout=heldout)
+        cmap = CalibrationMap.fit(
+            overall, human, grader=report["grader"], scale_min=lo, scale_max=hi, source=source, heldout=heldout
+        )
         report["calibration"]["map_knots"] = len(cmap.knots_x)
     if samples and samples > 1:
         report["consistency"] = consistency(graded, grader, rubric, samples)
     if probes:
+
         def score(question, text):
             grade, _ = _grade(grader, question, rubric, text)
             return None if grade is None else float(grade.overall)
 
-        report["probes"] = run_probes([(q, r.reference_answer, r.answer, float(g.overall)) for r, q, g in graded],
-                                      score)
+        report["probes"] = run_probes(
+            [(q, r.reference_answer, r.answer, float(g.overall)) for r, q, g in graded], score
+        )
     return report, cmap
 
 
@@ -143,8 +155,7 @@ def consistency(graded, grader: Grader, rubric: Rubric, k: int) -> dict:
                     runs.append(grade)
             if len(runs) < k:
                 continue
-            per_dim = {d: tuple(g.dimension(d).score for g in runs) for d in DIMENSIONS
-                       if first.dimension(d).max_score}
+            per_dim = {d: tuple(g.dimension(d).score for g in runs) for d in DIMENSIONS if first.dimension(d).max_score}
         if not per_dim:
             continue
         n += 1
@@ -153,10 +164,13 @@ def consistency(graded, grader: Grader, rubric: Rubric, k: int) -> dict:
         dim_same += sum(same)
         dim_total += len(same)
         spreads.append(max(max(s) - min(s) for s in per_dim.values()))
-    return {k_: metrics.clean(v) for k_, v in {
-        "samples": k,
-        "n": n,
-        "exact_agreement_answers": rows_same / n if n else float("nan"),
-        "exact_agreement_dimensions": dim_same / dim_total if dim_total else float("nan"),
-        "mean_max_spread_levels": float(np.mean(spreads)) if spreads else float("nan"),
-    }.items()}
+    return {
+        k_: metrics.clean(v)
+        for k_, v in {
+            "samples": k,
+            "n": n,
+            "exact_agreement_answers": rows_same / n if n else float("nan"),
+            "exact_agreement_dimensions": dim_same / dim_total if dim_total else float("nan"),
+            "mean_max_spread_levels": float(np.mean(spreads)) if spreads else float("nan"),
+        }.items()
+    }

@@ -6,6 +6,12 @@ from .chain import GraderChain, build_grader
 from .keyword import KeywordGrader
 
 __all__ = [
-    "DimensionScore", "Grade", "Grader", "GraderChain", "KeywordGrader", "MisconceptionHit", "SampleStats",
+    "DimensionScore",
+    "Grade",
+    "Grader",
+    "GraderChain",
+    "KeywordGrader",
+    "MisconceptionHit",
+    "SampleStats",
     "build_grader",
 ]

@@ -100,7 +100,12 @@ class Grade:
             card=data["card"],
             dimensions=tuple(
                 DimensionScore(
-                    d["id"], d["score"], d["max_score"], tuple(d["evidence"]), tuple(d["missing"]), d["feedback"],
+                    d["id"],
+                    d["score"],
+                    d["max_score"],
+                    tuple(d["evidence"]),
+                    tuple(d["missing"]),
+                    d["feedback"],
                     tuple(d.get("covered", ())),
                 )
                 for d in data["dimensions"]

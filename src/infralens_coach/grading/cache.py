@@ -63,7 +63,10 @@ class GradeCache:
     def put(self, key: str, grade: Grade, question: Question, rubric: Rubric, model: str) -> bool:
         """Store a grade; False (and nothing raised) when the cache cannot be written."""
         row = (
-            key, question.card, question.version(rubric), model,
+            key,
+            question.card,
+            question.version(rubric),
+            model,
             json.dumps(grade.to_json() | {"cached": False}, ensure_ascii=False),
             datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )

@@ -34,8 +34,15 @@ HOW_TO_CONFIGURE = (
 class GraderChain:
     """A Grader (same protocol) that decides with the LLM or the keyword grader and says which and why."""
 
-    def __init__(self, llm=None, *, mode: str = "auto", samples: int = 1, cache: GradeCache | None = None,
-                 keyword: KeywordGrader | None = None):
+    def __init__(
+        self,
+        llm=None,
+        *,
+        mode: str = "auto",
+        samples: int = 1,
+        cache: GradeCache | None = None,
+        keyword: KeywordGrader | None = None,
+    ):
         if mode not in MODES:
             raise GraderError(f"unknown grader {mode!r}: expected one of {', '.join(MODES)}")
         if not 1 <= samples <= MAX_SAMPLES:
@@ -124,8 +131,9 @@ def compare(llm_grade: Grade, keyword: Grade) -> Grade:
     return replace(llm_grade, review=tuple(review), flags=tuple(flags), fallback_reason=None)
 
 
-def build_grader(settings: Settings, mode: str = "auto", *, model: str | None = None, samples: int = 1,
-                 use_cache: bool = True) -> GraderChain:
+def build_grader(
+    settings: Settings, mode: str = "auto", *, model: str | None = None, samples: int = 1, use_cache: bool = True
+) -> GraderChain:
     """The grader the CLI and the app use: settings from INFRALENS_LLM_*, overridden by --model; the grade cache
     in the settings' data directory."""
     model = model or settings.llm_model
@@ -135,4 +143,6 @@ def build_grader(settings: Settings, mode: str = "auto", *, model: str | None = 
 
         llm = LLMGrader(model, api_base=settings.llm_api_base, timeout_s=settings.llm_timeout_s)
     cache = GradeCache(settings.data_dir / CACHE_FILE) if use_cache and llm else None
-    return GraderChain(llm, mode=mode, samples=samples, cache=cache, keyword=KeywordGrader(meaning=settings.grader_meaning))
+    return GraderChain(
+        llm, mode=mode, samples=samples, cache=cache, keyword=KeywordGrader(meaning=settings.grader_meaning)
+    )

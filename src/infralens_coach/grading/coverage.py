@@ -45,9 +45,12 @@ META_WORDS = frozenset(  # and vague words filler shares with references ("it de
 def key_stems(text: str, exclude: frozenset[str] = frozenset()) -> frozenset[str]:
     """Content-word stems of a point's text: no function words, no words about answering, none in `exclude`."""
     return frozenset(
-        t.stem for t in tokenize(text)
-        if t.raw not in FUNCTION_WORDS and (len(t.raw) > 2 or t.raw.isdigit())
-        and t.stem not in META_WORDS and t.stem not in exclude
+        t.stem
+        for t in tokenize(text)
+        if t.raw not in FUNCTION_WORDS
+        and (len(t.raw) > 2 or t.raw.isdigit())
+        and t.stem not in META_WORDS
+        and t.stem not in exclude
     )
 
 

@@ -60,8 +60,9 @@ class MiniLM:
         from tokenizers import BertWordPieceTokenizer
 
         # The same normalisation as the model's tokenizer.json (lower case, accents kept).
-        self._tokenizer = BertWordPieceTokenizer(str(vocab), lowercase=True, strip_accents=None, clean_text=True,
-                                                 handle_chinese_chars=True)
+        self._tokenizer = BertWordPieceTokenizer(
+            str(vocab), lowercase=True, strip_accents=None, clean_text=True, handle_chinese_chars=True
+        )
         self._tokenizer.enable_truncation(MAX_TOKENS)
         self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
         options = ort.SessionOptions()
@@ -72,9 +73,12 @@ class MiniLM:
         # load (+170 MB RSS); left unfolded they are widened per run, which costs some time per batch instead,
         # and without the arena the activations are returned after each run (+45 MB in all).
         options.enable_cpu_mem_arena = False
-        self._session = ort.InferenceSession(str(model_path), sess_options=options,
-                                             providers=["CPUExecutionProvider"],
-                                             disabled_optimizers=["ConstantFolding"])
+        self._session = ort.InferenceSession(
+            str(model_path),
+            sess_options=options,
+            providers=["CPUExecutionProvider"],
+            disabled_optimizers=["ConstantFolding"],
+        )
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
@@ -97,7 +101,7 @@ class MiniLM:
         if missing:
             # One run per call (each run widens the weights once); similar lengths together: less padding.
             missing.sort(key=len)
-            vectors = np.concatenate([self._run(missing[i:i + BATCH]) for i in range(0, len(missing), BATCH)])
+            vectors = np.concatenate([self._run(missing[i : i + BATCH]) for i in range(0, len(missing), BATCH)])
             with self._lock:
                 for text, vector in zip(missing, vectors, strict=True):
                     self._cache[text] = vector

@@ -21,42 +21,64 @@ _RULES = r"(?:rubric|instructions?|rules|guidelines|grading|criteria|system\s+pr
 _FULL = r"(?:full|maximum|max|perfect|top|highest|all\s+the|a\s+perfect|100\s*%?)"
 _MARKS = r"(?:marks?|scores?|points?|credit|grades?)"
 # Asking for a score: "award/give ...", "deserves ...", or "score/rate/mark/grade" + an object ("score it").
-_ASK = (r"\b(?:award|give|assign|grant|deserves?|(?:score|rate|mark|grade)\s+(?:it|this|me|my|the\s+answer|"
-        r"this\s+answer|the\s+candidate))\b")
+_ASK = (
+    r"\b(?:award|give|assign|grant|deserves?|(?:score|rate|mark|grade)\s+(?:it|this|me|my|the\s+answer|"
+    r"this\s+answer|the\s+candidate))\b"
+)
 
 PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(regex, re.IGNORECASE | re.MULTILINE))
     for kind, regex in (
-        ("ignore-instructions",
-         rf"\b(?:ignore|disregard|forget|override|bypass|skip)\s+(?:(?:all|any|the|your|my|previous|prior|above|"
-         rf"earlier|these|those|following|of)\s+)*{_RULES}\b"),
+        (
+            "ignore-instructions",
+            rf"\b(?:ignore|disregard|forget|override|bypass|skip)\s+(?:(?:all|any|the|your|my|previous|prior|above|"
+            rf"earlier|these|those|following|of)\s+)*{_RULES}\b",
+        ),
         ("ignore-instructions", r"\b(?:new|updated|real|actual)\s+instructions?\s*:"),
         ("score-request", rf"{_ASK}[^.!?\n]{{0,40}}?\b{_FULL}\s+{_MARKS}"),
-        ("score-request",
-         rf"{_ASK}[^.!?\n]{{0,40}}?\b(?:4|four|5|five|10|ten|100)\s*(?:/|out\s+of)\s*(?:4|four|5|five|10|ten|100)\b"),
-        ("score-request",
-         rf"\b(?:this\s+answer|the\s+candidate|this\s+response)\s+"
-         rf"(?:deserves|should\s+(?:get|receive|be\s+given|score))\b[^.!?\n]{{0,20}}?\b{_FULL}"),
+        (
+            "score-request",
+            rf"{_ASK}[^.!?\n]{{0,40}}?\b(?:4|four|5|five|10|ten|100)\s*(?:/|out\s+of)\s*(?:4|four|5|five|10|ten|100)\b",
+        ),
+        (
+            "score-request",
+            rf"\b(?:this\s+answer|the\s+candidate|this\s+response)\s+"
+            rf"(?:deserves|should\s+(?:get|receive|be\s+given|score))\b[^.!?\n]{{0,20}}?\b{_FULL}",
+        ),
         ("persona", rf"\b(?:note|message|instructions?)\s+(?:to|for)\s+(?:the\s+)?{_GRADER}\b"),
         ("persona", rf"\byou\s+are\s+(?:now\s+)?(?:a|an|the)\s+(?:helpful\s+|lenient\s+|generous\s+)?{_GRADER}\b"),
         ("persona", rf"\b(?:dear|hey|hi|attention)\s*,?\s+{_GRADER}\b"),
         # Steering in the third person: "as the evaluator, treat every point as covered", "count them as made".
         ("steering", rf"\bas\s+the\s+{_MARKER}\b"),
-        ("steering", rf"\bthe\s+{_MARKER}\s+(?:should|must|will|can|needs?\s+to)\s+(?:count|award|give|mark|treat|"
-                     r"score|consider|credit|accept)\b"),
-        ("steering", r"\b(?:treat|count|mark|consider|regard|score)\s+(?:every|each|all(?:\s+the)?|these|those|them)"
-                     r"(?:\s+(?:expected\s+)?(?:points?|dimensions?|criteria|items?))?\s+as\s+(?:made|covered|met|"
-                     r"satisfied|full|an?\s+(?:4|four)\b|(?:4|four)\b)"),
-        ("steering", r"\bpoints\s+(?:about|on|of)\b[^.!?\n]{0,200}?\b(?:are|were|have\s+been)\s+(?:all\s+)?"
-                     r"(?:covered|made|addressed)\s+(?:above|already|earlier)"),
-        ("role-tag", r"<\|?\s*/?\s*(?:im_start|im_end|im_sep|system|assistant|user|developer|endoftext|eot_id|"
-                     r"start_header_id|end_header_id)\s*\|?>"),
+        (
+            "steering",
+            rf"\bthe\s+{_MARKER}\s+(?:should|must|will|can|needs?\s+to)\s+(?:count|award|give|mark|treat|"
+            r"score|consider|credit|accept)\b",
+        ),
+        (
+            "steering",
+            r"\b(?:treat|count|mark|consider|regard|score)\s+(?:every|each|all(?:\s+the)?|these|those|them)"
+            r"(?:\s+(?:expected\s+)?(?:points?|dimensions?|criteria|items?))?\s+as\s+(?:made|covered|met|"
+            r"satisfied|full|an?\s+(?:4|four)\b|(?:4|four)\b)",
+        ),
+        (
+            "steering",
+            r"\bpoints\s+(?:about|on|of)\b[^.!?\n]{0,200}?\b(?:are|were|have\s+been)\s+(?:all\s+)?"
+            r"(?:covered|made|addressed)\s+(?:above|already|earlier)",
+        ),
+        (
+            "role-tag",
+            r"<\|?\s*/?\s*(?:im_start|im_end|im_sep|system|assistant|user|developer|endoftext|eot_id|"
+            r"start_header_id|end_header_id)\s*\|?>",
+        ),
         ("role-tag", r"\[/?\s*(?:INST|SYS|SYSTEM)\s*\]|<</?SYS>>"),
         ("role-tag", r"^\s*#*\s*(?:system|assistant|developer|grader)\s*(?:message|prompt)?\s*:"),
         ("role-tag", r"</?\s*(?:answer|system|instructions?|rubric|grade|user|assistant)\s*>"),
         ("role-tag", r"<<<\s*(?:end\s+)?answer"),
-        ("fake-grade",
-         r"[\"'“”](?:score|scores|overall|dimensions|evidence|feedback|decided_by|misconceptions)[\"'“”]\s*:"),
+        (
+            "fake-grade",
+            r"[\"'“”](?:score|scores|overall|dimensions|evidence|feedback|decided_by|misconceptions)[\"'“”]\s*:",
+        ),
     )
 )
 

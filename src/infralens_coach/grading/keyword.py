@@ -62,22 +62,32 @@ WARNING_STEMS = frozenset(
 NEGATION_STEMS = frozenset(stem(w) for w in "not never no nobody nothing".split())
 _CLAUSE_BREAK = re.compile(r"[,;:()]|\b(?:but|which|because|so|while|whereas)\b", re.I)
 # A common-mistake point counts only when the sentence frames it as a mistake, not a neutral mention.
-MISTAKE_FRAME_STEMS = WARNING_STEMS | NEGATION_STEMS | frozenset(
-    stem(w) for w in "common often people teams usual usually typical classic only just".split()
+MISTAKE_FRAME_STEMS = (
+    WARNING_STEMS
+    | NEGATION_STEMS
+    | frozenset(stem(w) for w in "common often people teams usual usually typical classic only just".split())
 )
 # Words that make a sentence report a belief rather than hold it ("people often say..."): a meaning match
 # there is not an assertion.
-REPORTING_STEMS = WARNING_STEMS | NEGATION_STEMS | frozenset(
-    stem(w) for w in "common commonly often people sometimes usual usually typical typically classic myth".split()
+REPORTING_STEMS = (
+    WARNING_STEMS
+    | NEGATION_STEMS
+    | frozenset(
+        stem(w) for w in "common commonly often people sometimes usual usually typical typically classic myth".split()
+    )
 )
 # Brushing a practice aside ("canaries just slow the team down, so I'd skip them"): in an answer that asserts
 # a misconception, such a sentence carries the wrong argument on, whatever practice it names.
 DISMISSAL = re.compile(
     r"\b(?:slows?(?:ing)? (?:the team|us|you|things|everyone|everybody|everything|releases?) down|skip (?:it|them|that|"
     r"this|those|these)|overkill|unnecessary|pointless|not worth|no need|(?:don't|do not|doesn't|does not) (?:really )?"
-    r"need|don't bother|not needed|red tape|bureaucra\w*|nobody needs|waste of time)\b", re.I)
+    r"need|don't bother|not needed|red tape|bureaucra\w*|nobody needs|waste of time)\b",
+    re.I,
+)
 # A label that makes the next sentence a warning too: "A common mistake is X. Another one is Y."
-LABEL_STEMS = frozenset(stem(w) for w in "mistake mistakes pitfall pitfalls trap traps misconception antipattern".split())
+LABEL_STEMS = frozenset(
+    stem(w) for w in "mistake mistakes pitfall pitfalls trap traps misconception antipattern".split()
+)
 
 
 _LIST_SEPARATOR = re.compile(r"[,;:/]|\b(?:and|or)\b", re.I)
@@ -85,7 +95,7 @@ LIST_ITEMS = 6  # a sentence with this many one- or two-word items is an enumera
 
 
 def is_enumeration(span: Span) -> bool:
-    """"X, Y, Z, ... and W": legitimate in speech, but a prose shell around a term list looks the same."""
+    """ "X, Y, Z, ... and W": legitimate in speech, but a prose shell around a term list looks the same."""
     items = [piece.split() for piece in _LIST_SEPARATOR.split(span.text)]
     return sum(1 for words in items if 1 <= len(words) <= 2) >= LIST_ITEMS
 
@@ -147,7 +157,7 @@ class Similarity:
         if model is not None and spans and self._col:
             # Without the full stop: "push and pop" and "push and pop." must sit at the same place.
             vectors = model.encode([s.text.rstrip(".!?;: ") for s in spans] + list(self._col))
-            self.matrix = vectors[: len(spans)] @ vectors[len(spans):].T
+            self.matrix = vectors[: len(spans)] @ vectors[len(spans) :].T
             point_cols = [self._col[t] for t in dict.fromkeys(points)]
             if point_cols:
                 best = self.matrix[:, point_cols].max(axis=1)
@@ -172,8 +182,9 @@ class Similarity:
         return cosine if cosine >= self.nearest.get(id(span), cosine) - NEAREST_SLACK else None
 
 
-def find_misconceptions(question: Question, spans: list[Span], sim: Similarity | None = None
-                        ) -> list[tuple[Misconception, Span]]:
+def find_misconceptions(
+    question: Question, spans: list[Span], sim: Similarity | None = None
+) -> list[tuple[Misconception, Span]]:
     """Misconceptions the answer asserts: matched, by wording or meaning, in a sentence that does not warn."""
     hits = []
     # The question itself competes too: a sentence that restates it ("beyond accuracy, infrastructure is...")
@@ -226,8 +237,9 @@ def _same_argument(asserted: list[tuple[Misconception, Span]], spans: list[Span]
     return carried
 
 
-def _feedback(rubric: Rubric, dim_id: str, score: int, missing: list[str], by_meaning: list[str],
-              partly: list[str]) -> str:
+def _feedback(
+    rubric: Rubric, dim_id: str, score: int, missing: list[str], by_meaning: list[str], partly: list[str]
+) -> str:
     text = rubric.dimension(dim_id).levels[score]
     if by_meaning:
         text += " Made by meaning rather than wording: " + "; ".join(by_meaning) + "."
@@ -260,10 +272,12 @@ class KeywordGrader:
         short_answer = sum(len(s.tokens) for s in spans) <= SHORT_ANSWER_TOKENS
         earning = [s for s in spans if _earns(s, short_answer)]
         model = self.model()
-        sim = Similarity(None if isinstance(model, Unavailable) else model,
-                         [s for s in spans if not is_instruction(s.text)],
-                         [p.text for pts in points_of(question).values() for p in pts],
-                         [m.text for m in question.misconceptions] + [question.question])
+        sim = Similarity(
+            None if isinstance(model, Unavailable) else model,
+            [s for s in spans if not is_instruction(s.text)],
+            [p.text for pts in points_of(question).values() for p in pts],
+            [m.text for m in question.misconceptions] + [question.question],
+        )
         asserted = find_misconceptions(question, spans, sim)
         wrong = {id(span) for _, span in asserted} | (_same_argument(asserted, spans, sim) if asserted else set())
         usable = [s for s in earning if id(s) not in wrong]
@@ -303,8 +317,14 @@ class KeywordGrader:
         )
 
     @staticmethod
-    def _match(point: Point, candidates: list[Span], budget: dict[int, float], sim: Similarity,
-               exclude: frozenset[str], derived: bool) -> PointMatch:
+    def _match(
+        point: Point,
+        candidates: list[Span],
+        budget: dict[int, float],
+        sim: Similarity,
+        exclude: frozenset[str],
+        derived: bool,
+    ) -> PointMatch:
         """The best way this point is covered, taking the credit from the budget of the sentence that earned it."""
         open_spans = [s for s in candidates if budget[id(s)] > 0]
         found = NO_MATCH
@@ -337,8 +357,9 @@ class KeywordGrader:
         return found
 
     @staticmethod
-    def _dimension(rubric: Rubric, dim_id: str, points: Sequence[Point], matches: Sequence[PointMatch],
-                   value: float) -> DimensionScore:
+    def _dimension(
+        rubric: Rubric, dim_id: str, points: Sequence[Point], matches: Sequence[PointMatch], value: float
+    ) -> DimensionScore:
         score = min(4, int(4 * value + 0.5))
         evidence: list[str] = []
         for match in matches:
@@ -348,8 +369,15 @@ class KeywordGrader:
         missing = [p.text for p, m in zip(points, matches, strict=True) if not m.made]
         by_meaning = [p.text for p, m in zip(points, matches, strict=True) if m.how == "meaning"]
         partly = [p.text for p, m in zip(points, matches, strict=True) if m.how == "partly"]
-        return DimensionScore(dim_id, score, 4, tuple(evidence), tuple(missing),
-                              _feedback(rubric, dim_id, score, missing, by_meaning, partly), tuple(covered))
+        return DimensionScore(
+            dim_id,
+            score,
+            4,
+            tuple(evidence),
+            tuple(missing),
+            _feedback(rubric, dim_id, score, missing, by_meaning, partly),
+            tuple(covered),
+        )
 
 
 def _overall(values: dict[str, float], question: Question, rubric: Rubric) -> int:

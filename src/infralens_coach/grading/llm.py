@@ -161,9 +161,7 @@ def _provider_detail(exc: BaseException) -> str:
 class LLMGrader:
     """Grades with any litellm model string: openai/gpt-4o-mini, anthropic/..., ollama/llama3.1, ..."""
 
-    def __init__(
-        self, model: str, *, api_base: str | None = None, timeout_s: float = 30.0, retry_wait_s: float = 1.0
-    ):
+    def __init__(self, model: str, *, api_base: str | None = None, timeout_s: float = 30.0, retry_wait_s: float = 1.0):
         self.model = model
         self.api_base = api_base
         self.timeout_s = timeout_s
@@ -233,16 +231,22 @@ class LLMGrader:
         detail = _provider_detail(exc)
         if isinstance(exc, litellm.AuthenticationError) or "missing credentials" in detail.lower():
             return (
-                f"the LLM provider for {self.model} has no valid API key: set the provider's own variable "
-                "(e.g. OPENAI_API_KEY, ANTHROPIC_API_KEY)"
-            ), False, 0.0
+                (
+                    f"the LLM provider for {self.model} has no valid API key: set the provider's own variable "
+                    "(e.g. OPENAI_API_KEY, ANTHROPIC_API_KEY)"
+                ),
+                False,
+                0.0,
+            )
         if isinstance(status, int) and status >= 500:
             return f"the LLM server{where} failed (HTTP {status})", True, self.retry_wait_s
         if isinstance(status, int):
             hint = ""
             if isinstance(exc, litellm.ContextWindowExceededError):
-                hint = (" (the grading prompt does not fit this model's context window: give the server a larger "
-                        "context, e.g. llama.cpp --ctx-size 4096, or use a model with a larger context)")
+                hint = (
+                    " (the grading prompt does not fit this model's context window: give the server a larger "
+                    "context, e.g. llama.cpp --ctx-size 4096, or use a model with a larger context)"
+                )
             return f"the LLM provider refused the request (HTTP {status}): {detail}{hint}", False, 0.0
         return f"the LLM call failed: {type(exc).__name__}: {detail}", False, 0.0
 
@@ -262,9 +266,7 @@ class LLMGrader:
         response_format = prompt.response_format(question, schema=schema)
         reply = self.complete(messages, response_format)
         dims = prompt.assessed_dimensions(question)
-        checked = parse.validate(
-            parse.extract_json(reply), dims, tuple(m.id for m in question.misconceptions), answer
-        )
+        checked = parse.validate(parse.extract_json(reply), dims, tuple(m.id for m in question.misconceptions), answer)
         tokens = count_tokens(self.model, messages, json.dumps(response_format["json_schema"]) if schema else "")
         return self._to_grade(question, rubric, answer, checked, tokens)
 

@@ -86,9 +86,7 @@ def warm_up(engine: str | None = None, model: str | None = None, *, settings: Se
 DISFLUENT_TAIL = "Um, so, I was like, uh, thinking, you know, about the, er, answer."
 
 
-def prompt_for(
-    question: str | None = None, vocabulary: Sequence[str] = (), *, keep_fillers: bool = True
-) -> str | None:
+def prompt_for(question: str | None = None, vocabulary: Sequence[str] = (), *, keep_fillers: bool = True) -> str | None:
     """Whisper's initial_prompt for one card: the question, a sentence naming its key terms, fillers.
 
     A sentence, not a bare list: a "Key terms: A, B, C" prompt made tiny.en answer in comma lists.

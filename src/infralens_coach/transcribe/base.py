@@ -85,8 +85,12 @@ class Gap:
     words: int  # words the transcript has there
 
     def to_dict(self) -> dict[str, Any]:
-        return {"start_s": round(self.start_s, 2), "end_s": round(self.end_s, 2),
-                "speech_s": round(self.speech_s, 2), "words": self.words}
+        return {
+            "start_s": round(self.start_s, 2),
+            "end_s": round(self.end_s, 2),
+            "speech_s": round(self.speech_s, 2),
+            "words": self.words,
+        }
 
 
 @dataclass(frozen=True)
@@ -187,9 +191,7 @@ def drop_hallucinated(segments: tuple[Segment, ...]) -> tuple[Segment, ...]:
 
 def require_audio_length(audio: np.ndarray, sample_rate: int = 16_000) -> None:
     if len(audio) / sample_rate < MIN_AUDIO_S:
-        raise NoSpeechError(
-            f"{NO_SPEECH_MESSAGE} (the recording is only {len(audio) / sample_rate:.1f} s long)"
-        )
+        raise NoSpeechError(f"{NO_SPEECH_MESSAGE} (the recording is only {len(audio) / sample_rate:.1f} s long)")
 
 
 def require_speech_time(speech_s: float) -> None:
@@ -204,11 +206,27 @@ def require_real_text(text: str) -> None:
         raise NoSpeechError(f"{NO_SPEECH_MESSAGE}{shown}")
 
 
-def finish(segments: tuple[Segment, ...], *, duration_s: float, speech_s: float, engine: str,
-           model: str, gaps: tuple[Gap, ...] = (), recovered: tuple[Gap, ...] = ()) -> Transcript:
+def finish(
+    segments: tuple[Segment, ...],
+    *,
+    duration_s: float,
+    speech_s: float,
+    engine: str,
+    model: str,
+    gaps: tuple[Gap, ...] = (),
+    recovered: tuple[Gap, ...] = (),
+) -> Transcript:
     """Drop Whisper's hallucinated segments, refuse a transcript with nothing real left, and assemble it."""
     segments = drop_hallucinated(segments)
     text = " ".join(s.text for s in segments if s.text)
     require_real_text(text)
-    return Transcript(text=text, segments=segments, duration_s=duration_s, speech_s=speech_s, engine=engine,
-                      model=model, gaps=gaps, recovered=recovered)
+    return Transcript(
+        text=text,
+        segments=segments,
+        duration_s=duration_s,
+        speech_s=speech_s,
+        engine=engine,
+        model=model,
+        gaps=gaps,
+        recovered=recovered,
+    )

@@ -100,8 +100,14 @@ def find_gaps(regions: Sequence[Region], per_region: Sequence[Sequence[Word]]) -
             run.append(i)
             continue
         if run and sum(regions[j].speech_s for j in run) >= MIN_GAP_S:
-            gaps.append(Gap(regions[run[0]].start_s, regions[run[-1]].end_s,
-                            sum(regions[j].speech_s for j in run), sum(len(per_region[j]) for j in run)))
+            gaps.append(
+                Gap(
+                    regions[run[0]].start_s,
+                    regions[run[-1]].end_s,
+                    sum(regions[j].speech_s for j in run),
+                    sum(len(per_region[j]) for j in run),
+                )
+            )
         run = []
     return tuple(gaps)
 
@@ -110,8 +116,9 @@ def coverage_gaps(regions: Sequence[Region], segments: Sequence[Segment]) -> tup
     return find_gaps(regions, words_by_region(regions, [w for s in segments for w in s.words]))
 
 
-def transcribe_covered(audio: np.ndarray, decode: Decode, *, prompt: str | None, on_progress: Progress | None,
-                       engine: str, model: str) -> Transcript:
+def transcribe_covered(
+    audio: np.ndarray, decode: Decode, *, prompt: str | None, on_progress: Progress | None, engine: str, model: str
+) -> Transcript:
     """The engines' common path: refuse silence, decode, check every voiced region, recover, assemble."""
     require_audio_length(audio)
     regions = speech_regions(audio)
@@ -120,14 +127,19 @@ def transcribe_covered(audio: np.ndarray, decode: Decode, *, prompt: str | None,
     duration_s = len(audio) / SAMPLE_RATE
     report = _Reporter(on_progress, duration_s)
     segments, gaps, recovered = decode_covering(audio, decode, regions, prompt=prompt, on_progress=report)
-    transcript = finish(segments, duration_s=duration_s, speech_s=speech_s, engine=engine, model=model, gaps=gaps,
-                        recovered=recovered)
+    transcript = finish(
+        segments, duration_s=duration_s, speech_s=speech_s, engine=engine, model=model, gaps=gaps, recovered=recovered
+    )
     report.done()
     return transcript
 
 
 def decode_covering(
-    audio: np.ndarray, decode: Decode, regions: Sequence[Region], *, prompt: str | None,
+    audio: np.ndarray,
+    decode: Decode,
+    regions: Sequence[Region],
+    *,
+    prompt: str | None,
     on_progress: Progress | None = None,
 ) -> tuple[tuple[Segment, ...], tuple[Gap, ...], tuple[Gap, ...]]:
     """(segments, gaps still open, gaps recovered). One decode when nothing is missing, which is the usual case."""
@@ -159,8 +171,9 @@ def passages(regions: Sequence[Region]) -> list[tuple[int, int]]:
     return out
 
 
-def _decode_passage(audio: np.ndarray, decode: Decode, regions: Sequence[Region], lo: int, hi: int,
-                    prompt: str | None) -> list[list[Word]]:
+def _decode_passage(
+    audio: np.ndarray, decode: Decode, regions: Sequence[Region], lo: int, hi: int, prompt: str | None
+) -> list[list[Word]]:
     """Words per region of regions[lo:hi], decoded on their own: the excerpt reaches halfway into the silence
     either side (at most EDGE_S), never into the next passage."""
     before_s = regions[lo].start_s - (regions[lo - 1].end_s if lo > 0 else 0.0)
@@ -168,8 +181,10 @@ def _decode_passage(audio: np.ndarray, decode: Decode, regions: Sequence[Region]
     i0 = max(0, int((regions[lo].start_s - min(EDGE_S, before_s / 2)) * SAMPLE_RATE))
     i1 = int((regions[hi - 1].end_s + min(EDGE_S, after_s / 2)) * SAMPLE_RATE)
     offset_s = i0 / SAMPLE_RATE
-    found = [Word(w.text, w.start_s + offset_s, w.end_s + offset_s, w.probability)
-             for w in _words(drop_hallucinated(decode(audio[i0:i1], prompt, None)))]
+    found = [
+        Word(w.text, w.start_s + offset_s, w.end_s + offset_s, w.probability)
+        for w in _words(drop_hallucinated(decode(audio[i0:i1], prompt, None)))
+    ]
     return words_by_region(regions[lo:hi], found)
 
 
@@ -189,8 +204,12 @@ def _prefer(region: Region, ours: Sequence[Word], reference: Sequence[Word]) -> 
 
 
 def _similarity(a: Sequence[Word], b: Sequence[Word]) -> float:
-    return difflib.SequenceMatcher(None, normalise(" ".join(w.text for w in a)).split(),
-                                   normalise(" ".join(w.text for w in b)).split(), autojunk=False).ratio()
+    return difflib.SequenceMatcher(
+        None,
+        normalise(" ".join(w.text for w in a)).split(),
+        normalise(" ".join(w.text for w in b)).split(),
+        autojunk=False,
+    ).ratio()
 
 
 def _segments(chosen: Sequence[tuple[list[Word], str]]) -> tuple[Segment, ...]:

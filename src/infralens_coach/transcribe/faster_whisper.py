@@ -40,21 +40,25 @@ def vad_speech_s(audio: np.ndarray) -> float:
 class FasterWhisperTranscriber(ResolvedModel):
     name = ENGINE
 
-    def __init__(self, model: str | None = None, *, beam_size: int = 5, threads: int = 2,
-                 compute_type: str = "int8") -> None:
+    def __init__(
+        self, model: str | None = None, *, beam_size: int = 5, threads: int = 2, compute_type: str = "int8"
+    ) -> None:
         super().__init__(model, beam_size=beam_size, threads=threads)
         self.compute_type = compute_type
 
     def warm_up(self) -> None:
         load_model(self.choice.source, compute_type=self.compute_type, threads=self.threads)
 
-    def transcribe(self, audio: np.ndarray, *, prompt: str | None = None,
-                   on_progress: Progress | None = None) -> Transcript:
-        return transcribe_covered(audio, self.decode, prompt=prompt, on_progress=on_progress, engine=ENGINE,
-                                  model=self.model_name)
+    def transcribe(
+        self, audio: np.ndarray, *, prompt: str | None = None, on_progress: Progress | None = None
+    ) -> Transcript:
+        return transcribe_covered(
+            audio, self.decode, prompt=prompt, on_progress=on_progress, engine=ENGINE, model=self.model_name
+        )
 
-    def decode(self, audio: np.ndarray, prompt: str | None = None,
-               on_progress: Progress | None = None) -> tuple[Segment, ...]:
+    def decode(
+        self, audio: np.ndarray, prompt: str | None = None, on_progress: Progress | None = None
+    ) -> tuple[Segment, ...]:
         """One decode of the array, segments as faster-whisper yields them (lazily: progress is real)."""
         model = load_model(self.choice.source, compute_type=self.compute_type, threads=self.threads)
         total_s = len(audio) / 16_000

