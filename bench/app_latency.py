@@ -19,7 +19,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from gradio_client import Client, handle_file  # noqa: E402
-
 from support import clips  # noqa: E402
 from support.app_server import AppServer  # noqa: E402
 

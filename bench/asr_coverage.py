@@ -23,13 +23,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from support import clips  # noqa: E402
+from support.coverage import word_coverage  # noqa: E402
+from support.wer import wer  # noqa: E402
+
 from infralens_coach import audio, transcribe  # noqa: E402
 from infralens_coach.config import Settings  # noqa: E402
 from infralens_coach.content import QuestionBank  # noqa: E402
 from infralens_coach.transcribe.base import drop_hallucinated  # noqa: E402
-from support import clips  # noqa: E402
-from support.coverage import word_coverage  # noqa: E402
-from support.wer import wer  # noqa: E402
 
 WIDE_VOICES = ("en-us", "en-gb", "en-us+f3")
 WIDE_RATES = (140, 155, 165, 185)

@@ -21,11 +21,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from support import clips  # noqa: E402
+
 from infralens_coach.coach import Coach  # noqa: E402
 from infralens_coach.config import Settings  # noqa: E402
 from infralens_coach.content import QuestionBank  # noqa: E402
 from infralens_coach.grading import KeywordGrader  # noqa: E402
-from support import clips  # noqa: E402
 
 
 def main() -> None:

@@ -29,11 +29,12 @@ REPEATS = 2  # timings are the best of two: the machine may be shared
 
 def worker(engine: str, model: str, clips_json: str, beams: str, extra: str) -> None:
     """One engine in this process: load, warm up, then time each clip at each beam size."""
+    from support.wer import wer
+
     from infralens_coach import audio
     from infralens_coach.config import Settings
     from infralens_coach.delivery import delivery_metrics
     from infralens_coach.transcribe import get_transcriber, prompt_for
-    from support.wer import wer
 
     clips = json.loads(clips_json)
     out: dict = {"engine": engine, "runs": []}
@@ -84,13 +85,13 @@ def worker(engine: str, model: str, clips_json: str, beams: str, extra: str) -> 
 def quality(transcriber) -> dict:
     """WER with/without the card's vocabulary prompt; fillers kept with/without the disfluent tail."""
     import numpy as np
+    from support import clips
+    from support.wer import wer
 
     from infralens_coach import audio
     from infralens_coach.content import QuestionBank
     from infralens_coach.delivery import delivery_metrics
     from infralens_coach.transcribe import prompt_for
-    from support import clips
-    from support.wer import wer
 
     card = QuestionBank.load(()).get("7")
     prompts = {
@@ -135,8 +136,9 @@ def spawn(engine: str, model: str, clip_list: list[dict], beams: str, extra: str
 
 
 def main() -> None:
-    from infralens_coach.transcribe.models import bundled_model_dir
     from support import clips
+
+    from infralens_coach.transcribe.models import bundled_model_dir
 
     started = time.perf_counter()
     print(f"load average (1, 5, 15 min) at the start: {os.getloadavg()}")
@@ -185,17 +187,15 @@ def main() -> None:
         "decode+VAD+transcribe+metrics):"
     )
     for r in fw["latency"]:
-        print(
-            f"  {r['clip_s']:5.1f} s answer: {r['wall_s']:.2f} s (RTF {r['wall_s'] / r['clip_s']:.3f}), WER {r['wer']:.2f}"
-        )
+        rtf = r["wall_s"] / r["clip_s"]
+        print(f"  {r['clip_s']:5.1f} s answer: {r['wall_s']:.2f} s (RTF {rtf:.3f}), WER {r['wer']:.2f}")
 
     q = fw["quality"]
     print(f"\nvocabulary prompt (card 7 answer, {q['clips']} clips: 3 rates x 2 voices, beam 5):")
     for name, value in q["wer"].items():
         each = " ".join(f"{w:.2f}" for w in q["wer_each"][name])
-        print(
-            f"  {name:<20} mean WER {value:.2f}  [{each}]  'Kubernetes' right in {q['kubernetes_spelled'][name]}/{q['clips']}"
-        )
+        spelled = f"{q['kubernetes_spelled'][name]}/{q['clips']}"
+        print(f"  {name:<20} mean WER {value:.2f}  [{each}]  'Kubernetes' right in {spelled}")
     print(f"\nfillers ({q['fillers_spoken_per_clip']} spoken per clip, 3 rates):")
     for name, counts in q["fillers_found"].items():
         print(f"  {name:<16} found {counts}")

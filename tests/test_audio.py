@@ -4,10 +4,10 @@ import io
 
 import numpy as np
 import pytest
+from support import clips
 
 from infralens_coach import audio
 from infralens_coach.errors import AudioError
-from support import clips
 
 
 def reference_seconds() -> float:

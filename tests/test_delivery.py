@@ -1,6 +1,7 @@
 """Delivery metrics: pure functions on hand-made words, then on real transcripts of real clips."""
 
 import pytest
+from support import clips
 
 from infralens_coach import transcribe
 from infralens_coach.config import Settings
@@ -8,7 +9,6 @@ from infralens_coach.content import QuestionBank
 from infralens_coach.delivery import DeliveryTargets, delivery_metrics, find_fillers, long_pauses
 from infralens_coach.errors import CoachError
 from infralens_coach.transcribe import Segment, Transcript, Word
-from support import clips
 
 JOB = QuestionBank.load().get(7)  # the clips answer card 7
 

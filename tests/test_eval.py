@@ -97,7 +97,7 @@ def test_folds_keep_each_question_together():
     groups = [f"q{i % 7}" for i in range(40)]
     folds = group_folds(groups, 3)
     for g in set(groups):
-        assert len({f for f, h in zip(folds, groups) if h == g}) == 1
+        assert len({f for f, h in zip(folds, groups, strict=True) if h == g}) == 1
     assert set(folds) == {0, 1, 2}
     with pytest.raises(ValueError, match="only 7 questions"):
         group_folds(groups, 8)

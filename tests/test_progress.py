@@ -28,7 +28,7 @@ def make(bank, card, scores, *, days_ago=0.0, covered=None, misconceptions=(), u
         "dimensions": [
             {"id": dim, "score": score, "max_score": 4, "evidence": [], "missing": [],
              "covered": list((covered or {}).get(dim, [])), "feedback": ""}
-            for dim, score in zip(DIMENSIONS, scores)
+            for dim, score in zip(DIMENSIONS, scores, strict=True)
         ],
         "misconceptions": [{"id": f"m{i}", "text": text, "evidence": text} for i, text in enumerate(misconceptions)],
         "follow_up": None, "summary": None, "flags": [],

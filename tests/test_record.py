@@ -15,7 +15,6 @@ import threading
 
 import numpy as np
 import pytest
-
 from support import clips
 
 

@@ -5,6 +5,8 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from support import clips
+from support.wer import wer
 
 from infralens_coach import audio, transcribe
 from infralens_coach.cli import main
@@ -14,8 +16,6 @@ from infralens_coach.errors import NoSpeechError, TranscriptionError
 from infralens_coach.transcribe import Transcript, prompt_for
 from infralens_coach.transcribe.base import Segment, is_hallucinated, require_real_text
 from infralens_coach.transcribe.models import BUNDLED_SHA256, bundled_model_dir, resolve, sha256_file
-from support import clips
-from support.wer import wer
 
 CARD = QuestionBank.load(()).get("7")
 PROMPT = prompt_for(CARD.question, CARD.vocabulary)

@@ -7,6 +7,9 @@ card's question and vocabulary as Whisper's prompt) with the real bundled tiny.e
 
 import numpy as np
 import pytest
+from support import clips
+from support.coverage import word_coverage
+from support.wer import wer
 
 from infralens_coach import audio, transcribe
 from infralens_coach.coach import Coach
@@ -14,9 +17,6 @@ from infralens_coach.config import Settings
 from infralens_coach.content import QuestionBank
 from infralens_coach.grading import KeywordGrader
 from infralens_coach.transcribe.base import Segment, Word
-from support import clips
-from support.coverage import word_coverage
-from support.wer import wer
 
 MIN_KEPT = 0.85
 

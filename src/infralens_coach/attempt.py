@@ -40,10 +40,8 @@ def new_id(ms: int | None = None) -> str:
     """A 26-character ULID; within one process, ids made in the same millisecond still increase."""
     with _id_lock:
         ms = time.time_ns() // 1_000_000 if ms is None else ms
-        if ms == _last_id[0]:
-            rand = (_last_id[1] + 1) & ((1 << 80) - 1)
-        else:
-            rand = int.from_bytes(os.urandom(10), "big")
+        same_ms = ms == _last_id[0]
+        rand = (_last_id[1] + 1) & ((1 << 80) - 1) if same_ms else int.from_bytes(os.urandom(10), "big")
         _last_id[:] = [ms, rand]
     value = (ms << 80) | rand
     return "".join(ID_ALPHABET[(value >> shift) & 31] for shift in range(125, -1, -5))

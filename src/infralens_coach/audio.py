@@ -19,7 +19,7 @@ SAMPLE_RATE = 16_000
 DEFAULT_MAX_AUDIO_S = 600.0
 SUPPORTED = "wav, flac, mp3, ogg/opus, webm/opus, m4a/aac"
 
-AudioSource = Union[str, PathLike, bytes, bytearray, BinaryIO, np.ndarray]
+AudioSource = Union[str, PathLike[str], bytes, bytearray, BinaryIO, np.ndarray]  # noqa: UP007 (a runtime alias on 3.10)
 
 
 def decode(

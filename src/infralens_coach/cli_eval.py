@@ -59,7 +59,8 @@ def render_report(report: dict) -> str:
     if "consistency" in report:
         c = report["consistency"]
         out.append(
-            f"consistency over {c['samples']} gradings: answers graded identically {_fmt(c['exact_agreement_answers'])}, "
+            f"consistency over {c['samples']} gradings: "
+            f"answers graded identically {_fmt(c['exact_agreement_answers'])}, "
             f"dimensions identical {_fmt(c['exact_agreement_dimensions'])}, "
             f"mean largest spread {_fmt(c['mean_max_spread_levels'])} levels"
         )

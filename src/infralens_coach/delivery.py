@@ -142,7 +142,7 @@ def count_words(words: Sequence[Word]) -> int:
 def long_pauses(words: Sequence[Word], min_pause_s: float = 1.5) -> tuple[Pause, ...]:
     return tuple(
         Pause(prev.end_s, nxt.start_s, prev.text)
-        for prev, nxt in zip(words, words[1:])
+        for prev, nxt in zip(words, words[1:], strict=False)
         if nxt.start_s - prev.end_s >= min_pause_s
     )
 
@@ -206,10 +206,7 @@ def delivery_metrics(transcript: Transcript, targets: DeliveryTargets | None = N
     pauses = long_pauses(words, targets.long_pause_s)
     fillers = find_fillers(words)
     n_words = count_words(words)
-    if words:
-        answer_s = max(0.0, words[-1].end_s - words[0].start_s)
-    else:
-        answer_s = transcript.speech_s
+    answer_s = max(0.0, words[-1].end_s - words[0].start_s) if words else transcript.speech_s
     speaking_s = max(0.0, answer_s - sum(p.duration_s for p in pauses))
     wpm = n_words / speaking_s * 60 if speaking_s >= 1.0 and n_words else None
     notes = transcript.warnings + delivery_notes(answer_s, wpm, pauses, fillers, speaking_s, targets)

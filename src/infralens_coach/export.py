@@ -9,10 +9,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Iterable
+from collections.abc import Iterable
 
-from .content import DIMENSIONS
 from .attempt import Attempt
+from .content import DIMENSIONS
 
 FORMATS = ("csv", "json", "md")
 _FLAT = ("id", "created_utc", "card", "question_id", "question_version", "mode", "state", "ungraded_reason",

@@ -185,7 +185,7 @@ def _row(attempt: Attempt) -> tuple[Any, ...]:
 
 
 def _attempt(row: sqlite3.Row) -> Attempt:
-    data = {k: row[k] for k in row.keys() if k not in ("overall", "decided_by", "fallback_reason")}
+    data = {k: row[k] for k in row.keys() if k not in ("overall", "decided_by", "fallback_reason")}  # noqa: SIM118 (a Row iterates values)
     for column, key in _JSON.items():
         value = data.pop(column)
         data[key] = None if value is None else json.loads(value)
@@ -357,7 +357,7 @@ class HistoryStore:
                 graded_utc=utc_text(datetime.now(timezone.utc)),
                 question_version=question_version or current.question_version,
             )  # fmt: skip
-        row = dict(zip(_COLUMNS, _row(updated)))
+        row = dict(zip(_COLUMNS, _row(updated), strict=True))
         changed = ("question_version", "state", "ungraded_reason", "grade_json", "overall", "decided_by",
                    "fallback_reason", "grade_s", "graded_utc")  # fmt: skip
         with self._lock, _write(self.db) as db:

@@ -6,9 +6,9 @@ attempts count: an ungraded attempt is kept in the history but is neither practi
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Iterable, Sequence
 
 from .attempt import Attempt, parse_utc
 from .errors import HistoryError

@@ -7,7 +7,7 @@ that must become one line on how to fix it, not a traceback at start-up.
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -184,7 +184,7 @@ class Practice:
         pending: bool,
         progress_bar=gr.Progress(),
         request: gr.Request = None,
-    ):  # noqa: B008
+    ):
         """-> (answer text, delivery note, heard, pending). Runs when a recording arrives and on the button."""
         if not audio:
             if pending:  # Stop was pressed, the upload is on its way: the recorder's own event transcribes it
@@ -220,7 +220,7 @@ class Practice:
         pending: bool,
         progress_bar=gr.Progress(),
         request: gr.Request = None,
-    ):  # noqa: B008
+    ):
         return self.transcribe(qid, audio, "voice", target, heard, pending, progress_bar, request)
 
     def transcribe_upload(
@@ -231,7 +231,7 @@ class Practice:
         heard: Heard | None,
         progress_bar=gr.Progress(),
         request: gr.Request = None,
-    ):  # noqa: B008
+    ):
         return self.transcribe(qid, audio, "upload", target, heard, False, progress_bar, request)[:3]
 
     def mic_check(self, audio, request: gr.Request = None) -> str:

@@ -108,7 +108,7 @@ def run(*cmd: str) -> None:
     subprocess.run(cmd, check=True, capture_output=True)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def speech(text: str, rate_wpm: int = 175, voice: str = "en") -> Path:
     """espeak-ng -> 22.05 kHz mono 16-bit WAV."""
     out = _DIR / f"speech-{abs(hash((text, rate_wpm, voice)))}.wav"
@@ -116,7 +116,7 @@ def speech(text: str, rate_wpm: int = 175, voice: str = "en") -> Path:
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def converted(source: Path, suffix: str, *args: str) -> Path:
     """ffmpeg conversion of a clip, e.g. converted(wav, ".webm", "-c:a", "libopus")."""
     out = _DIR / f"{source.stem}-{abs(hash(args))}{suffix}"
@@ -156,7 +156,7 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
     return x.reshape(-1, channels).mean(axis=1), rate
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def with_pause() -> Path:
     """Two sentences with PAUSE_S of silence between them."""
     a, rate = read_wav(speech(PAUSE_FIRST))
@@ -165,7 +165,7 @@ def with_pause() -> Path:
     return write_wav(_DIR / "with-pause.wav", np.concatenate([a, gap, b]), rate)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def long_answer(seconds: float, rate_wpm: int = 175) -> tuple[Path, str]:
     """A spoken answer of about ``seconds`` (sentences repeated as needed) and its text."""
     per_sentence_s = [read_wav(speech(s, rate_wpm))[0].size / 22050 for s in LONG_SENTENCES]
@@ -178,25 +178,25 @@ def long_answer(seconds: float, rate_wpm: int = 175) -> tuple[Path, str]:
     return speech(text, rate_wpm), text
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def silence(seconds: float = 10.0) -> Path:
     return write_wav(_DIR / f"silence-{seconds}.wav", np.zeros(int(seconds * 16_000), np.float32))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def noise(seconds: float = 10.0, level: float = 0.3) -> Path:
     rng = np.random.default_rng(7)
     return write_wav(_DIR / f"noise-{seconds}-{level}.wav", rng.normal(0, level / 3, int(seconds * 16_000)))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def clipped(seconds: float) -> Path:
     """The first ``seconds`` of the answer (0.2 s: a click of speech)."""
     x, rate = read_wav(speech(ANSWER))
     return write_wav(_DIR / f"clipped-{seconds}.wav", x[: int(seconds * rate)], rate)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def bad_file(kind: str) -> Path:
     path = (
         _DIR
@@ -218,14 +218,14 @@ def bad_file(kind: str) -> Path:
     return path
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def over_length(seconds: float = 601.0) -> Path:
     """A WAV longer than the default 10-minute maximum (quiet noise, so it is not silence)."""
     rng = np.random.default_rng(11)
     return write_wav(_DIR / f"long-{seconds}.wav", rng.normal(0, 0.01, int(seconds * 16_000)))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def raw_microphone(text: str = ANSWER, tail_s: float = 1.0) -> Path:
     """16 kHz mono s16le raw file for ALSA's file plugin (the virtual microphone)."""
     out = _DIR / f"mic-{abs(hash((text, tail_s)))}.raw"
@@ -252,7 +252,7 @@ def alsa_config(raw_file: Path | None, name: str = "alsa.conf") -> Path:
     return path
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def openai_checkpoint() -> Path:
     """The bundled CTranslate2 tiny.en converted to an openai-whisper .pt (same weights for both engines)."""
     from infralens_coach.transcribe.models import bundled_model_dir

@@ -95,7 +95,7 @@ def convert(model_dir: str | Path) -> dict:
     def split_fused(dst: str, src: str, parts: list[str]) -> None:
         weights = t[f"{src}/weight"].chunk(len(parts), 0)
         biases = t[f"{src}/bias"].chunk(len(parts), 0)
-        for part, w, b in zip(parts, weights, biases):
+        for part, w, b in zip(parts, weights, biases, strict=True):
             sd[f"{dst}.{part}.weight"] = w
             if part == "key":  # whisper's key projection has no bias; CTranslate2 stores zeros
                 if b.float().abs().max() > 0:

@@ -12,6 +12,7 @@ passes by accident on a reply it did not script.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -28,7 +29,7 @@ class Reply:
     delay_s: float = 0.0  # hold the response this long (a hang past the client's timeout)
 
     @classmethod
-    def content(cls, text: str, *, model: str = "grader") -> "Reply":
+    def content(cls, text: str, *, model: str = "grader") -> Reply:
         """A normal completion whose message content is `text`."""
         completion = {
             "id": "chatcmpl-fake",
@@ -41,12 +42,12 @@ class Reply:
         return cls(200, json.dumps(completion).encode())
 
     @classmethod
-    def error(cls, status: int, message: str = "scripted error", **headers: str) -> "Reply":
+    def error(cls, status: int, message: str = "scripted error", **headers: str) -> Reply:
         body = json.dumps({"error": {"message": message, "type": "server_error", "code": status}}).encode()
         return cls(status, body, {k.replace("_", "-"): v for k, v in headers.items()})
 
     @classmethod
-    def hang(cls, seconds: float) -> "Reply":
+    def hang(cls, seconds: float) -> Reply:
         return cls(200, Reply.content("{}").body, delay_s=seconds)
 
 
@@ -75,11 +76,11 @@ class FakeOpenAI:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def enqueue(self, *replies: Reply) -> "FakeOpenAI":
+    def enqueue(self, *replies: Reply) -> FakeOpenAI:
         self.replies.extend(replies)
         return self
 
-    def start(self) -> "FakeOpenAI":
+    def start(self) -> FakeOpenAI:
         self._thread.start()
         return self
 
@@ -88,7 +89,7 @@ class FakeOpenAI:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> "FakeOpenAI":
+    def __enter__(self) -> FakeOpenAI:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -122,9 +123,7 @@ class FakeOpenAI:
                 reply = fake.replies.popleft() if fake.replies else Reply.error(500, "no reply scripted")
                 if reply.delay_s and fake._released.wait(reply.delay_s):
                     return  # the server is stopping
-                try:
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
                     self._send(reply)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (timeout) before the reply
 
         return Handler

@@ -47,7 +47,7 @@ def fit_isotonic(
     means: list[float] = []
     wsum: list[float] = []
     sizes: list[int] = []
-    for m, w in zip(y0, w0):
+    for m, w in zip(y0, w0, strict=True):
         means.append(float(m)), wsum.append(float(w)), sizes.append(1)
         while len(means) > 1 and means[-2] > means[-1]:
             w_new = wsum[-2] + wsum[-1]

@@ -32,12 +32,12 @@ def dimension_agreement(rows: Sequence[Row], grades: Sequence[Grade]) -> dict:
     for dim in DIMENSIONS:
         pairs = [
             (g.dimension(dim).score, r.labels[dim], g.dimension(dim).max_score)
-            for r, g in zip(rows, grades)
+            for r, g in zip(rows, grades, strict=True)
             if dim in r.labels
         ]
         if not pairs:
             continue
-        g, h, m = (np.array(v, dtype=float) for v in zip(*pairs))
+        g, h, m = (np.array(v, dtype=float) for v in zip(*pairs, strict=True))
         out[dim] = {
             k: metrics.clean(v)
             for k, v in {

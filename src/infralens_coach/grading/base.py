@@ -52,7 +52,7 @@ class Grade:
     review: tuple[str, ...] = ()  # dimensions where LLM and keyword grader disagree by >= 2 levels
     dropped_quotes: int = 0  # evidence quotes the LLM gave that do not occur in the answer (removed)
     prompt_tokens: int | None = None  # size of the LLM prompt, when an LLM was asked
-    samples: tuple["SampleStats", ...] = ()  # per dimension, when graded several times (--samples K)
+    samples: tuple[SampleStats, ...] = ()  # per dimension, when graded several times (--samples K)
     cached: bool = False  # served from the grade cache, not a new LLM call
 
     def dimension(self, dim_id: str) -> DimensionScore:
@@ -93,7 +93,7 @@ class Grade:
         }
 
     @classmethod
-    def from_json(cls, data: dict) -> "Grade":
+    def from_json(cls, data: dict) -> Grade:
         """Inverse of to_json() (the grade cache and the history read grades back with it)."""
         return cls(
             question_id=data["question_id"],

@@ -145,7 +145,7 @@ class Span:
     def function_word_count(self) -> int:
         return sum(1 for t in self.tokens if t.raw in FUNCTION_WORDS)
 
-    def contains(self, part: "Part") -> bool:
+    def contains(self, part: Part) -> bool:
         return _find(self.squashed, self.starts, self.ends, part.squashed, part.last_len) or _find(
             self.raw_squashed, self.raw_starts, self.raw_ends, part.raw_squashed, part.last_len
         )
