@@ -18,6 +18,8 @@ from support.app_server import AppServer, outside_home
 from infralens_coach import export
 from infralens_coach.history import HistoryStore
 
+pytestmark = pytest.mark.slow  # the real app in a subprocess
+
 GOOD = (
     "A Job runs finite batch work such as preprocessing until it completes, and it retries failed pods. "
     "A Deployment keeps replicas of an inference API running all the time."

@@ -16,6 +16,8 @@ import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 PACKAGE = "infralens_coach"
 SRC = Path(__file__).resolve().parents[1] / "src" / PACKAGE
 
@@ -203,6 +205,7 @@ def test_front_ends_grade_and_keep_only_through_the_coach():
     assert not wrong, "front ends reaching past the Coach:\n" + "\n".join(wrong)
 
 
+@pytest.mark.slow
 def test_loading_a_reference_only_pack_imports_no_grading_and_no_stemmer(tmp_path):
     pack = tmp_path / "pack"
     pack.mkdir()

@@ -15,6 +15,7 @@ def reference_seconds() -> float:
     return len(samples) / rate
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", sorted(clips.FORMATS))
 def test_every_format_decodes_to_16k_mono_float32(fmt):
     samples = audio.decode(clips.answer_in(fmt))
@@ -23,6 +24,7 @@ def test_every_format_decodes_to_16k_mono_float32(fmt):
     assert 0.1 < np.abs(samples).max() <= 1.0
 
 
+@pytest.mark.slow
 def test_decodes_bytes_and_file_objects_like_paths():
     path = clips.answer_in("webm-opus")
     from_path = audio.decode(path)
@@ -69,6 +71,7 @@ def test_over_length_is_refused_from_the_header():
         audio.decode(clips.over_length())
 
 
+@pytest.mark.slow
 def test_over_length_is_refused_without_a_declared_duration():
     """A stream (no seekable header) is stopped as soon as decoding passes the limit."""
     data = clips.answer_in("webm-opus").read_bytes()

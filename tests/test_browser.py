@@ -24,7 +24,10 @@ CARD7 = "Kubernetes Job instead of a Deployment"
 CARD6 = "requests and limits"
 ERROR_TOAST = ".toast-body.error"
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed"),
+]
 
 
 def mic_file(text: str | None) -> Path:

@@ -41,6 +41,7 @@ def test_questions_by_group():
     assert "design-a-tradeoff" in result.output and "define-and-contrast" not in result.output
 
 
+@pytest.mark.slow
 def test_show_hides_the_reference_until_asked():
     hidden = run("show", "07")
     assert "Kubernetes Job" in hidden.output and "Short answer" not in hidden.output
@@ -49,6 +50,7 @@ def test_show_hides_the_reference_until_asked():
     assert "Related lab" in shown.output and "https://" in shown.output
 
 
+@pytest.mark.slow
 def test_grade_json_shape():
     result = run("grade", "7", "--text", ANSWER, "--json")
     assert result.exit_code == 0, result.output
@@ -69,6 +71,7 @@ def test_grade_json_shape():
     assert data["dimensions"][0]["evidence"]
 
 
+@pytest.mark.slow
 def test_grade_from_stdin_and_file_agree(tmp_path):
     path = tmp_path / "answer.txt"
     path.write_text(ANSWER)
@@ -94,6 +97,7 @@ def test_grade_text_report_names_the_grader():
         (["--questions", "/nonexistent/pack", "questions"], "not a directory of question files"),
     ],
 )
+@pytest.mark.slow
 def test_user_errors_exit_2_with_one_clear_line(args, message):
     result = cli(*args)
     assert result.returncode == 2, result
@@ -102,6 +106,7 @@ def test_user_errors_exit_2_with_one_clear_line(args, message):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_validate_passes_on_the_bank_and_fails_naming_file_and_field(tmp_path):
     ok = cli("validate")
     assert ok.returncode == 0 and "ok: 20 questions" in ok.stdout
@@ -115,6 +120,7 @@ def test_validate_passes_on_the_bank_and_fails_naming_file_and_field(tmp_path):
     assert f"{pack / 'bad.yaml'}: weights: unknown dimension 'speed'" in bad.stderr
 
 
+@pytest.mark.slow
 def test_invalid_pack_from_the_environment(tmp_path):
     pack = tmp_path / "pack"
     pack.mkdir()
@@ -128,6 +134,7 @@ def test_invalid_pack_from_the_environment(tmp_path):
     assert result.returncode == 2 and "q.yaml: YAML syntax error" in result.stderr
 
 
+@pytest.mark.slow
 def test_keyword_path_imports_no_heavy_library():
     code = (
         "import sys; from click.testing import CliRunner; from infralens_coach.cli import main;"
@@ -139,6 +146,7 @@ def test_keyword_path_imports_no_heavy_library():
     assert out.strip() == "[]"
 
 
+@pytest.mark.slow
 def test_a_non_utf8_answer_file_is_one_clear_line(tmp_path):
     """A recording (or any binary file) given as --text-file: say what is wrong, never a traceback."""
     wav = tmp_path / "answer.wav"

@@ -47,6 +47,7 @@ def record_until_heard(args: list[str], home, heard_s: int = 15) -> subprocess.C
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, "".join(err_lines) + err)
 
 
+@pytest.mark.slow
 def test_every_command_next_suggests_runs(home):
     shown = CliRunner().invoke(main, ["next"])
     assert shown.exit_code == 0 and "Next: card 01" in shown.output

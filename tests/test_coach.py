@@ -46,6 +46,7 @@ def spoken(bank) -> SpokenAnswer:
     return coach.transcribe(bank.get(7), clips.speech(clips.ANSWER))
 
 
+@pytest.mark.slow
 def test_transcribe_gives_a_typed_transcript_and_typed_delivery_metrics(spoken):
     assert isinstance(spoken.transcript, Transcript) and isinstance(spoken.metrics, DeliveryMetrics)
     assert spoken.text == spoken.transcript.text and "deployment" in spoken.text.lower()

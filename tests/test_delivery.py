@@ -134,6 +134,7 @@ def test_no_words_means_no_pace():
 # --- on real transcripts -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_real_pause_is_found_where_it_was_made():
     t = transcribe.transcribe_file(clips.with_pause())
     m = delivery_metrics(t)
@@ -143,6 +144,7 @@ def test_real_pause_is_found_where_it_was_made():
     assert abs(pause.start_s - first_s) < 0.8 and abs(pause.duration_s - clips.PAUSE_S) < 0.8
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rate_wpm", [140, 220])
 def test_real_pace_follows_the_speaking_rate(rate_wpm):
     t = transcribe.transcribe_file(clips.speech(clips.ANSWER, rate_wpm), prompt=card_prompt())
@@ -151,6 +153,7 @@ def test_real_pace_follows_the_speaking_rate(rate_wpm):
     assert 0.75 * rate_wpm < m.words_per_minute < 1.3 * rate_wpm
 
 
+@pytest.mark.slow
 def test_fillers_kept_with_the_disfluent_prompt_and_dropped_without():
     """Whisper cleans fillers away; the disfluent prompt tail keeps them. Counts printed for the report."""
     clip = clips.speech(clips.FILLER_ANSWER)
@@ -203,6 +206,7 @@ def coach():
     return Coach(QuestionBank.load(()), Settings(), grader=KeywordGrader())
 
 
+@pytest.mark.slow
 def test_coach_transcribe_takes_the_target(coach):
     from infralens_coach.delivery import TARGET_PRESETS
 
@@ -214,6 +218,7 @@ def test_coach_transcribe_takes_the_target(coach):
     assert any(n.startswith("Short:") and "against 60–120 s" in n for n in default.metrics.notes)
 
 
+@pytest.mark.slow
 def test_the_same_audio_gives_the_same_fillers(coach):
     """The issue's clip says "like a batch…", "like an inference API" and "so it restarts": no fillers, twice."""
     clip = clips.speech(clips.CARD7_ISSUE_ANSWER, 165, "en-us")
@@ -223,6 +228,7 @@ def test_the_same_audio_gives_the_same_fillers(coach):
     assert "like an inference api" in first.text.lower() and "so it restarts" in first.text.lower()
 
 
+@pytest.mark.slow
 def test_cli_grade_audio_with_target(tmp_path):
     import json
 
@@ -242,6 +248,7 @@ def test_cli_grade_audio_with_target(tmp_path):
     assert bad.exit_code == 2 and "short" in bad.output and "full" in bad.output
 
 
+@pytest.mark.slow
 def test_cli_practice_with_target():
     """`practice --record --target short` through real PortAudio, ALSA replaying a 26 s answer as the microphone."""
     import json

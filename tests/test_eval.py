@@ -188,6 +188,7 @@ def run(*args, env=None):
     return CliRunner().invoke(main, ["eval", *map(str, args)], env=env)
 
 
+@pytest.mark.slow
 def test_eval_json_has_the_documented_keys(tmp_path):
     result = run(small_set(tmp_path), "--json")
     assert result.exit_code == 0, result.output
@@ -199,6 +200,7 @@ def test_eval_json_has_the_documented_keys(tmp_path):
     assert data["per_question_r"] is not None and data["per_question_groups"] == 4
 
 
+@pytest.mark.slow
 def test_eval_text_calibrate_save_probes(tmp_path):
     saved = tmp_path / "calibration.json"
     result = run(small_set(tmp_path), "--calibrate", "2", "--save-calibration", saved, "--probes", "--cards")
@@ -259,6 +261,7 @@ def test_llm_grader_needs_a_model(tmp_path, monkeypatch):
     assert result.exit_code == 2 and "no LLM is configured" in result.output
 
 
+@pytest.mark.slow
 def test_eval_with_the_llm_grader_over_http(tmp_path, monkeypatch):
     """The real chain and litellm against the fake server: scores, decided_by and sample agreement."""
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-secret")
@@ -306,6 +309,7 @@ def test_eval_with_the_llm_grader_over_http(tmp_path, monkeypatch):
 # ---------------------------------------------------------------- the shipped labelled set
 
 
+@pytest.mark.slow
 def test_labelled_set_is_complete_and_graded_in_both_modes():
     rows = load_rows(LABELLED)
     assert len(rows) >= 60 and len({r.question_id for r in rows}) == 20
@@ -433,6 +437,7 @@ def test_generalization_sets_have_tune_and_heldout_splits():
     assert not tune & {r.question_id for r in load_rows(EVAL_DIR / "cs-heldout.csv")}
 
 
+@pytest.mark.slow
 def test_reference_only_short_answers_track_the_human_scores_on_the_heldout_split():
     """The figure eval/README.md reports (the pre-issue-13 grader: 0.27, every answer scored 0 or 100)."""
     result = run(EVAL_DIR / "cs-heldout.csv", "--grader", "keyword", "--json")

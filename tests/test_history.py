@@ -153,6 +153,7 @@ def test_a_file_that_is_not_a_database_is_a_clear_error(home):
         HistoryStore.open(Settings.from_env())
 
 
+@pytest.mark.slow
 def test_schema_doc_is_generated_from_the_migrations_and_current():
     doc = (REPO / "docs" / "history.md").read_text(encoding="utf-8")
     assert doc == history.schema_doc(), "regenerate: python -m infralens_coach.history --schema-doc > docs/history.md"
@@ -322,6 +323,7 @@ def test_twenty_threads_sharing_one_store(tmp_path, bank):
         assert store.db.execute("SELECT count(*) FROM attempt_dimensions").fetchone()[0] == 100
 
 
+@pytest.mark.slow
 def test_twenty_processes_saving_at_once(tmp_path):
     path = tmp_path / "history.db"
     go = tmp_path / "go"
@@ -347,6 +349,7 @@ def test_twenty_processes_saving_at_once(tmp_path):
         assert store.integrity_check() == "ok"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("saves_before_kill", [5, 40, 120])
 def test_kill_9_in_the_middle_of_a_save_loop_loses_nothing_reported(tmp_path, saves_before_kill):
     path = tmp_path / "history.db"

@@ -46,6 +46,7 @@ def listed(*args) -> list[dict]:
     return json.loads(result.output)
 
 
+@pytest.mark.slow
 def test_grade_saves_a_text_attempt_unless_told_not_to(home):
     shown = run("grade", "7", "--text", FIRST)
     assert shown.exit_code == 0
@@ -62,6 +63,7 @@ def test_grade_saves_a_text_attempt_unless_told_not_to(home):
     assert len(listed()) == 2 and (home / "history.db").exists()
 
 
+@pytest.mark.slow
 def test_list_show_and_diff(home):
     run("grade", "7", "--text", FIRST)
     run("grade", "3", "--text", "MLOps is the practice; ML infrastructure is the platform underneath it.")
@@ -90,6 +92,7 @@ def test_list_show_and_diff(home):
     assert mixed.exit_code == 2 and "different cards" in mixed.output
 
 
+@pytest.mark.slow
 def test_export_round_trips_as_json_and_csv(home, tmp_path):
     run("grade", "7", "--text", FIRST)
     run("grade", "7", "--text", SECOND)
@@ -117,6 +120,7 @@ def test_export_round_trips_as_json_and_csv(home, tmp_path):
     assert stored[0].id not in md
 
 
+@pytest.mark.slow
 def test_an_ungraded_attempt_is_shown_as_such_and_regraded_from_the_cli(home):
     with HistoryStore.open(Settings.from_env()) as store:
         bank = QuestionBank.load()
@@ -147,6 +151,7 @@ def test_delete(home):
     assert again.exit_code == 2 and "no attempt" in again.output
 
 
+@pytest.mark.slow
 def test_delete_asks_in_a_terminal(home):
     """A real process on a pseudo-terminal: `history delete` shows what it will delete and waits for y/N."""
     import os
@@ -176,6 +181,7 @@ def test_delete_asks_in_a_terminal(home):
     assert f"deleted {attempt['id']}" in gone.stdout and listed() == []
 
 
+@pytest.mark.slow
 def test_next_and_checklist(home):
     first = run("next")
     assert first.exit_code == 0 and "Next: card 01" in first.output and "never practised" in first.output
@@ -192,6 +198,7 @@ def test_next_and_checklist(home):
     assert "spaced-repetition" in run("next", "--help").output
 
 
+@pytest.mark.slow
 def test_in_a_real_process_and_a_clear_error_when_the_data_dir_is_unusable(tmp_path):
     env = {**__import__("os").environ, "INFRALENS_HOME": str(tmp_path / "home")}
 
@@ -211,6 +218,7 @@ def test_in_a_real_process_and_a_clear_error_when_the_data_dir_is_unusable(tmp_p
     assert cli("grade", "7", "--text", FIRST, "--no-save").returncode == 0
 
 
+@pytest.mark.slow
 def test_an_unreachable_llm_saves_the_answer_ungraded_and_regrade_grades_it_later(tmp_path):
     """The real pipeline: `grade --grader llm` with no LLM server, then `history regrade --grader keyword`."""
     env = {**__import__("os").environ, "INFRALENS_HOME": str(tmp_path / "home"), "INFRALENS_LLM_MODEL": "openai/fake",
@@ -230,6 +238,7 @@ def test_an_unreachable_llm_saves_the_answer_ungraded_and_regrade_grades_it_late
     assert after["state"] == "graded" and after["ungraded_reason"] is None
 
 
+@pytest.mark.slow
 def test_grade_audio_keeps_the_transcript_segments_metrics_and_a_copy_of_the_recording(home):
     """The real bundled speech model on real (espeak-ng) speech: an upload attempt holds what was heard."""
     from support import clips
@@ -303,6 +312,7 @@ def test_every_field_of_an_llm_grade_survives_the_history_show_and_regrade(home)
         assert words in text, words
 
 
+@pytest.mark.slow
 def test_regrade_with_the_llm_shows_the_whole_grade(home, monkeypatch):
     from support.fake_openai import FakeOpenAI, Reply
 

@@ -40,6 +40,7 @@ def test_answer_sets_cover_at_least_eight_cards():
     assert len(ANSWERS) >= 8
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ANSWERS, ids=lambda p: p.stem)
 def test_answer_quality_ordering(bank, path):
     card, answers = _load(path)

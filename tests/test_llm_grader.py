@@ -106,6 +106,7 @@ def keyword_grade(card, bank, answer=ANSWER):
         pytest.param("Here is my assessment.\n\n" + grade_json() + "\n\nLet me know if { you need more.", id="prose"),
     ],
 )
+@pytest.mark.slow
 def test_a_valid_grade_is_used(server, card, bank, tmp_path, content):
     server.enqueue(Reply.content(content))
     result = chain_for(llm_for(server), tmp_path).grade(card, bank.rubric, ANSWER)
@@ -297,6 +298,7 @@ def test_500_retries_once_then_falls_back(server, card, bank, tmp_path):
     assert len(server.requests) == 2
 
 
+@pytest.mark.slow
 def test_a_hang_past_the_timeout_falls_back(server, card, bank, tmp_path):
     server.enqueue(Reply.hang(30), Reply.hang(30))
     result = chain_for(llm_for(server, timeout_s=1), tmp_path).grade(card, bank.rubric, ANSWER)
@@ -445,6 +447,7 @@ def run(*args, env=None):
     return CliRunner().invoke(main, list(args), env=env)
 
 
+@pytest.mark.slow
 def test_cli_grades_with_the_configured_llm(server, env):
     server.enqueue(Reply.content(grade_json()))
     result = run(
@@ -463,6 +466,7 @@ def test_cli_grades_with_the_configured_llm(server, env):
     assert {"flags", "review", "dropped_quotes", "samples", "cached"} <= set(data)
 
 
+@pytest.mark.slow
 def test_cli_model_option_and_fallback_reason_in_json(server):
     server.enqueue(Reply.error(500), Reply.error(500))
     result = run(
@@ -480,6 +484,7 @@ def test_cli_model_option_and_fallback_reason_in_json(server):
     assert data["decided_by"] == "keyword" and "HTTP 500" in data["fallback_reason"]
 
 
+@pytest.mark.slow
 def test_cli_without_a_model_says_so_once_and_how_to_configure():
     text = run("grade", "7", "--text", ANSWER, "--no-save")
     assert text.exit_code == 0
@@ -497,6 +502,7 @@ def test_cli_keyword_grader_ignores_the_model(server):
     assert json.loads(result.stdout)["decided_by"] == "keyword" and not server.requests
 
 
+@pytest.mark.slow
 def test_no_key_in_any_output_error_cache_or_log(server, env, tmp_path, caplog, capfd):
     """Every path the key could leak through: outputs, error messages, the cache and history files, logs."""
     caplog.set_level(logging.DEBUG)
@@ -531,6 +537,7 @@ def test_no_key_in_any_output_error_cache_or_log(server, env, tmp_path, caplog, 
         assert b"SECRET" not in path.read_bytes(), path
 
 
+@pytest.mark.slow
 def test_no_key_in_debug_logs_of_a_real_process_and_json_stays_clean(server, tmp_path):
     """A separate process with every logger at DEBUG (litellm, openai, httpx): no key anywhere, and
     `--json` stdout is still exactly one JSON object (litellm logs below WARNING to stdout by default)."""

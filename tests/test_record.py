@@ -39,6 +39,7 @@ def microphone():
     return clips.alsa_config(clips.raw_microphone(clips.ANSWER, tail_s=1.0), "mic-answer.conf")
 
 
+@pytest.mark.slow
 def test_practice_record_json(microphone):
     result = cli("practice", "7", "--record", "--seconds", "16", "--json", alsa_conf=microphone, input="")
     assert result.returncode == 0, result.stderr
@@ -53,6 +54,7 @@ def test_practice_record_json(microphone):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_practice_record_prints_feedback(microphone):
     result = cli("practice", "7", "--record", "--seconds", "16", alsa_conf=microphone, input="")
     assert result.returncode == 0, result.stderr
@@ -61,6 +63,7 @@ def test_practice_record_prints_feedback(microphone):
     assert "speech model tiny.en (bundled)" in result.stderr
 
 
+@pytest.mark.slow
 def test_recorder_returns_the_microphone_samples_exactly(microphone, tmp_path):
     out = tmp_path / "rec.npy"
     script = textwrap.dedent(
@@ -92,6 +95,7 @@ def test_enter_stops_and_end_of_input_does_not():
     assert "sounddevice" not in sys.modules  # PortAudio is loaded only when recording starts
 
 
+@pytest.mark.slow
 def test_silent_microphone_is_no_speech():
     silent_raw = clips.workdir() / "silent.raw"
     silent_raw.write_bytes(b"\0\0" * 16_000 * 5)
@@ -103,6 +107,7 @@ def test_silent_microphone_is_no_speech():
     )
 
 
+@pytest.mark.slow
 def test_no_input_device_is_one_clear_line():
     result = cli("practice", "7", "--record", alsa_conf=clips.alsa_config(None, "no-mic.conf"), input="")
     assert result.returncode == 2
@@ -110,6 +115,7 @@ def test_no_input_device_is_one_clear_line():
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_missing_portaudio_is_one_clear_line(tmp_path):
     # sounddevice raises exactly this at import when libportaudio2 is not installed
     (tmp_path / "sounddevice.py").write_text("raise OSError('PortAudio library not found')\n")
@@ -120,11 +126,13 @@ def test_missing_portaudio_is_one_clear_line(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_practice_needs_record():
     result = cli("practice", "7")
     assert result.returncode == 2 and "--record" in result.stderr
 
 
+@pytest.mark.slow
 def test_help_does_not_import_speech_stacks():
     script = (
         "import sys; from click.testing import CliRunner; from infralens_coach.cli import main; "

@@ -29,6 +29,7 @@ def key_words_in(text: str) -> list[str]:
     return [w for w in clips.KEY_WORDS if w in text.lower()]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rate_wpm", [140, 175, 220])
 def test_answer_at_several_rates(rate_wpm):
     t = transcribe.transcribe_file(clips.speech(clips.ANSWER, rate_wpm), prompt=PROMPT)
@@ -43,6 +44,7 @@ def test_answer_at_several_rates(rate_wpm):
     assert [w.start_s for w in words] == sorted(w.start_s for w in words)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", sorted(clips.FORMATS))
 def test_cli_transcribe_json_for_every_format(fmt):
     result = run("transcribe", str(clips.answer_in(fmt)), "--json")
@@ -55,12 +57,14 @@ def test_cli_transcribe_json_for_every_format(fmt):
     assert "speech model tiny.en (bundled)" in result.stderr and "base.en" in result.stderr
 
 
+@pytest.mark.slow
 def test_cli_transcribe_plain_text():
     result = run("transcribe", str(clips.speech(clips.ANSWER)))
     assert result.exit_code == 0
     assert "schedule" in result.stdout.lower() and "Delivery:" in result.stdout
 
 
+@pytest.mark.slow
 def test_vocabulary_prompt_helps_jargon():
     """Measured, not assumed: WER with and without the card's prompt on the same clips."""
     without, with_prompt = [], []
@@ -73,6 +77,7 @@ def test_vocabulary_prompt_helps_jargon():
     assert np.mean(with_prompt) <= np.mean(without) + 0.05
 
 
+@pytest.mark.slow
 def test_a_real_short_answer_passes_the_gate():
     t = transcribe.transcribe_file(clips.speech(clips.SHORT_ANSWER))
     assert 1.0 <= t.speech_s < 2.5
@@ -103,6 +108,7 @@ def test_no_speech_is_refused_not_hallucinated(make):
     ],
     ids=["silence", "noise", "0.2s", "0-bytes", "random-bytes", "text-as-webm", "header-only-wav", "over-length"],
 )
+@pytest.mark.slow
 def test_bad_input_table_exits_2_with_one_line(make, message):
     for command in (["transcribe"], ["grade", "7", "--audio"]):
         result = run(*command, str(make()))
@@ -127,6 +133,7 @@ def test_known_hallucinations_are_filtered():
     assert not is_hallucinated(Segment("A Deployment keeps services running.", 3.0, 5.0))
 
 
+@pytest.mark.slow
 def test_grade_audio_uses_the_card_vocabulary_and_adds_transcript_and_metrics():
     result = run("grade", "7", "--audio", str(clips.answer_in("ogg-opus")), "--json")
     assert result.exit_code == 0, result.output
@@ -141,6 +148,7 @@ def test_grade_audio_uses_the_card_vocabulary_and_adds_transcript_and_metrics():
 # --- progress: audio seconds done / total, as segments are decoded (issue 10, item 6) --------------
 
 
+@pytest.mark.slow
 def test_progress_is_reported_as_the_engine_decodes():
     from infralens_coach.coach import Coach
     from infralens_coach.grading import KeywordGrader
@@ -158,6 +166,7 @@ def test_progress_is_reported_as_the_engine_decodes():
     assert done[0] < 0.6 * total_s and calls[-1] == (total_s, total_s)
 
 
+@pytest.mark.slow
 def test_progress_reaches_the_total_only_with_the_final_transcript():
     engine = transcribe.get_transcriber()
     calls = []
@@ -170,6 +179,7 @@ def test_progress_reaches_the_total_only_with_the_final_transcript():
     assert all(d < t.duration_s for d, _, _ in calls[:-1])
 
 
+@pytest.mark.slow
 def test_grade_audio_refuses_two_answers():
     result = run("grade", "7", "--audio", str(clips.speech(clips.ANSWER)), "--text", "hello")
     assert result.exit_code == 2 and "one way" in result.stderr
@@ -202,6 +212,7 @@ def test_model_errors(spec, engine, message):
         resolve(spec, engine)
 
 
+@pytest.mark.slow
 def test_cli_unknown_engine():
     result = run("transcribe", str(clips.speech(clips.SHORT_ANSWER)), "--engine", "nope")
     assert result.exit_code == 2 and "unknown speech engine 'nope'" in result.stderr
@@ -227,6 +238,7 @@ class EchoTranscriber:
         return Transcript("A Job runs to completion.", (), len(samples) / 16_000, 1.0, self.name, self.model_name)
 
 
+@pytest.mark.slow
 def test_a_registered_engine_is_used_by_name():
     fake = EchoTranscriber()
     transcribe.register("echo", lambda model, **kw: fake)
@@ -249,6 +261,7 @@ def checkpoint():
     return clips.openai_checkpoint()
 
 
+@pytest.mark.slow
 def test_openai_whisper_transcribes_the_same_clip(checkpoint, monkeypatch):
     from infralens_coach.transcribe.openai_whisper import load_model
 
@@ -267,6 +280,7 @@ def test_openai_whisper_transcribes_the_same_clip(checkpoint, monkeypatch):
     assert model.alignment_heads.to_dense().sum().item() == 8  # tiny.en's official heads, not the default
 
 
+@pytest.mark.slow
 def test_openai_whisper_reports_progress_and_coverage(checkpoint):
     from infralens_coach.transcribe.openai_whisper import OpenAIWhisperTranscriber
 
@@ -280,6 +294,7 @@ def test_openai_whisper_reports_progress_and_coverage(checkpoint):
     assert t.gaps == () and t.to_dict()["warnings"] == []
 
 
+@pytest.mark.slow
 def test_openai_whisper_refuses_silence_the_same_way(checkpoint):
     from infralens_coach.transcribe.openai_whisper import OpenAIWhisperTranscriber
 

@@ -45,6 +45,7 @@ def test_the_clips_span_voices_rates_and_cards():
 @pytest.mark.parametrize(
     "card, voice, rate_wpm", clips.COVERAGE_CLIPS, ids=[f"card{c}-{v}-{r}" for c, v, r in clips.COVERAGE_CLIPS]
 )
+@pytest.mark.slow
 def test_prompted_path_keeps_the_spoken_words(transcribed, card, voice, rate_wpm):
     result, text = transcribed(card, voice, rate_wpm)
     kept = word_coverage(text, result.text)
@@ -54,6 +55,7 @@ def test_prompted_path_keeps_the_spoken_words(transcribed, card, voice, rate_wpm
     assert result.metrics.word_count >= MIN_KEPT * len(text.split())
 
 
+@pytest.mark.slow
 def test_the_issue_clip_keeps_the_prompts_jargon_where_it_did_no_harm(transcribed):
     """The card-7 clip that lost 64 of 86 words: recovered, in order, without a sentence twice."""
     result, _ = transcribed(7, "en-gb", 165)
@@ -85,6 +87,7 @@ class DropsTheSecondHalf:
         return (Segment(" ".join(w.text for w in words), words[0].start_s, words[-1].end_s, words),)
 
 
+@pytest.mark.slow
 def test_speech_that_stays_missing_is_reported_not_hidden():
     from infralens_coach.transcribe.coverage import transcribe_covered
 
@@ -101,6 +104,7 @@ def test_speech_that_stays_missing_is_reported_not_hidden():
     assert t.to_dict()["gaps"][0]["words"] == 0
 
 
+@pytest.mark.slow
 def test_a_complete_decode_is_used_as_it_is():
     """Nothing missing: one decode, the engine's own segments, no recovery."""
     from infralens_coach.transcribe.coverage import transcribe_covered
@@ -117,6 +121,7 @@ def test_a_complete_decode_is_used_as_it_is():
     assert calls == ["Deploy safely."] and t.recovered == () and t.gaps == ()
 
 
+@pytest.mark.slow
 def test_regions_are_clause_sized_and_sum_to_the_speech_time():
     from infralens_coach.transcribe.coverage import speech_regions
 

@@ -46,6 +46,7 @@ def spoken_30s(coach):
     return out, bar
 
 
+@pytest.mark.slow
 def test_transcription_reports_real_progress_and_time_left(spoken_30s):
     """Item 6: audio seconds done of the total, rising to the end, with an estimate of the time left."""
     _, bar = spoken_30s
@@ -67,6 +68,7 @@ def test_eta_estimates_from_the_decoding_rate():
     assert eta.note(60.0, 60.0) == (1.0, "Transcribing on this machine: 60 of 60 s of audio, almost done")
 
 
+@pytest.mark.slow
 def test_the_target_drives_the_delivery_note_and_a_switch_remeasures_it(coach, spoken_30s):
     """Item 7: ~30 s is short against the full target; switching to Short re-measures the same transcript, and
     the attempt keeps the metrics that were shown."""
@@ -79,6 +81,7 @@ def test_the_target_drives_the_delivery_note_and_a_switch_remeasures_it(coach, s
     assert coach.store.get(attempt_id).metrics["notes"] == heard_short.result.metrics.to_dict()["notes"]
 
 
+@pytest.mark.slow
 def test_a_voice_answer_stays_voice_when_edited_and_shares_one_copy_of_its_recording(coach, spoken_30s):
     """Item 9 through the handlers: edited transcript → voice, the same copy of the recording each time;
     a new typed answer → text with no recording."""

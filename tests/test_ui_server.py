@@ -88,6 +88,7 @@ def test_settings_read_the_environment(monkeypatch):
     ],
     ids=["open-lan", "auth-without-colon", "auth-empty-password"],
 )
+@pytest.mark.slow
 def test_the_app_refuses_to_start(tmp_path, env, message):
     server = AppServer(tmp_path, env)
     try:
@@ -98,6 +99,7 @@ def test_the_app_refuses_to_start(tmp_path, env, message):
     assert "app exited with 2" in str(err.value) and message in str(err.value)
 
 
+@pytest.mark.slow
 def test_the_app_serves_the_lan_only_when_told_to(tmp_path):
     server = AppServer(tmp_path, {"INFRALENS_HOST": "0.0.0.0", "INFRALENS_ALLOW_OPEN": "1"}).start()
     try:  # the notes are printed just after the server answers
