@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from .attempt import Attempt, parse_utc
+from .content import Question
 from .errors import HistoryError
 
 # The seed's final review checklist is cards 1-8, in this order.
@@ -30,6 +32,19 @@ How `next` chooses (a Leitner-style spaced-repetition rule; only graded attempts
 
 def graded(attempts: Iterable[Attempt]) -> list[Attempt]:
     return [a for a in attempts if a.graded]
+
+
+def grade_of(attempt: Attempt) -> dict[str, Any]:
+    """A graded attempt's grade (Grade.to_json()); HistoryError for an ungraded one."""
+    if not attempt.graded or attempt.grade is None:
+        raise HistoryError(f"attempt {attempt.id} is ungraded: run `infralens-coach history regrade {attempt.id}`")
+    return attempt.grade
+
+
+def overall_of(attempt: Attempt) -> int:
+    """A graded attempt's overall score (0-100); HistoryError for an ungraded one."""
+    overall: int = grade_of(attempt)["overall"]
+    return overall
 
 
 def by_card(attempts: Iterable[Attempt]) -> dict[int, list[Attempt]]:
@@ -65,7 +80,7 @@ def status(card_attempts: Sequence[Attempt]) -> str:
         return "not yet"
     last = done[-1]
     shares = [score / top for score, top in last.scores().values() if top > 0]
-    solid = shares and min(shares) >= SOLID_SHARE and not last.grade["misconceptions"]
+    solid = shares and min(shares) >= SOLID_SHARE and not grade_of(last)["misconceptions"]
     return "solid" if solid else "weak"
 
 
@@ -89,15 +104,18 @@ class Suggestion:
     def due(self) -> bool:
         return not self.practised or (self.overdue or 0) >= 1
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {**self.__dict__, "due": self.due}
 
 
-def suggestions(questions: Sequence, attempts: Iterable[Attempt], now: datetime | None = None) -> list[Suggestion]:
+def suggestions(
+    questions: Sequence[Question], attempts: Iterable[Attempt], now: datetime | None = None
+) -> list[Suggestion]:
     """Every card of the bank, best next practice first (SCHEDULE_RULE)."""
     now = now or datetime.now(timezone.utc)
     cards = by_card(attempts)
-    fresh, practised = [], []
+    fresh: list[Suggestion] = []
+    practised: list[tuple[tuple[float, int, int], Suggestion]] = []  # (rank key, suggestion)
     for q in questions:
         done = cards.get(q.card)
         if not done:
@@ -107,11 +125,11 @@ def suggestions(questions: Sequence, attempts: Iterable[Attempt], now: datetime 
         dim, level = weakest(last)
         interval = 2**level
         days = max(0.0, (now - parse_utc(last.created_utc)) / timedelta(days=1))
-        practised.append(
-            Suggestion(q.card, q.id, q.question, True, dim, level, last.created_utc, days, interval, days / interval)
-        )
-    practised.sort(key=lambda s: (-s.overdue, s.weakest_score, s.card))
-    return sorted(fresh, key=lambda s: s.card) + practised
+        overdue = days / interval
+        suggestion = Suggestion(q.card, q.id, q.question, True, dim, level, last.created_utc, days, interval, overdue)
+        practised.append(((-overdue, level, q.card), suggestion))
+    practised.sort(key=lambda ranked: ranked[0])
+    return sorted(fresh, key=lambda s: s.card) + [s for _, s in practised]
 
 
 # ---------------------------------------------------------------- checklist
@@ -125,16 +143,16 @@ class ChecklistItem:
     attempts: int  # graded attempts
     last_overall: int | None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
 def checklist(
-    questions: Sequence, attempts: Iterable[Attempt], cards: Sequence[int] | None = CHECKLIST_CARDS
+    questions: Sequence[Question], attempts: Iterable[Attempt], cards: Sequence[int] | None = CHECKLIST_CARDS
 ) -> list[ChecklistItem]:
     """Status per card: the seed's review checklist (cards 1-8) by default, every card of the bank with cards=None."""
     done_by_card = by_card(attempts)
-    items = []
+    items: list[ChecklistItem] = []
     for q in sorted((q for q in questions if cards is None or q.card in cards), key=lambda q: q.card):
         done = done_by_card.get(q.card, [])
         items.append(ChecklistItem(q.card, q.question, status(done), len(done), done[-1].overall if done else None))
@@ -168,13 +186,13 @@ class AttemptDiff:
 
     @property
     def overall_change(self) -> int:
-        return self.new.overall - self.old.overall
+        return overall_of(self.new) - overall_of(self.old)
 
     @property
     def same_version(self) -> bool:
         return self.old.question_version == self.new.question_version
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "old": self.old.id, "new": self.new.id, "card": self.new.card,
             "old_overall": self.old.overall, "new_overall": self.new.overall, "overall_change": self.overall_change,
@@ -188,21 +206,19 @@ class AttemptDiff:
 
 def diff(old: Attempt, new: Attempt) -> AttemptDiff:
     """Points newly covered, points dropped and the score change per dimension, old -> new."""
-    for attempt in (old, new):
-        if not attempt.graded:
-            raise HistoryError(f"attempt {attempt.id} is ungraded: run `infralens-coach history regrade {attempt.id}`")
+    old_grade, new_grade = grade_of(old), grade_of(new)
     if old.question_id != new.question_id:
         raise HistoryError(f"attempts {old.id} and {new.id} answer different cards ({old.card} and {new.card})")
-    before = {d["id"]: d for d in old.grade["dimensions"]}
+    before = {d["id"]: d for d in old_grade["dimensions"]}
     changes = []
-    for dim in new.grade["dimensions"]:
+    for dim in new_grade["dimensions"]:
         prev = before.get(dim["id"], {"score": 0, "covered": []})
         old_covered, new_covered = prev.get("covered", []), dim.get("covered", [])
         gained = tuple(p for p in new_covered if p not in old_covered)
         dropped = tuple(p for p in old_covered if p not in new_covered)
         changes.append(DimensionChange(dim["id"], prev["score"], dim["score"], dim["max_score"], gained, dropped))
-    old_m = [m["text"] for m in old.grade["misconceptions"]]
-    new_m = [m["text"] for m in new.grade["misconceptions"]]
+    old_m = [m["text"] for m in old_grade["misconceptions"]]
+    new_m = [m["text"] for m in new_grade["misconceptions"]]
     return AttemptDiff(
         old, new, tuple(changes), tuple(m for m in new_m if m not in old_m), tuple(m for m in old_m if m not in new_m)
     )

@@ -12,6 +12,7 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr
+from gradio.events import api  # gradio's package does not re-export it by name
 
 from . import render_html
 from .coach import Coach
@@ -34,7 +35,8 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
     choices = [(f"{q.card:02d} · {q.question} [{q.group or 'your pack'}]", q.id) for q in coach.bank.questions]
 
     # Callables: Gradio evaluates them at every page load, so the suggestion follows the history.
-    with gr.Blocks(title="infralens-coach", delete_cache=(3600, 3600)) as demo:
+    demo = gr.Blocks(title="infralens-coach", delete_cache=(3600, 3600))
+    with demo:
         gr.Markdown("# infralens-coach\nRehearse AI-infrastructure interview answers out loud.")
         with gr.Tab("Practice", id="practice"):
             with gr.Row(elem_id="il-picker-row"):
@@ -147,7 +149,7 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
             all_cards = gr.Dataframe(interactive=False, label="All cards", elem_id="il-all-cards")
         with gr.Tab("Settings", id="settings"):
             settings_box = gr.Markdown(elem_id="il-settings")
-            gr.Button("Refresh").click(settings_view.markdown, None, settings_box, api_name=False)
+            gr.Button("Refresh").click(settings_view.markdown, None, settings_box, api_visibility="private")
 
         # ------------------------------------------------------------ practice events
         # A new card or target keeps the answer and the feedback (the note says whose feedback it is).
@@ -158,18 +160,21 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
             api_name="question",
         )
         target.change(
-            practice.change_target, [picker, target, transcript, heard], [question_box, metrics, heard], api_name=False
+            practice.change_target,
+            [picker, target, transcript, heard],
+            [question_box, metrics, heard],
+            api_visibility="private",
         )
         # The recorder's stop event fires once the recording has uploaded, with its value: transcribe then.
         # One concurrency group, so the button pressed at the same moment waits and finds it already done.
         heard_out = [transcript, metrics, heard, pending]
-        mic.start_recording(practice.recording_started, None, pending, api_name=False)
-        mic.clear(lambda: False, None, pending, api_name=False)
+        mic.start_recording(practice.recording_started, None, pending, api_visibility="private")
+        mic.clear(lambda: False, None, pending, api_visibility="private")
         mic.stop_recording(
             practice.transcribe_recording,
             [picker, mic, target, heard, pending],
             heard_out,
-            api_name=False,
+            api_visibility="private",
             concurrency_id="transcribe",
         )
         mic_btn.click(
@@ -183,7 +188,8 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
             practice.transcribe_upload,
             [picker, upload, target, heard],
             heard_out[:3],
-            api_name=False,
+            api_name="upload_arrived",  # a private event named after its function would take /transcribe_upload
+            api_visibility="private",
             concurrency_id="transcribe",
         )
         upload_btn.click(
@@ -198,39 +204,39 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
             [picker, transcript, heard],
             [feedback, reference, highlighted, change, saved, heard, graded_for],
             api_name="grade",
-        ).success(lambda: "", None, switch_note, api_name=False)
+        ).success(lambda: "", None, switch_note, api_visibility="private")
         check_btn.click(practice.mic_check, check_audio, check_out, api_name="mic_check")
 
         # ------------------------------------------------------------ history events
         filters = [card_filter, group_filter, date_filter]
         attempt_panes = [attempt_text, attempt_audio, attempt_feedback, attempt_reference, attempt_metrics]
         for control in filters:
-            control.change(history.table, filters, [table, attempt_pick], api_name=False)
+            control.change(history.table, filters, [table, attempt_pick], api_visibility="private")
         history_tab.select(history.table, filters, [table, attempt_pick], api_name="history").then(
-            history.checklist_md, None, checklist, api_name=False
-        ).then(history.all_cards, None, all_cards, api_name=False).then(
-            history.latest_card, None, plot_card, api_name=False
-        ).then(history.progress_chart, plot_card, plot, api_name=False)
-        table.select(history.open_row, table, attempt_pick, api_name=False)
+            history.checklist_md, None, checklist, api_visibility="private"
+        ).then(history.all_cards, None, all_cards, api_visibility="private").then(
+            history.latest_card, None, plot_card, api_visibility="private"
+        ).then(history.progress_chart, plot_card, plot, api_visibility="private")
+        table.select(history.open_row, table, attempt_pick, api_visibility="private")
         attempt_pick.change(history.open_attempt, attempt_pick, attempt_panes, api_name="attempt")
         export_btn.click(history.export_file, [*filters, export_fmt], export_out, api_name="export").success(
-            lambda: gr.update(visible=True), None, export_out, api_name=False
+            lambda: gr.update(visible=True), None, export_out, api_visibility="private"
         )
-        delete_btn.click(history.ask_delete, attempt_pick, [confirm_box, confirm_md], api_name=False)
-        no_btn.click(lambda: gr.update(visible=False), None, confirm_box, api_name=False)
+        delete_btn.click(history.ask_delete, attempt_pick, [confirm_box, confirm_md], api_visibility="private")
+        no_btn.click(lambda: gr.update(visible=False), None, confirm_box, api_visibility="private")
         yes_btn.click(
             history.delete,
             [attempt_pick, *filters],
             [table, attempt_pick, *attempt_panes, confirm_box, history_status],
             api_name="delete_attempt",
-        ).success(history.checklist_md, None, checklist, api_name=False).then(
-            history.all_cards, None, all_cards, api_name=False
-        ).then(history.progress_chart, plot_card, plot, api_name=False)
+        ).success(history.checklist_md, None, checklist, api_visibility="private").then(
+            history.all_cards, None, all_cards, api_visibility="private"
+        ).then(history.progress_chart, plot_card, plot, api_visibility="private")
         plot_card.change(history.progress_chart, plot_card, plot, api_name="progress")
-        gr.api(history.checklist_md, api_name="checklist")
-        gr.api(practice.questions, api_name="questions")
-        gr.api(practice.suggested_id, api_name="next")
-        demo.load(settings_view.markdown, None, settings_box, api_name=False)
+        api(history.checklist_md, api_name="checklist")
+        api(practice.questions, api_name="questions")
+        api(practice.suggested_id, api_name="next")
+        demo.load(settings_view.markdown, None, settings_box, api_visibility="private")
     return demo
 
 

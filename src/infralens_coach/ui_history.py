@@ -9,16 +9,18 @@ import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 import pandas as pd
 
 from . import export, progress, render_html
+from .attempt import Attempt
 from .coach import Coach
 from .content import DIMENSION_NAMES
 from .errors import CoachError, HistoryError
 from .grading.base import Grade
-from .history import Attempt
+from .history import HistoryStore
 from .ui_practice import fail, metrics_md
 
 HISTORY_COLUMNS = ["id", "when (UTC)", "card", "mode", "overall", "graded by", "state"]
@@ -30,7 +32,9 @@ CHECKLIST_WHY = (
     "Why eight: this is the final review checklist of InfraLens Interview Practice, where the cards come from, and "
     "it names cards 1–8, the core questions. Every card ({n} in all) is in the table below."
 )
-_EMPTY_ATTEMPT = ("", None, "", "", "")
+# One attempt's panes: header and transcript, recording (a file path), feedback, reference, delivery.
+AttemptPanes = tuple[str, str | None, str, str, str]
+_EMPTY_ATTEMPT: AttemptPanes = ("", None, "", "", "")
 
 
 def attempt_label(a: Attempt) -> str:
@@ -63,7 +67,7 @@ class HistoryView:
             rows = [a for a in rows if a.created_utc >= since]
         return list(reversed(rows))
 
-    def table(self, card_filter: str, group_filter: str, date_filter: str):
+    def table(self, card_filter: str, group_filter: str, date_filter: str) -> tuple[pd.DataFrame, dict[str, Any]]:
         """-> (the table, the "Open an attempt" picker with one labelled choice per row)."""
         rows = self.filtered(card_filter, group_filter, date_filter)
         data = [
@@ -83,26 +87,31 @@ class HistoryView:
             gr.update(choices=[(attempt_label(a), a.id) for a in rows]),
         )
 
-    def get(self, attempt_id: str) -> Attempt:
+    def _history(self) -> HistoryStore:
+        """The history, or the page's error when it is off."""
         if self.store is None:
             raise fail(HistoryError("history is off: nothing is kept"))
+        return self.store
+
+    def get(self, attempt_id: str) -> Attempt:
+        store = self._history()
         try:
-            return self.store.get(attempt_id)
+            return store.get(attempt_id)
         except CoachError as exc:
             raise fail(exc) from exc
 
-    def open_attempt(self, attempt_id: str | None):
+    def open_attempt(self, attempt_id: str | None) -> AttemptPanes:
         """-> (header and transcript, recording, feedback, reference, delivery)."""
         if not attempt_id:
             return _EMPTY_ATTEMPT
         attempt = self.get(attempt_id)
         question = self.coach.question(attempt.question_id)
-        audio = self.store.audio_file(attempt)
+        audio = self._history().audio_file(attempt)
         header = (
             f"**{attempt.created_utc[:19].replace('T', ' ')} UTC · card {attempt.card:02d} · {attempt.mode}**"
             f" — {question.question}\n\n**Transcript:**\n\n"
         )
-        if attempt.graded:
+        if attempt.graded and attempt.grade is not None:
             feedback = render_html.grade_html(Grade.from_json(attempt.grade), self.bank.rubric)
         else:
             feedback = f"<p>Ungraded: {render_html.esc(attempt.ungraded_reason)}</p>"
@@ -115,10 +124,13 @@ class HistoryView:
         )
 
     @staticmethod
-    def open_row(evt: gr.SelectData, data):
+    def open_row(evt: gr.SelectData, data: pd.DataFrame | dict[str, Any]) -> str | None:
         row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
-        rows = data.values.tolist() if hasattr(data, "values") else data["data"]
-        return rows[row][0] if 0 <= row < len(rows) else None
+        rows: list[list[Any]] = data.values.tolist() if isinstance(data, pd.DataFrame) else data["data"]
+        if not 0 <= row < len(rows):
+            return None
+        attempt_id: str = rows[row][0]  # the table's first column
+        return attempt_id
 
     # ------------------------------------------------------------ export and delete
 
@@ -142,7 +154,7 @@ class HistoryView:
                 old.unlink(missing_ok=True)
         return self._export_dir
 
-    def ask_delete(self, attempt_id: str | None):
+    def ask_delete(self, attempt_id: str | None) -> tuple[dict[str, Any], str]:
         """-> (the confirmation box, its question). Nothing is deleted until "Yes, delete" is pressed."""
         if not attempt_id:
             raise fail(HistoryError("open an attempt first: pick it in the list or click its row"))
@@ -153,13 +165,15 @@ class HistoryView:
             f"**Delete {attempt_label(attempt)}{recording}?** This cannot be undone (`{attempt.id}`).",
         )
 
-    def delete(self, attempt_id: str | None, card_filter: str, group_filter: str, date_filter: str):
+    def delete(
+        self, attempt_id: str | None, card_filter: str, group_filter: str, date_filter: str
+    ) -> tuple[pd.DataFrame, dict[str, Any], str, str | None, str, str, str, dict[str, Any], str]:
         """-> (table, picker, the five attempt panes, confirmation box, status line)."""
         if not attempt_id:
             raise fail(HistoryError("open an attempt first: pick it in the list or click its row"))
         attempt = self.get(attempt_id)
         try:
-            self.store.delete(attempt.id)
+            self._history().delete(attempt.id)
         except CoachError as exc:
             raise fail(exc) from exc
         table, picker = self.table(card_filter, group_filter, date_filter)

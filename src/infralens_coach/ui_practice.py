@@ -37,6 +37,8 @@ MIC_HELP = (
 )
 STILL_UPLOADING = "*Your recording is still uploading: it is transcribed as soon as it arrives.*"
 
+Skip = dict[str, Any]  # gr.skip(): leave that output as it is
+
 
 def fail(exc: CoachError) -> gr.Error:
     """Our error as the page's error: the message for the user, one line in the server log, no traceback."""
@@ -115,6 +117,10 @@ class Heard:
         return next((p for p in (self.kept, self.path) if p and Path(p).is_file()), None)
 
 
+# What a transcription puts on the page: answer text (or Skip), delivery note, heard, pending.
+Transcribed = tuple[str | Skip, str, Heard | None, bool]
+
+
 class Practice:
     def __init__(self, coach: Coach, default_port: int = 7860) -> None:
         self.coach = coach
@@ -161,7 +167,9 @@ class Practice:
             notes.append("Your answer is kept in the box: edit it, record a new one, or clear it to start afresh.")
         return f'<div class="il-stale" id="il-switch-note">{" ".join(notes)}</div>' if notes else ""
 
-    def change_target(self, qid: str, target: str, text: str, heard: Heard | None):
+    def change_target(
+        self, qid: str, target: str, text: str, heard: Heard | None
+    ) -> tuple[str, str | Skip, Heard | None]:
         """A new target length: the card says it, and the delivery note of the recording is measured against it."""
         page = render_html.question_html(self.question(qid), target_text(target))
         if heard is None or not is_edit_of(text, heard.result.text):
@@ -182,9 +190,9 @@ class Practice:
         target: str,
         heard: Heard | None,
         pending: bool,
-        progress_bar=gr.Progress(),
-        request: gr.Request = None,
-    ):
+        progress_bar: gr.Progress = gr.Progress(),
+        request: gr.Request | None = None,
+    ) -> Transcribed:
         """-> (answer text, delivery note, heard, pending). Runs when a recording arrives and on the button."""
         if not audio:
             if pending:  # Stop was pressed, the upload is on its way: the recorder's own event transcribes it
@@ -218,9 +226,9 @@ class Practice:
         target: str,
         heard: Heard | None,
         pending: bool,
-        progress_bar=gr.Progress(),
-        request: gr.Request = None,
-    ):
+        progress_bar: gr.Progress = gr.Progress(),
+        request: gr.Request | None = None,
+    ) -> Transcribed:
         return self.transcribe(qid, audio, "voice", target, heard, pending, progress_bar, request)
 
     def transcribe_upload(
@@ -229,12 +237,13 @@ class Practice:
         audio: str | None,
         target: str,
         heard: Heard | None,
-        progress_bar=gr.Progress(),
-        request: gr.Request = None,
-    ):
-        return self.transcribe(qid, audio, "upload", target, heard, False, progress_bar, request)[:3]
+        progress_bar: gr.Progress = gr.Progress(),
+        request: gr.Request | None = None,
+    ) -> tuple[str | Skip, str, Heard | None]:
+        text, note, heard, _pending = self.transcribe(qid, audio, "upload", target, heard, False, progress_bar, request)
+        return text, note, heard
 
-    def mic_check(self, audio, request: gr.Request = None) -> str:
+    def mic_check(self, audio: tuple[int, np.ndarray] | None, request: gr.Request | None = None) -> str:
         if audio is None:
             raise user_error(
                 "Nothing recorded: allow the microphone and record about two seconds. " + self.mic_help(request)
@@ -252,7 +261,7 @@ class Practice:
 
     # ------------------------------------------------------------ grading
 
-    def grade(self, qid: str, text: str, heard: Heard | None):
+    def grade(self, qid: str, text: str, heard: Heard | None) -> tuple[str, str, str, str, str, Heard | None, str]:
         """-> (feedback, reference, highlighted answer, change, saved note, heard, graded card id).
 
         The attempt is a voice/upload answer, with its recording and delivery metrics, only while the answer is
