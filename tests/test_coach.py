@@ -55,6 +55,7 @@ def test_transcribe_gives_a_typed_transcript_and_typed_delivery_metrics(spoken):
     assert any(n.startswith("Long:") and "against 1–2 s" in n for n in spoken.metrics.notes), spoken.metrics.notes
 
 
+@pytest.mark.slow
 def test_measure_judges_the_same_transcript_against_another_target(bank, spoken):
     coach = Coach(bank, Settings(), grader=KeywordGrader())
     short = coach.measure(spoken, TARGET_PRESETS["short"])
@@ -62,6 +63,7 @@ def test_measure_judges_the_same_transcript_against_another_target(bank, spoken)
     assert any("against 20–45 s" in n for n in short.metrics.notes), short.metrics.notes
 
 
+@pytest.mark.slow
 def test_submit_grades_and_keeps_what_was_heard(bank, spoken, store):
     coach = Coach(bank, Settings(), grader=KeywordGrader(), store=store)
     graded = coach.submit(bank.get(7), spoken.text, mode="upload", spoken=spoken, audio=clips.speech(clips.ANSWER))

@@ -371,6 +371,7 @@ def test_one_row_says_at_least_two_are_needed(tmp_path):
     assert "1 row to evaluate: at least 2 rows are needed" in result.output
 
 
+@pytest.mark.slow
 def test_the_text_report_counts_who_actually_decided(tmp_path, monkeypatch):
     """The LLM grader under test fell back to keyword on every row: the report must say so, not 'graded by llm'."""
     monkeypatch.setenv("INFRALENS_HOME", str(tmp_path / "home"))

@@ -13,7 +13,11 @@ import yaml
 from infralens_coach.content import QuestionBank
 from infralens_coach.grading import KeywordGrader
 
-ANSWERS = sorted((Path(__file__).parent / "answers").glob("card_*.yaml"))
+# Every probe runs on every card's answer set in the full suite; the fast tier keeps three cards of different
+# kinds (each grade runs the sentence-embedding model, ~0.3 s on these cores).
+FAST_CARDS = {"card_01", "card_07", "card_12"}
+ANSWER_FILES = sorted((Path(__file__).parent / "answers").glob("card_*.yaml"))
+ANSWERS = [pytest.param(p, id=p.stem, marks=() if p.stem in FAST_CARDS else pytest.mark.slow) for p in ANSWER_FILES]
 PADDING_BEFORE = "That is a really good question. Let me think about it for a second. "
 PADDING_AFTER = (
     " I hope that makes sense. Yeah, that is basically how I would think about it. "
@@ -37,11 +41,11 @@ def _grade(bank, card, text):
 
 
 def test_answer_sets_cover_at_least_eight_cards():
-    assert len(ANSWERS) >= 8
+    assert len(ANSWER_FILES) >= 8
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", ANSWERS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", ANSWERS)
 def test_answer_quality_ordering(bank, path):
     card, answers = _load(path)
     full = _grade(bank, card, answers["full"]).overall
@@ -52,7 +56,7 @@ def test_answer_quality_ordering(bank, path):
     assert terms < mech, (terms, mech)
 
 
-@pytest.mark.parametrize("path", ANSWERS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", ANSWERS)
 def test_padding_does_not_move_the_score(bank, path):
     card, answers = _load(path)
     for kind in ("full", "mechanism_why"):
@@ -61,7 +65,7 @@ def test_padding_does_not_move_the_score(bank, path):
         assert abs(padded - plain) <= 5, (kind, plain, padded)
 
 
-@pytest.mark.parametrize("path", ANSWERS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", ANSWERS)
 def test_garbled_transcript_keeps_most_of_the_score(bank, path):
     card, answers = _load(path)
     clean = _grade(bank, card, answers["full"]).overall
@@ -69,7 +73,7 @@ def test_garbled_transcript_keeps_most_of_the_score(bank, path):
     assert garbled >= 0.85 * clean, (clean, garbled)
 
 
-@pytest.mark.parametrize("path", ANSWERS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", ANSWERS)
 def test_asserted_misconception_is_reported_and_a_warning_is_not(bank, path):
     card, answers = _load(path)
     wrong = _grade(bank, card, answers["misconception"])
@@ -78,7 +82,7 @@ def test_asserted_misconception_is_reported_and_a_warning_is_not(bank, path):
     assert not _grade(bank, card, answers["full"]).misconceptions
 
 
-@pytest.mark.parametrize("path", ANSWERS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", ANSWERS)
 def test_dimensions_left_out_score_at_most_one(bank, path):
     card, answers = _load(path)
     grade = _grade(bank, card, answers["mechanism_why"])
@@ -88,7 +92,7 @@ def test_dimensions_left_out_score_at_most_one(bank, path):
     assert grade.dimension("why_it_matters").score >= 1
 
 
-@pytest.mark.parametrize("path", ANSWERS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", ANSWERS)
 def test_evidence_quotes_are_verbatim_sentences_of_the_answer(bank, path):
     card, answers = _load(path)
     grade = _grade(bank, card, answers["full"])
@@ -99,6 +103,6 @@ def test_evidence_quotes_are_verbatim_sentences_of_the_answer(bank, path):
 
 
 def test_grading_is_deterministic(bank):
-    card, answers = _load(ANSWERS[0])
+    card, answers = _load(ANSWER_FILES[0])
     first = _grade(bank, card, answers["full"]).to_json()
     assert all(_grade(bank, card, answers["full"]).to_json() == first for _ in range(3))

@@ -89,6 +89,7 @@ def test_a_real_short_answer_passes_the_gate():
     [lambda: clips.silence(10), lambda: clips.noise(10), lambda: clips.clipped(0.2)],
     ids=["silence", "white-noise", "0.2s-clip"],
 )
+@pytest.mark.slow
 def test_no_speech_is_refused_not_hallucinated(make):
     with pytest.raises(NoSpeechError, match="no speech detected — check the microphone"):
         transcribe.transcribe_file(make())
@@ -118,6 +119,7 @@ def test_bad_input_table_exits_2_with_one_line(make, message):
         assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_max_audio_setting(monkeypatch):
     monkeypatch.setenv("INFRALENS_MAX_AUDIO_S", "5")
     result = run("transcribe", str(clips.speech(clips.ANSWER)))
@@ -303,6 +305,7 @@ def test_openai_whisper_refuses_silence_the_same_way(checkpoint):
         engine.transcribe(audio.decode(clips.silence(10)))
 
 
+@pytest.mark.slow
 def test_openai_whisper_name_offline_is_a_clear_error():
     pytest.importorskip("whisper")
     with pytest.raises(TranscriptionError, match="not downloaded"):

@@ -150,6 +150,7 @@ def test_history_lists_every_card_and_says_why_the_checklist_has_eight(coach):
     assert "<circle" in history.progress_chart(CARD)
 
 
+@pytest.mark.slow
 def test_delete_asks_first_and_a_shared_recording_goes_with_its_last_attempt(coach, spoken_30s):
     """Item 19 (and 9): "Delete…" only asks; deleting one of two attempts on one recording keeps the copy."""
     (text, _, heard, _), _ = spoken_30s
