@@ -20,7 +20,8 @@ from .content import Question
 from .progress import SCHEDULE_RULE
 
 if TYPE_CHECKING:
-    from .history import Attempt, HistoryStore
+    from .attempt import Attempt
+    from .history import HistoryStore
 
 
 def _store(ctx: click.Context) -> HistoryStore:
@@ -110,7 +111,7 @@ def show(ctx: click.Context, attempt_id: str, as_json: bool) -> None:
         lines += ["", "As transcribed (before your edits):", attempt.transcript_raw.strip()]
     lines.append("")
     question = _question(ctx, attempt)
-    if not attempt.graded:
+    if not attempt.graded or attempt.grade is None:  # a graded attempt always carries its grade
         lines += [
             f"Ungraded: {attempt.ungraded_reason}",
             f"Grade it with `infralens-coach history regrade {attempt.id}`.",
@@ -253,13 +254,15 @@ def next_card(ctx: click.Context, as_json: bool) -> None:
         return
     top = ranked[0]
     click.echo(f"Next: card {top.card:02d} · {top.question}")
-    if not top.practised:
+    # A practised card's suggestion always has these; a fresh card's has none.
+    dim, days, interval = top.weakest_dimension, top.days_since, top.interval_days
+    if not top.practised or dim is None or days is None or interval is None:
         click.echo("  never practised")
     else:
-        when = "due now" if top.due else f"not due yet (due in {top.interval_days - top.days_since:.1f} days)"
-        click.echo(f"  weakest: {DIM_NAMES.get(top.weakest_dimension, top.weakest_dimension)} "
-                   f"{top.weakest_score}/4 · last practised {top.days_since:.1f} days ago · "
-                   f"interval {top.interval_days} days · {when}")  # fmt: skip
+        when = "due now" if top.due else f"not due yet (due in {interval - days:.1f} days)"
+        click.echo(f"  weakest: {DIM_NAMES.get(dim, dim)} "
+                   f"{top.weakest_score}/4 · last practised {days:.1f} days ago · "
+                   f"interval {interval} days · {when}")  # fmt: skip
     # Commands that run as printed (tests/test_cli_next.py runs each): out loud, or typed on standard input.
     click.echo(f"Practise it out loud: infralens-coach practice {top.card} --record")
     click.echo(f"Or type the answer:   infralens-coach grade {top.card} -   (type or paste it, then Ctrl-D)")

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable
+from typing import Any
 
 from .attempt import Attempt
 from .content import DIMENSIONS
@@ -52,7 +53,7 @@ def read_csv(text: str) -> list[Attempt]:
     """Back from to_csv(): the JSON columns restore the nested data, the rest is typed from the dataclass."""
     attempts = []
     for row in csv.DictReader(io.StringIO(text)):
-        data: dict = {k: (None if row[k] == "" else row[k]) for k in _FLAT + _TAIL}
+        data: dict[str, Any] = {k: (None if row[k] == "" else row[k]) for k in _FLAT + _TAIL}
         data["transcript"], data["transcript_raw"] = row["transcript"], row["transcript_raw"]
         for key in ("overall", "decided_by", "fallback_reason"):
             data.pop(key)
@@ -71,7 +72,7 @@ def to_markdown(attempts: Iterable[Attempt]) -> str:
     for a in attempts:
         lines += [f"## Card {a.card:02d} · {a.question_id} · {a.created_utc}", "", f"- id: `{a.id}`",
                   f"- mode: {a.mode}" + (f" ({a.engine}, {a.model})" if a.engine else "")]  # fmt: skip
-        if not a.graded:
+        if not a.graded or a.grade is None:  # a graded attempt always carries its grade
             lines += [f"- **ungraded**: {a.ungraded_reason}"]
         else:
             lines += [f"- overall: **{a.overall}/100** (graded by {a.decided_by})", "",

@@ -18,20 +18,20 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..content import Question, Rubric
 from ..errors import ContentError
 from ..grading.base import Grade, Grader
+from .metrics import Figures, Numbers
 
 FORMAT = "infralens-calibration/1"
 PACK_FILE = "calibration.json"  # a pack directory may carry one; the question loader ignores non-YAML files
 
 
-def fit_isotonic(
-    x: Sequence[float], y: Sequence[float], weights: Sequence[float] | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+def fit_isotonic(x: Numbers, y: Numbers, weights: Numbers | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Least-squares non-decreasing fit of y on x. Returns knots (distinct x ascending, fitted y)."""
     xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     ws = np.ones_like(xs) if weights is None else np.asarray(weights, dtype=float)
@@ -48,7 +48,9 @@ def fit_isotonic(
     wsum: list[float] = []
     sizes: list[int] = []
     for m, w in zip(y0, w0, strict=True):
-        means.append(float(m)), wsum.append(float(w)), sizes.append(1)
+        means.append(float(m))
+        wsum.append(float(w))
+        sizes.append(1)
         while len(means) > 1 and means[-2] > means[-1]:
             w_new = wsum[-2] + wsum[-1]
             m_new = (means[-2] * wsum[-2] + means[-1] * wsum[-1]) / w_new
@@ -76,7 +78,7 @@ def group_folds(groups: Sequence[Hashable], k: int, seed: int = 0) -> np.ndarray
 
 
 def cross_validate(
-    x: Sequence[float], y: Sequence[float], groups: Sequence[Hashable], k: int, seed: int = 0
+    x: Numbers, y: Numbers, groups: Sequence[Hashable], k: int, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Held-out calibrated predictions for every row, and the fold of each row."""
     xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
@@ -100,20 +102,20 @@ class CalibrationMap:
     scale_max: float
     n: int
     source: str = ""
-    heldout: dict | None = None  # the cross-validated figures when it was fitted, for the record
+    heldout: Figures | None = None  # the cross-validated figures when it was fitted, for the record
     created_utc: str = ""
 
     @classmethod
     def fit(
         cls,
-        overall: Sequence[float],
-        human: Sequence[float],
+        overall: Numbers,
+        human: Numbers,
         *,
         grader: str,
         scale_min: float,
         scale_max: float,
         source: str = "",
-        heldout: dict | None = None,
+        heldout: Figures | None = None,
     ) -> CalibrationMap:
         kx, ky = fit_isotonic(overall, human)
         return cls(
@@ -138,7 +140,7 @@ class CalibrationMap:
         value = float(self.human(overall)) if span > 0 else 0.0
         return int(min(100, max(0, round(100 * (value - self.scale_min) / span)))) if span > 0 else 0
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
             **dataclasses.asdict(self),
@@ -147,7 +149,7 @@ class CalibrationMap:
         }
 
     @classmethod
-    def from_json(cls, data: dict, where: str = "calibration") -> CalibrationMap:
+    def from_json(cls, data: object, where: str = "calibration") -> CalibrationMap:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ContentError(f'{where}: not a calibration map (expected "format": "{FORMAT}")')
         try:

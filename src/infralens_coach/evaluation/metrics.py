@@ -13,10 +13,12 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
+from typing import Any
 
 import numpy as np
 
 Numbers = Sequence[float] | np.ndarray
+Figures = dict[str, float | int | None]  # a block of figures, JSON-ready (nan already None)
 
 
 def _pair(x: Numbers, y: Numbers) -> tuple[np.ndarray, np.ndarray]:
@@ -128,7 +130,7 @@ def agreement(
     groups: Sequence[Hashable],
     lo: float,
     hi: float,
-) -> dict[str, float | int | None]:
+) -> Figures:
     """The standard block of figures for predictions already on the human scale [lo, hi]."""
     p, h = _pair(predicted, human)
     per_q, n_q = per_group_mean_r(groups, p, h)
@@ -149,7 +151,7 @@ def agreement(
     return {k: clean(v) for k, v in figures.items()}
 
 
-def clean(value):
+def clean(value: int | float | np.integer[Any] | np.floating[Any] | None) -> float | int | None:
     """nan -> None and numpy scalars -> Python numbers, rounded for display (JSON-safe)."""
     if isinstance(value, (int, np.integer)):
         return int(value)

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import numpy as np
 
 from ..grading.text import FUNCTION_WORDS, tokenize
 from .metrics import clean
+
+Q = TypeVar("Q")  # whatever a row's question is: run_probes hands it back to `score` untouched
 
 FILLER = (
     "That's a really good question, and honestly it's something I've thought about quite a lot in my work. "
@@ -61,7 +64,7 @@ def injected(answer: str, reference: str, variant: int) -> str:
     return f"{answer.rstrip()} {text}"
 
 
-def _summary(deltas: Sequence[float]) -> dict:
+def _summary(deltas: Sequence[float]) -> dict[str, object]:  # figures, extended by run_probes
     d = np.asarray(deltas, dtype=float)
     if len(d) == 0:
         return {"n": 0, "mean_change": None}
@@ -77,7 +80,9 @@ def _summary(deltas: Sequence[float]) -> dict:
     }
 
 
-def run_probes(rows: Sequence[tuple[object, str, str, float]], score: Callable[[object, str], float | None]) -> dict:
+def run_probes(
+    rows: Sequence[tuple[Q, str, str, float]], score: Callable[[Q, str], float | None]
+) -> dict[str, dict[str, object]]:
     """rows: (question, reference, answer, original overall). score(question, text) -> overall or None."""
     deltas: dict[str, list[float]] = {"padded": [], "term_list": [], "injected": []}
     by_variant: dict[int, list[float]] = {i: [] for i in range(len(INJECTIONS))}
@@ -92,14 +97,15 @@ def run_probes(rows: Sequence[tuple[object, str, str, float]], score: Callable[[
                     key = id(question)
                     if key not in reference_scores:
                         reference_scores[key] = score(question, reference)
-                    if reference_scores[key] is not None:
-                        vs_reference.append(s - reference_scores[key])
+                    reference_score = reference_scores[key]
+                    if reference_score is not None:
+                        vs_reference.append(s - reference_score)
         variant = i % len(INJECTIONS)
         s = score(question, injected(answer, reference, variant))
         if s is not None:
             deltas["injected"].append(s - original)
             by_variant[variant].append(s - original)
-    report = {name: _summary(values) for name, values in deltas.items()}
+    report: dict[str, dict[str, object]] = {name: _summary(values) for name, values in deltas.items()}
     report["term_list"]["mean_change_vs_reference"] = _summary(vs_reference)["mean_change"]
     report["injected"]["by_wording"] = [
         {"wording": re.sub(r"\{terms\}", "<reference terms>", INJECTIONS[v]), **_summary(ds)}

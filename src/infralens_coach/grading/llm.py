@@ -16,7 +16,7 @@ import os
 import re
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit
 
 from ..content import DIMENSIONS, Question, Rubric
@@ -48,7 +48,13 @@ def load_litellm() -> Any:
     return _litellm
 
 
-class _StderrHandler(logging.StreamHandler):
+if TYPE_CHECKING:
+    _StreamHandler = logging.StreamHandler[TextIO]
+else:  # StreamHandler takes no type argument at run time before Python 3.11
+    _StreamHandler = logging.StreamHandler
+
+
+class _StderrHandler(_StreamHandler):
     """Writes to whatever sys.stderr is at the time (the CLI's and the tests' streams change)."""
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -79,7 +85,7 @@ def _route_logs_to_stderr() -> None:
 def count_tokens(model: str, messages: list[dict[str, str]], extra: str = "") -> int:
     """Prompt tokens as litellm counts them for this model (its bundled tokenizers; no download)."""
     litellm = load_litellm()
-    total = litellm.token_counter(model=model, messages=messages)
+    total: int = litellm.token_counter(model=model, messages=messages)
     if extra:
         total += litellm.token_counter(model=model, text=extra)
     return total
@@ -171,7 +177,7 @@ class LLMGrader:
 
     # ------------------------------------------------------------ one completion
 
-    def _kwargs(self, response_format: dict | None) -> dict:
+    def _kwargs(self, response_format: dict[str, Any] | None) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "model": self.model,
             "temperature": 0,
@@ -193,7 +199,7 @@ class LLMGrader:
         """Whether litellm's local model map says this model takes a JSON schema (False when unknown)."""
         return bool(load_litellm().supports_response_schema(model=self.model))
 
-    def complete(self, messages: list[dict[str, str]], response_format: dict | None = None) -> str:
+    def complete(self, messages: list[dict[str, str]], response_format: dict[str, Any] | None = None) -> str:
         """The reply text; GraderUnavailable (safe to show) when the model cannot be reached or keeps failing."""
         litellm = load_litellm()
         import httpx

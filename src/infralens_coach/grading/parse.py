@@ -16,6 +16,7 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import GradeParseError
 from .injection import is_instruction
@@ -48,7 +49,7 @@ class ParsedGrade:
 # ---------------------------------------------------------------- extraction
 
 
-def extract_json(reply: str | None) -> dict:
+def extract_json(reply: str | None) -> dict[str, Any]:
     """The grade object inside a reply: bare JSON, fenced JSON, or JSON with prose around it."""
     if reply is None or not reply.strip():
         raise GradeParseError("the LLM returned an empty reply")
@@ -80,15 +81,24 @@ def extract_json(reply: str | None) -> dict:
 # ---------------------------------------------------------------- validation
 
 
-def _field(obj: dict, name: str, kind: type, where: str):
+def _field(obj: dict[str, Any], name: str, where: str) -> object:
     if name not in obj:
         raise GradeParseError(f"the LLM grade has no {where}{name!r}")
-    value = obj[name]
-    if kind is list and not isinstance(value, list):
-        raise GradeParseError(f"the LLM grade's {where}{name!r} is not a list")
-    if kind is str and not isinstance(value, str):
+    return obj[name]
+
+
+def _text(obj: dict[str, Any], name: str, where: str) -> str:
+    value = _field(obj, name, where)
+    if not isinstance(value, str):
         raise GradeParseError(f"the LLM grade's {where}{name!r} is not text")
-    if kind is list and not all(isinstance(v, str) for v in value):
+    return value
+
+
+def _texts(obj: dict[str, Any], name: str, where: str) -> list[str]:
+    value = _field(obj, name, where)
+    if not isinstance(value, list):
+        raise GradeParseError(f"the LLM grade's {where}{name!r} is not a list")
+    if not all(isinstance(v, str) for v in value):
         raise GradeParseError(f"the LLM grade's {where}{name!r} holds something other than text")
     return value
 
@@ -105,10 +115,12 @@ def _score(value: object, dim: str) -> int:
     return value
 
 
-def validate(data: dict, dimensions: tuple[str, ...], misconception_ids: tuple[str, ...], answer: str) -> ParsedGrade:
+def validate(
+    data: dict[str, Any], dimensions: tuple[str, ...], misconception_ids: tuple[str, ...], answer: str
+) -> ParsedGrade:
     """Check the object against the expected shape and the answer; raise GradeParseError if it is not a grade."""
     items = _field_list(data, "dimensions")
-    seen: dict[str, dict] = {}
+    seen: dict[str, dict[str, Any]] = {}
     for item in items:
         if not isinstance(item, dict) or not isinstance(item.get("id"), str):
             raise GradeParseError("the LLM grade has a dimension entry without an id")
@@ -131,9 +143,9 @@ def validate(data: dict, dimensions: tuple[str, ...], misconception_ids: tuple[s
         if "score" not in item:
             raise GradeParseError(f"the LLM grade has no score for {dim}")
         score = _score(item["score"], dim)
-        quotes = _field(item, "evidence", list, where)
-        missing = _field(item, "missing", list, where)
-        feedback = _field(item, "feedback", str, where)
+        quotes = _texts(item, "evidence", where)
+        missing = _texts(item, "missing", where)
+        feedback = _text(item, "feedback", where)
         kept = []
         for quote in quotes:
             found = index.find(quote)
@@ -147,14 +159,14 @@ def validate(data: dict, dimensions: tuple[str, ...], misconception_ids: tuple[s
             ParsedDimension(dim, score, tuple(kept), tuple(m.strip() for m in missing if m.strip()), feedback.strip())
         )
 
-    hits = []
+    hits: list[tuple[str, str]] = []
     for item in _field_list(data, "misconceptions"):
         if not isinstance(item, dict) or not isinstance(item.get("id"), str):
             raise GradeParseError("the LLM grade has a misconception entry without an id")
-        quote = item.get("evidence")
+        evidence = item.get("evidence")
         if item["id"] not in misconception_ids:
             continue  # not one of the card's misconceptions: nothing to report against
-        found = index.find(quote) if isinstance(quote, str) else None
+        found = index.find(evidence) if isinstance(evidence, str) else None
         if found is None:
             dropped += 1
             continue
@@ -164,19 +176,20 @@ def validate(data: dict, dimensions: tuple[str, ...], misconception_ids: tuple[s
     return ParsedGrade(
         dimensions=tuple(parsed),
         misconceptions=tuple(hits),
-        follow_up=_field(data, "follow_up", str, "").strip(),
-        summary=_field(data, "summary", str, "").strip(),
+        follow_up=_text(data, "follow_up", "").strip(),
+        summary=_text(data, "summary", "").strip(),
         dropped_quotes=dropped,
         unsupported=tuple(unsupported),
     )
 
 
-def _field_list(data: dict, name: str) -> list:
+def _field_list(data: dict[str, Any], name: str) -> list[Any]:
     if name not in data:
         raise GradeParseError(f"the LLM grade has no {name!r}")
-    if not isinstance(data[name], list):
+    value = data[name]
+    if not isinstance(value, list):
         raise GradeParseError(f"the LLM grade's {name!r} is not a list")
-    return data[name]
+    return value
 
 
 # ---------------------------------------------------------------- quotes

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any
 
 from ..content import DIMENSIONS, Question, Rubric
 from .derive import points_of
@@ -106,7 +107,7 @@ def build_messages(question: Question, rubric: Rubric, answer: str) -> list[dict
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
-def response_schema(question: Question) -> dict:
+def response_schema(question: Question) -> dict[str, Any]:
     """JSON schema of the reply (strict-mode compatible: every property required, no extras)."""
     dims = list(assessed_dimensions(question))
     strings = {"type": "array", "items": {"type": "string"}}
@@ -141,7 +142,7 @@ def response_schema(question: Question) -> dict:
     }
 
 
-def response_format(question: Question, *, schema: bool) -> dict:
+def response_format(question: Question, *, schema: bool) -> dict[str, Any]:
     """`response_format` for litellm: a JSON schema where the provider supports one, else a JSON object."""
     if schema:
         return {

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import cast
 
 import snowballstemmer
 
@@ -101,7 +102,7 @@ def stem(word: str) -> str:
         return word
     if len(word) == 4 and word.endswith("pus"):  # gpus, cpus, tpus: Snowball keeps their "s"
         word = word[:-1]
-    return _STEMMER.stemWord(_fold(word))
+    return cast(str, _STEMMER.stemWord(_fold(word)))  # snowballstemmer is untyped
 
 
 @dataclass(frozen=True)
