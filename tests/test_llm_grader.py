@@ -18,10 +18,10 @@ from support.fake_openai import FakeOpenAI, Reply
 
 from infralens_coach.cli import main
 from infralens_coach.content import DIMENSIONS, QuestionBank
-from infralens_coach.grading import KeywordGrader
+from infralens_coach.grading import KeywordGrader, forms
 from infralens_coach.grading.cache import GradeCache
 from infralens_coach.grading.chain import GraderChain
-from infralens_coach.grading.llm import LLMGrader
+from infralens_coach.grading.llm import LLMGrader, forget_contexts
 from infralens_coach.grading.prompt import ANSWER_END, ANSWER_START
 
 SECRET = "sk-test-SECRET-0123456789"
@@ -52,6 +52,8 @@ def env(monkeypatch, tmp_path):
     monkeypatch.setenv("INFRALENS_HOME", str(tmp_path / "home"))
     for name in ("INFRALENS_LLM_MODEL", "INFRALENS_LLM_API_BASE", "INFRALENS_LLM_TIMEOUT_S"):
         monkeypatch.delenv(name, raising=False)
+    forms.forget()  # what servers accepted is learned per process: each test starts clean
+    forget_contexts()
     return tmp_path / "home"
 
 
@@ -129,7 +131,9 @@ def test_the_request_carries_rubric_card_and_fenced_answer(server, card, bank, t
     body = request.body
     assert request.path == "/v1/chat/completions"
     assert body["model"] == "grader" and body["temperature"] == 0 and body["max_tokens"] > 0
-    assert body["response_format"] == {"type": "json_object"}  # litellm does not know this model's schema support
+    # litellm does not know a local model's schema support; an OpenAI-compatible server still gets the schema
+    assert body["response_format"]["type"] == "json_schema"
+    assert body["response_format"]["json_schema"]["schema"]["properties"]["dimensions"]["required"] == list(DIMENSIONS)
     system, user = body["messages"]
     assert system["role"] == "system" and user["role"] == "user"
     for dim in bank.rubric.dimensions:
@@ -158,7 +162,8 @@ def test_a_schema_capable_model_gets_a_strict_json_schema(server, card, bank, tm
     assert response_format["type"] == "json_schema" and response_format["json_schema"]["strict"] is True
     schema = response_format["json_schema"]["schema"]
     assert schema["required"] == ["dimensions", "misconceptions", "follow_up", "summary"]
-    assert schema["properties"]["dimensions"]["items"]["properties"]["id"]["enum"] == list(DIMENSIONS)
+    assert schema["properties"]["dimensions"]["required"] == list(DIMENSIONS)
+    assert result.structured_output == "json_schema" and result.to_json()["structured_output"] == "json_schema"
 
 
 def test_a_local_server_needs_no_key(server, card, bank, tmp_path, monkeypatch):
@@ -295,6 +300,7 @@ def test_500_retries_once_then_falls_back(server, card, bank, tmp_path):
     result = chain_for(llm_for(server), tmp_path).grade(card, bank.rubric, ANSWER)
     assert result.decided_by == "keyword"
     assert "failed (HTTP 500)" in result.fallback_reason and "after 2 attempts" in result.fallback_reason
+    assert "boom again" in result.fallback_reason  # the server's own reason, not only its status
     assert len(server.requests) == 2
 
 
@@ -304,7 +310,8 @@ def test_a_hang_past_the_timeout_falls_back(server, card, bank, tmp_path):
     result = chain_for(llm_for(server, timeout_s=1), tmp_path).grade(card, bank.rubric, ANSWER)
     assert result.decided_by == "keyword"
     assert "did not answer within 1 s" in result.fallback_reason
-    assert len(server.requests) == 2  # the call and one retry, each bounded by the timeout
+    assert "INFRALENS_LLM_TIMEOUT_S" in result.fallback_reason
+    assert len(server.requests) == 1  # a local server keeps generating: no retry to queue behind it
 
 
 def test_a_closed_port_falls_back_without_retrying(card, bank, tmp_path):
@@ -372,7 +379,7 @@ def test_a_context_window_400_is_shown_with_the_servers_reason_in_full(server, c
     for fact in facts:
         assert fact in reason, reason
     assert "litellm." not in reason and "OpenAIException" not in reason and "Error:" not in reason
-    assert "larger context" in reason  # what to do about it
+    assert "Raise the server's context to >= 4096 tokens" in reason  # what to do about it
     assert len(server.requests) == 1  # a 400 is not retried
 
 

@@ -358,6 +358,9 @@ register(main)
 from .cli_eval import eval_command  # noqa: E402
 
 main.add_command(eval_command)
+from .cli_llm import llm_group  # noqa: E402
+
+main.add_command(llm_group)
 
 
 if __name__ == "__main__":

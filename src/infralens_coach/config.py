@@ -79,6 +79,12 @@ class Settings:
     llm_model: str | None = None
     llm_api_base: str | None = None
     llm_timeout_s: float = 30.0
+    # A local server (localhost, a private address, Ollama) on a CPU can take minutes: INFRALENS_LLM_TIMEOUT_S
+    # sets both read timeouts; unset, a local server gets this one.
+    llm_local_timeout_s: float = 300.0
+    llm_connect_timeout_s: float = 5.0  # INFRALENS_LLM_CONNECT_TIMEOUT_S: an unreachable server fails this fast
+    llm_context_tokens: int | None = None  # INFRALENS_LLM_CONTEXT: the server's context, when known (prompt fits it)
+    llm_num_ctx: int = 8192  # INFRALENS_LLM_NUM_CTX: the context asked of Ollama with each request (0: its default)
     grader_meaning: bool = True  # the offline grader also matches by meaning (INFRALENS_GRADER_MEANING=0: off)
     # Delivery notes: the answer length and pace judged against (None: the full-answer band, 60–120 s)
     target_seconds: tuple[float, float] | None = None
@@ -105,6 +111,10 @@ class Settings:
             llm_model=env("INFRALENS_LLM_MODEL") or None,
             llm_api_base=env("INFRALENS_LLM_API_BASE") or None,
             llm_timeout_s=_float("INFRALENS_LLM_TIMEOUT_S", 30.0),
+            llm_local_timeout_s=_float("INFRALENS_LLM_TIMEOUT_S", 300.0),
+            llm_connect_timeout_s=_float("INFRALENS_LLM_CONNECT_TIMEOUT_S", 5.0),
+            llm_context_tokens=_int("INFRALENS_LLM_CONTEXT", 0) or None,
+            llm_num_ctx=_int("INFRALENS_LLM_NUM_CTX", 8192),
             target_seconds=_band("INFRALENS_TARGET_SECONDS"),
             target_wpm=_band("INFRALENS_TARGET_WPM"),
             grader_meaning=_flag("INFRALENS_GRADER_MEANING", True),

@@ -53,3 +53,9 @@ class SettingsView:
 
     def markdown(self) -> str:
         return settings_md(self.coach, self.warmup.status if self.warmup else "loads on the first recording")
+
+    def test_llm(self) -> str:
+        """The "Test the LLM" button: the same check as `infralens-coach llm check`, as Markdown."""
+        from .grading.check import check_llm
+
+        return check_llm(self.coach.settings, self.coach.bank).markdown()

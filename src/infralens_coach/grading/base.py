@@ -54,6 +54,7 @@ class Grade:
     prompt_tokens: int | None = None  # size of the LLM prompt, when an LLM was asked
     samples: tuple[SampleStats, ...] = ()  # per dimension, when graded several times (--samples K)
     cached: bool = False  # served from the grade cache, not a new LLM call
+    structured_output: str | None = None  # how the LLM was held to the schema (grading/forms.py), e.g. json_schema
 
     def dimension(self, dim_id: str) -> DimensionScore:
         for dim in self.dimensions:
@@ -90,6 +91,7 @@ class Grade:
             "prompt_tokens": self.prompt_tokens,
             "samples": [asdict(s) | {"scores": list(s.scores)} for s in self.samples],
             "cached": self.cached,
+            "structured_output": self.structured_output,
         }
 
     @classmethod
@@ -124,6 +126,7 @@ class Grade:
                 SampleStats(s["dimension"], tuple(s["scores"]), s["mean"], s["spread"]) for s in data.get("samples", ())
             ),
             cached=data.get("cached", False),
+            structured_output=data.get("structured_output"),
         )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..config import Settings
 from ..content import Question, Rubric
@@ -21,6 +21,9 @@ from .base import Grade, Grader, SampleStats
 from .cache import FILENAME as CACHE_FILE
 from .cache import GradeCache, cache_key
 from .keyword import KeywordGrader
+
+if TYPE_CHECKING:
+    from .llm import LLMGrader
 
 MODES = ("auto", "llm", "keyword")
 MAX_SAMPLES = 10
@@ -147,10 +150,28 @@ def build_grader(
     model = model or settings.llm_model
     llm: ModelGrader | None = None
     if model and mode != "keyword":
-        from .llm import LLMGrader  # litellm itself loads only when the first grade is asked for
-
-        llm = LLMGrader(model, api_base=settings.llm_api_base, timeout_s=settings.llm_timeout_s)
+        llm = build_llm(settings, model)
     cache = GradeCache(settings.data_dir / CACHE_FILE) if use_cache and llm else None
     return GraderChain(
         llm, mode=mode, samples=samples, cache=cache, keyword=KeywordGrader(meaning=settings.grader_meaning)
+    )
+
+
+def build_llm(settings: Settings, model: str) -> LLMGrader:
+    """The LLM grader for `model` as the settings configure it: a generous read timeout for a local server (a CPU
+    model can take minutes), a short connect timeout, the server's context, and the grade cache remembering
+    which structured-output form the server accepts."""
+    from .forms import is_local
+    from .llm import LLMGrader  # litellm itself loads only when the first grade is asked for
+
+    api_base = settings.llm_api_base
+    local = is_local(model, api_base)
+    return LLMGrader(
+        model,
+        api_base=api_base,
+        timeout_s=settings.llm_local_timeout_s if local else settings.llm_timeout_s,
+        connect_timeout_s=settings.llm_connect_timeout_s,
+        context_tokens=settings.llm_context_tokens,
+        num_ctx=settings.llm_num_ctx or None,
+        form_store=GradeCache(settings.data_dir / CACHE_FILE),
     )

@@ -78,9 +78,6 @@ def extract_json(reply: str | None) -> dict[str, Any]:
     raise GradeParseError("the LLM reply holds no JSON object")
 
 
-# ---------------------------------------------------------------- validation
-
-
 def _field(obj: dict[str, Any], name: str, where: str) -> object:
     if name not in obj:
         raise GradeParseError(f"the LLM grade has no {where}{name!r}")
@@ -115,11 +112,68 @@ def _score(value: object, dim: str) -> int:
     return value
 
 
+# ---------------------------------------------------------------- a copied template
+
+TEMPLATE_COPY = "the LLM copied the reply template instead of grading"
+_PLACEHOLDER = re.compile(r"[\s.…_\-?*]+|<[^<>]*>|\[[^\[\]]*\]|\{[^{}]*\}")
+_PLACEHOLDER_WORDS = {"string", "text", "quote", "quotes", "evidence", "feedback", "placeholder", "todo", "tbd", "xxx"}
+
+
+def _is_placeholder(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    text = value.strip()
+    return bool(_PLACEHOLDER.fullmatch(text)) or text.casefold().strip(".:") in _PLACEHOLDER_WORDS
+
+
+def dimension_items(data: dict[str, Any]) -> list[Any]:
+    """The "dimensions" entries as a list of objects with an "id": the schema's object keyed by dimension id,
+    or the older list of objects (some providers ignore the schema)."""
+    if "dimensions" not in data:
+        raise GradeParseError("the LLM grade has no 'dimensions'")
+    value = data["dimensions"]
+    if isinstance(value, dict):
+        return [{"id": key} | item if isinstance(item, dict) else item for key, item in value.items()]
+    if not isinstance(value, list):
+        raise GradeParseError("the LLM grade's 'dimensions' is neither an object nor a list")
+    return value
+
+
+def reject_template(data: dict[str, Any], dimensions: tuple[str, ...]) -> None:
+    """GradeParseError when the reply is the prompt's template rather than a grade: placeholder values ("...",
+    "<quote>", "string") where quotes and sentences belong, or one boilerplate feedback repeated on every dimension
+    it scores."""
+    items = [i for i in dimension_items(data) if isinstance(i, dict)]
+    for item in items:
+        where = f"{str(item.get('id'))[:40]} "
+        for key in ("evidence", "missing"):
+            values = item.get(key)
+            for value in values if isinstance(values, list) else []:
+                if _is_placeholder(value):
+                    raise GradeParseError(f"{TEMPLATE_COPY}: placeholder {value.strip()[:20]!r} in {where}{key}")
+        if _is_placeholder(item.get("feedback")) and str(item.get("feedback")).strip():
+            raise GradeParseError(f"{TEMPLATE_COPY}: placeholder feedback {item['feedback'].strip()[:20]!r}")
+    for key in ("follow_up", "summary"):
+        if _is_placeholder(data.get(key)) and str(data.get(key)).strip():
+            raise GradeParseError(f"{TEMPLATE_COPY}: placeholder {key} {data[key].strip()[:20]!r}")
+    # One sentence pasted on every dimension, while scoring some of them: the model did not read the answer. (The
+    # same "does not address this" on every dimension of an off-topic answer scored 0 is a fair grade.)
+    assessed = [i for i in items if i.get("id") in dimensions]
+    feedback = {" ".join(str(i.get("feedback", "")).split()).casefold() for i in assessed}
+    scored = any(i.get("score") not in (0, None) for i in assessed)
+    if len(dimensions) > 1 and len(assessed) >= len(dimensions) and len(feedback) == 1 and feedback != {""} and scored:
+        raise GradeParseError(f"{TEMPLATE_COPY}: the same feedback on every dimension ({feedback.pop()[:60]!r})")
+
+
+# ---------------------------------------------------------------- validation
+
+
 def validate(
     data: dict[str, Any], dimensions: tuple[str, ...], misconception_ids: tuple[str, ...], answer: str
 ) -> ParsedGrade:
     """Check the object against the expected shape and the answer; raise GradeParseError if it is not a grade."""
-    items = _field_list(data, "dimensions")
+    reject_template(data, dimensions)
+    items = dimension_items(data)
     seen: dict[str, dict[str, Any]] = {}
     for item in items:
         if not isinstance(item, dict) or not isinstance(item.get("id"), str):
