@@ -143,3 +143,68 @@ def test_help_does_not_import_speech_stacks():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+# ALSA's file plugin hands PortAudio the whole file at once (16 s arrive in a blink), so no transcript could grow
+# during it. This stand-in for sounddevice (its InputStream/query_devices interface, as the PortAudio test above
+# stands in for a missing library) replays the same raw file in real time, block by block, from its own thread.
+PACED_SOUNDDEVICE = """
+import threading, time
+import numpy as np
+
+RAW = {raw!r}
+
+
+class PortAudioError(Exception):
+    pass
+
+
+def query_devices(kind=None):
+    return {{"name": "paced replay"}}
+
+
+class InputStream:
+    def __init__(self, samplerate, channels, dtype, blocksize, callback):
+        self.rate, self.block, self.callback = samplerate, blocksize, callback
+        self.done = threading.Event()
+
+    def __enter__(self):
+        self.thread = threading.Thread(target=self.play, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.thread.join()
+
+    def play(self):
+        data = np.fromfile(RAW, dtype="<i2")
+        start, i = time.monotonic(), 0
+        while not self.done.is_set():
+            block = data[i : i + self.block]
+            block = np.concatenate([block, np.zeros(self.block - len(block), np.int16)]).reshape(-1, 1)
+            self.callback(block, self.block, None, None)
+            i += self.block
+            time.sleep(max(0.0, start + i / self.rate - time.monotonic()))
+"""
+
+
+@pytest.mark.slow
+def test_practice_record_shows_the_transcript_while_recording(tmp_path):
+    """Issue 14: the settled transcript is printed on stderr while recording, before "Recorded"; the final
+    transcript is the whole recording's."""
+    raw = clips.raw_microphone(clips.ANSWER, tail_s=1.0)
+    (tmp_path / "sounddevice.py").write_text(PACED_SOUNDDEVICE.format(raw=str(raw)))
+    pythonpath = os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])
+    env = {"PYTHONPATH": pythonpath}
+    result = cli("practice", "7", "--record", "--seconds", "16", "--json", extra_env=env, input="")
+    assert result.returncode == 0, result.stderr
+    during, _, after = result.stderr.partition("Recorded 16.0 s.")
+    live_lines = [line.strip()[2:] for line in during.splitlines() if line.strip().startswith("» ")]
+    assert live_lines, result.stderr
+    shown = " ".join(live_lines).lower()
+    assert sum(w in shown for w in ("job", "batch", "completes", "retries", "deployment")) >= 2, shown
+    data = json.loads(result.stdout)
+    assert data["transcript"]["duration_s"] == pytest.approx(16.0, abs=0.05)
+    assert shown.split()[0] in data["transcript"]["text"].lower()
+    assert "Traceback" not in result.stderr

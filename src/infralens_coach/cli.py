@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -17,7 +16,7 @@ from .errors import AnswerError, CoachError
 if TYPE_CHECKING:
     import numpy as np
 
-    from .coach import Coach, SpokenAnswer
+    from .coach import LiveAnswer, SpokenAnswer
     from .delivery import DeliveryTargets
 
 TARGET_CHOICES = ("short", "full")  # delivery.TARGET_PRESETS, named here so --help needs no import
@@ -293,8 +292,6 @@ def practice(
     ctx: click.Context, card: str, use_mic: bool, seconds: float, as_json: bool, save: bool, target: str | None
 ) -> None:
     """Answer CARD out loud: record, transcribe locally, grade and show feedback."""
-    import threading
-
     from . import recorder, render
 
     if not use_mic:
@@ -302,11 +299,14 @@ def practice(
     question = bank_from(ctx).get(card)
     device = recorder.default_input_device()  # fails fast, before the question is shown
     with coach_from(ctx, keep=save) as coach:
-        warm = threading.Thread(target=warm_up_quietly, args=(coach,), name="warm-up", daemon=True)
-        warm.start()  # the speech model loads while the user talks
         click.echo(render.question_card(question, with_answer=False), err=as_json)
-        samples = record_answer(device, seconds)
-        spoken = coach.transcribe(question, samples, targets=delivery_targets(target))
+        live = coach.start_live(question)  # transcribes while the user talks; the model loads meanwhile
+        try:
+            samples = record_answer(device, seconds, live)
+        except BaseException:  # Ctrl-C or a microphone error: stop the worker, then let it through
+            live.cancel()
+            raise
+        spoken = live.finish(targets=delivery_targets(target))
         speech_model_notice(ctx)
         graded = coach.submit(question, spoken.text, mode="voice", spoken=spoken, audio=samples)
     if as_json:
@@ -318,14 +318,9 @@ def practice(
         click.echo(saved_note(graded.attempt))
 
 
-def warm_up_quietly(coach: Coach) -> None:
-    """Load the speech model in the background; a failure is left for the transcription to report."""
-    with contextlib.suppress(CoachError):
-        coach.warm_up()
-
-
-def record_answer(device: str, seconds: float) -> np.ndarray:
-    """Record from the microphone until Enter or `seconds`, showing the time and level on stderr."""
+def record_answer(device: str, seconds: float, live: LiveAnswer | None = None) -> np.ndarray:
+    """Record from the microphone until Enter or `seconds`, showing the time and level on stderr, and with
+    `live`, the transcript as it settles (each newly settled passage on its own "  » " line)."""
     import threading
 
     from . import recorder
@@ -333,18 +328,25 @@ def record_answer(device: str, seconds: float) -> np.ndarray:
     click.echo(f"Recording from {device}: up to {seconds:.0f} s — press Enter to stop.", err=True)
     stop = threading.Event()
     recorder.stop_on_enter(stop)
-    live = sys.stderr.isatty()
+    tty = sys.stderr.isatty()
     shown = [-1]
+    printed = [""]  # settled text already on the screen
 
     def progress(elapsed_s: float, level: float) -> None:
-        if live:
+        if live is not None:
+            settled = live.view().settled
+            if len(settled) > len(printed[0]):
+                click.echo(("\r\033[K" if tty else "") + "  » " + settled[len(printed[0]) :].strip(), err=True)
+                printed[0] = settled
+        if tty:
             click.echo(f"\r  ● {elapsed_s:5.1f} s / {seconds:.0f} s  {recorder.meter(level)}", err=True, nl=False)
         elif int(elapsed_s) > shown[0]:
             shown[0] = int(elapsed_s)
             click.echo(f"  ● {int(elapsed_s):3d} s  {recorder.meter(level)}", err=True)
 
-    samples = recorder.record(seconds, stop=stop, on_progress=progress)
-    click.echo(("\n" if live else "") + f"Recorded {len(samples) / recorder.SAMPLE_RATE:.1f} s.", err=True)
+    feed = None if live is None else live.feed
+    samples = recorder.record(seconds, stop=stop, on_progress=progress, on_block=feed)
+    click.echo(("\n" if tty else "") + f"Recorded {len(samples) / recorder.SAMPLE_RATE:.1f} s.", err=True)
     return samples
 
 

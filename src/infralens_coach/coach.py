@@ -27,10 +27,13 @@ from .errors import GraderError, HistoryError, UnknownQuestionError
 from .grading.base import Grade, Grader
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from .audio import AudioSource
     from .delivery import DeliveryMetrics, DeliveryTargets
     from .history import HistoryStore, KeptAudio
     from .transcribe import Progress, Transcript
+    from .transcribe.live import LiveTranscriber, LiveView
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,32 @@ class SpokenAnswer:
     @property
     def text(self) -> str:
         return self.transcript.text
+
+
+class LiveAnswer:
+    """A spoken answer transcribed while it is recorded (Coach.start_live): feed the microphone's chunks, show
+    view() as it grows, then finish() after Stop. audio() is the whole recording, to keep with the attempt."""
+
+    def __init__(self, coach: Coach, question: Question, live: LiveTranscriber) -> None:
+        self.coach, self.question, self.live = coach, question, live
+
+    def feed(self, samples: np.ndarray, sample_rate: int) -> None:
+        self.live.feed(samples, sample_rate)
+
+    def view(self) -> LiveView:
+        return self.live.view()
+
+    def audio(self) -> np.ndarray:
+        return self.live.audio()
+
+    def finish(self, *, targets: DeliveryTargets | None = None, on_progress: Progress | None = None) -> SpokenAnswer:
+        """The full transcript and its delivery; transcribe_s is the time spent after Stop."""
+        start = time.perf_counter()
+        transcript = self.live.finish(on_progress)
+        return SpokenAnswer(transcript, self.coach._delivery(transcript, targets), time.perf_counter() - start)
+
+    def cancel(self) -> None:
+        self.live.cancel()
 
 
 @dataclass(frozen=True)
@@ -105,6 +134,15 @@ class Coach:
         prompt = transcribe.prompt_for(question.question, question.vocabulary)
         transcript = transcribe.transcribe_file(source, prompt=prompt, settings=self.settings, on_progress=on_progress)
         return SpokenAnswer(transcript, self._delivery(transcript, targets), time.perf_counter() - start)
+
+    def start_live(self, question: Question) -> LiveAnswer:
+        """Start transcribing an answer while it is recorded, with the card's prompt (see transcribe.live)."""
+        from . import transcribe
+        from .transcribe.live import LiveTranscriber
+
+        transcriber = transcribe.get_transcriber(settings=self.settings)
+        prompt = transcribe.prompt_for(question.question, question.vocabulary)
+        return LiveAnswer(self, question, LiveTranscriber(transcriber, prompt=prompt))
 
     def measure(self, spoken: SpokenAnswer, targets: DeliveryTargets | None = None) -> SpokenAnswer:
         """The same transcript's delivery against other targets (a target length chosen after recording)."""

@@ -24,6 +24,8 @@ PORTAUDIO_HINT = (
 
 # on_progress(elapsed_s, level) where level is the last block's peak in [0, 1]
 Progress = Callable[[float, float], None]
+# on_block(samples, sample_rate) with each block as it arrives (int16 mono; in PortAudio's thread: return quickly)
+BlockSink = Callable[[np.ndarray, int], None]
 
 
 def import_sounddevice():
@@ -55,8 +57,12 @@ def record(
     stop: threading.Event | None = None,
     on_progress: Progress | None = None,
     sample_rate: int = SAMPLE_RATE,
+    on_block: BlockSink | None = None,
 ) -> np.ndarray:
-    """Record until ``max_seconds`` have been captured or ``stop`` is set; returns int16 mono samples."""
+    """Record until ``max_seconds`` have been captured or ``stop`` is set; returns int16 mono samples.
+
+    ``on_block`` receives every block as it is captured (a live transcriber's feed); the returned samples are
+    exactly the blocks it was given, in order."""
     if max_seconds <= 0:
         raise AudioError("the recording length must be more than 0 seconds")
     sd = import_sounddevice()
@@ -80,6 +86,8 @@ def record(
             level = float(np.abs(block).max()) / 32768 if len(block) else 0.0
             if captured >= target:
                 full.set()
+        if on_block is not None and len(block):
+            on_block(block, sample_rate)
 
     try:
         with sd.InputStream(
