@@ -7,7 +7,11 @@ For each split (tune, heldout) of the two sets in eval/:
 - eval/paraphrase-<split>.csv: paraphrasing answers to the 20 seed cards (full, partial, off-topic, stuffed,
   misconception), graded against the full cards: how many of the dimensions each answer covers (column
   `covers`) the grader detects (score >= 1, and >= 2), whether full > partial > off-topic holds per card,
-  stuffed < partial, how much padding moves a score, and whether asserted misconceptions are reported.
+  stuffed < partial, how much padding moves a score, and whether asserted misconceptions are reported;
+- eval/adversarial-<split>.csv: more misconception answers (several phrasings per card: advice, a confident claim,
+  dismissing the right practice, spoken) and stuffed answers (terms glued with commas or "and" in a prose shell),
+  graded against the full cards: misconceptions reported, their sentences never quoted as evidence, below the
+  card's full answer, and stuffed below the card's partial answer (both from the paraphrase sets).
 
 Run: python bench/grade_generalization.py [--wording-only]
 """
@@ -89,6 +93,40 @@ def paraphrase_checks(path: Path, grader, bank: QuestionBank) -> dict:
     }
 
 
+def adversarial_checks(path: Path, grader, bank: QuestionBank) -> dict:
+    reference: dict[str, dict[str, int]] = {}  # the card's full and partial answers, whichever split holds them
+    for split in ("tune", "heldout"):
+        for row in csv.DictReader((EVAL / f"paraphrase-{split}.csv").open(encoding="utf-8")):
+            if row["kind"] in ("full", "partial"):
+                grade = grader.grade(bank.get(int(row["card"])), bank.rubric, row["answer"])
+                reference.setdefault(row["card"], {})[row["kind"]] = grade.overall
+    wrong = reported = quoted = below_full = stuffed = stuffed_ok = 0
+    failures = []
+    for row in csv.DictReader(path.open(encoding="utf-8")):
+        grade = grader.grade(bank.get(int(row["card"])), bank.rubric, row["answer"])
+        ref = reference[row["card"]]
+        if row["kind"] == "misconception":
+            wrong += 1
+            reported += bool(grade.misconceptions)
+            evidence = {q for d in grade.dimensions for q in d.evidence}
+            quoted += any(m.evidence in evidence for m in grade.misconceptions)
+            below_full += grade.overall < ref["full"]
+            if not grade.misconceptions:
+                failures.append(
+                    f"{row['id']} card {row['card']} ({row['style']}): not reported, overall {grade.overall}"
+                )
+        elif row["kind"] == "stuffed":
+            stuffed += 1
+            stuffed_ok += grade.overall < ref["partial"]
+            if grade.overall >= ref["partial"]:
+                failures.append(f"{row['id']} card {row['card']}: stuffed {grade.overall} >= partial {ref['partial']}")
+    return {
+        "misconception reported": f"{reported} of {wrong}; quoted as evidence {quoted}; below full {below_full}",
+        "stuffed < partial": f"{stuffed_ok} of {stuffed}",
+        "problems": failures,
+    }
+
+
 def main(argv: list[str]) -> None:
     bank = QuestionBank.load()
     if "--wording-only" in argv:
@@ -112,6 +150,11 @@ def main(argv: list[str]) -> None:
                 print(f"  {key}: {value}")
         fig = eval_figures(EVAL / f"paraphrase-{split}.csv")
         print("  eval (reference-only): " + "  ".join(f"{k} {fig[k]}" for k in FIGURES))
+    for split in ("tune", "heldout"):
+        print(f"adversarial-{split}.csv (full cards):")
+        for key, value in adversarial_checks(EVAL / f"adversarial-{split}.csv", grader, bank).items():
+            for line in value if key == "problems" else [f"{key}: {value}"]:
+                print(f"    {line}" if key == "problems" else f"  {line}")
 
 
 if __name__ == "__main__":

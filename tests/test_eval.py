@@ -274,7 +274,7 @@ def test_eval_with_the_llm_grader_over_http(tmp_path, monkeypatch):
     def reply(answer: str, score: int) -> Reply:
         quote = answer.split(".")[0]
         dims = [
-            {"id": d, "score": score if quote else 0, "evidence": [quote], "missing": [], "feedback": "ok"}
+            {"id": d, "score": score if quote else 0, "evidence": [quote], "missing": [], "feedback": f"{d}: ok"}
             for d in DIMENSIONS
         ]
         return Reply.content(

@@ -106,3 +106,25 @@ def test_grading_is_deterministic(bank):
     card, answers = _load(ANSWER_FILES[0])
     first = _grade(bank, card, answers["full"]).to_json()
     assert all(_grade(bank, card, answers["full"]).to_json() == first for _ in range(3))
+
+
+# Stuffing that reads as prose (issue 13): the card's vocabulary as noun phrases of up to four words, glued with
+# commas or "and" inside a short shell ("... are what make it different"). Written for this test, not from eval/.
+STUFFED = {
+    9: "Schema checks, missing values, feature histograms, prediction drift, delayed labels, population stability "
+    "index and reference windows are the whole story of drift monitoring.",
+    20: "The KV cache and continuous batching and time to first token and tokens per second and paged attention "
+    "and vLLM are what make LLM serving its own thing.",
+}
+
+
+@pytest.mark.parametrize("card", sorted(STUFFED))
+def test_a_term_list_in_a_prose_shell_earns_at_most_one_point(bank, card):
+    from infralens_coach.grading.keyword import is_enumeration
+    from infralens_coach.grading.text import split_spans
+
+    [span] = split_spans(STUFFED[card])
+    assert is_enumeration(span)
+    grade = _grade(bank, card, STUFFED[card])
+    assert sum(len(d.covered) for d in grade.dimensions) <= 1, [d.covered for d in grade.dimensions]
+    assert grade.overall <= 15, grade.overall

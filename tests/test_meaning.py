@@ -166,3 +166,48 @@ def test_the_closest_sentence_is_the_quote_for_a_point_made_by_meaning(bank):
     assert grade.dimension("why_it_matters").evidence == ("Here we discuss beta and what it changes for the team.",)
     assert "by meaning" in grade.dimension("mechanism").feedback
     assert grade.dimension("tradeoffs").score == 0 and grade.dimension("tradeoffs").missing == ("gamma point",)
+
+
+# Misconceptions asserted in words the card's phrases do not list (issue 13): as a confident claim, as advice, and
+# by brushing the card's practice aside. Written for these tests, not taken from eval/.
+ASSERTED_IN_OTHER_WORDS = {
+    8: "Once the pods show the GPUs fully busy and every request comes back with a 200, you can trust the model. "
+    "Those two numbers cover it.",
+    19: "Out of memory means the batch is too big. Keep cutting it in half until the crash stops, and you are done.",
+    16: "Shadow deployments and gradual rollouts are paperwork for an ML team. When the holdout score beats "
+    "production, swap the new model in for everyone.",
+}
+
+
+# Card 8's wording sits at cosine 0.44 from the misconception with MiniLM, below what tells a wrong claim from a
+# right one on the tune rows: a known miss, kept visible.
+UNSEEN_BY_THE_MODEL = pytest.mark.xfail(reason="MiniLM places it too far from the misconception", strict=True)
+
+
+@pytest.mark.parametrize(
+    "card", [pytest.param(c, marks=UNSEEN_BY_THE_MODEL) if c == 8 else c for c in sorted(ASSERTED_IN_OTHER_WORDS)]
+)
+def test_a_misconception_asserted_in_other_words_is_reported_and_earns_nothing(bank, card):
+    grade = KeywordGrader().grade(bank.get(card), bank.rubric, ASSERTED_IN_OTHER_WORDS[card])
+    assert grade.misconceptions, "not reported"
+    quoted = {m.evidence for m in grade.misconceptions}
+    for dim in grade.dimensions:
+        assert not quoted & set(dim.evidence), (dim.dimension, dim.evidence)
+    assert grade.dimension("common_mistake").score == 0
+
+
+def test_dismissing_the_cards_practice_is_asserting_the_mistake(bank):
+    # "X is overhead / paperwork / overkill" said of what the card recommends argues the mistake...
+    card = bank.get(11)
+    dismissive = (
+        "Logging every config, curve and data split is mostly overhead that nobody reads. Keep the best checkpoint."
+    )
+    grade = KeywordGrader().grade(card, bank.rubric, dismissive)
+    assert grade.misconceptions
+    assert all(not d.evidence for d in grade.dimensions), [d.evidence for d in grade.dimensions]
+    # ...while the same words aimed at the mistake, or a hedged tradeoff, do not.
+    for fine in (
+        "Alerting on every metric threshold is overkill: page on the symptoms users feel, from the SLO burn rate.",
+        "For a low-risk change a full A/B test can be overkill, so a short canary with rollback thresholds is enough.",
+    ):
+        assert not KeywordGrader().grade(bank.get(13 if "SLO" in fine else 16), bank.rubric, fine).misconceptions

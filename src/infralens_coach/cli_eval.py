@@ -138,8 +138,15 @@ def eval_command(
         _eval(ctx, file, grader_name, as_json, calibrate_k, save_calibration, probes, samples, model, use_cards)
     except CoachError as exc:
         if as_json:  # stdout stays one JSON object, also on failure; the one-line message goes to stderr
-            click.echo(json.dumps({"error": str(exc), "type": type(exc).__name__}, ensure_ascii=False, indent=2))
+            click.echo(json.dumps({"error": str(exc), "type": public_type(exc)}, ensure_ascii=False, indent=2))
         raise
+
+
+def public_type(exc: Exception) -> str:
+    """The error's class as errors.py names it: a grader's own subclass (LLMUnreachable) keeps the JSON stable."""
+    from . import errors
+
+    return next(c.__name__ for c in type(exc).__mro__ if c.__module__ == errors.__name__ or c is Exception)
 
 
 def _eval(

@@ -11,8 +11,9 @@ These rules keep it honest:
 - one sentence can earn only as many points as its length supports, and an enumeration ("X, Y, Z, W, V
   and U") just one (cramming terms does not pay);
 - a common-mistake point counts only where the sentence frames it as a mistake;
-- a sentence that asserts a misconception (by wording or by meaning) earns nothing, nor do the sentences
-  that carry the same wrong argument on, and the common-mistake dimension scores 0;
+- a sentence that asserts a misconception (by wording or by meaning, or by calling what the card recommends a
+  burden: "canaries are paperwork") earns nothing, nor do the sentences that carry the same wrong argument on,
+  and the common-mistake dimension scores 0;
 - a sentence addressed to the grader ("ignore the rubric") earns nothing and is flagged.
 A dimension scores 4 when its points' credits add up to min(3, its number of points); fewer scale down
 linearly. The overall is the weighted mean of the dimension scores (for points derived from a reference
@@ -35,7 +36,7 @@ from .derive import points_of
 from .embed import SWITCH, Embedder, Unavailable, default_embedder
 from .injection import flags as injection_flags
 from .injection import is_instruction
-from .text import Span, compile_phrase, split_spans, stem
+from .text import FUNCTION_WORDS, Span, compile_phrase, split_spans, stem, tokenize
 
 MIN_PROSE_TOKENS = 4
 MIN_FUNCTION_WORDS = 2
@@ -43,8 +44,10 @@ MIN_FUNCTION_SHARE = 0.15
 SHORT_ANSWER_TOKENS = 12  # a whole answer this short may earn points without reading as prose
 TOKENS_PER_POINT = 5  # a sentence of n words can earn at most max(2, n // 5) points
 POINTS_FOR_FULL_MARKS = 3
-MISCONCEPTION_MATCH = 0.65  # cosine at which a sentence may assert a misconception by meaning...
+MISCONCEPTION_MATCH = 0.50  # cosine at which a sentence may assert a misconception by meaning...
 MISCONCEPTION_MARGIN = 0.05  # ...if it is this much closer to the misconception than to any expected point
+# (the common-mistake points excepted: they say the same thing as the misconception, as a warning, and whether a
+# sentence warns is decided by its words). Chosen on eval/adversarial-tune.csv and the other tune rows.
 NEAREST_SLACK = 0.05  # a meaning match must be within this of the sentence's closest expected point
 PARTIAL_SLACK = 0.10  # partial credit, within this
 SAME_ARGUMENT = 0.45  # once asserted, sentences this close to the misconception carry the same argument
@@ -84,20 +87,67 @@ DISMISSAL = re.compile(
     r"need|don't bother|not needed|red tape|bureaucra\w*|nobody needs|waste of time)\b",
     re.I,
 )
+# Calling something a burden ("X is overhead / paperwork / overkill", "nobody reads it"): said of what the card
+# recommends, it argues the mistake, whatever practice it names; said of the mistake, it is a warning.
+DISMISSIVE = re.compile(
+    r"\b(?:overkill|over-?engineer\w*|overthink\w*|paperwork|ceremony|red tape|bureaucra\w*|rabbit hole|"
+    r"waste of (?:time|effort|money)|premature|pointless|unnecessary|not worth \w+|nice to have|nobody (?:needs|reads|"
+    r"uses|looks at|cares about)|distract\w*|clutter|(?:just|mostly|pure|all|only) overhead|"
+    r"(?:slows?|slowing) (?:the team|us|you|everyone|everybody|things|releases|the release|delivery|development) down|"
+    r"extra (?:work|effort|steps?|concepts?|complexity))\b",
+    re.I,
+)
+# A dismissal that is hedged or weighed ("for a low-risk change it can be overkill", "safer but slows releases
+# down") states a tradeoff, not the mistake.
+HEDGE = re.compile(
+    r"\b(?:but|though|although|whereas|while|if|when|unless|depends?|depending|sometimes|can|could|may|might|"
+    r"trade-?offs?|risk\w*|small|low|minor|simple)\b",
+    re.I,
+)
 # A label that makes the next sentence a warning too: "A common mistake is X. Another one is Y."
 LABEL_STEMS = frozenset(
     stem(w) for w in "mistake mistakes pitfall pitfalls trap traps misconception antipattern".split()
 )
 
 
-_LIST_SEPARATOR = re.compile(r"[,;:/]|\b(?:and|or)\b", re.I)
-LIST_ITEMS = 6  # a sentence with this many one- or two-word items is an enumeration
+_LIST_SEPARATOR = re.compile(r"[,;:/]|\b(?:and|or|plus)\b", re.I)
+LIST_ITEMS = 6  # a sentence with this many one- or two-word items is an enumeration...
+TERM_ITEMS = 4  # ...and so is one with a run of this many bare terms of up to TERM_WORDS words...
+TERM_WORDS = 4
+TERM_SHARE = 0.5  # ...that make up this share of its words: the rest is a shell ("... are what matter here")
+# The only function words a bare term may hold ("the KV cache", "time to first token", "tokens per second"); a
+# verb or a conjunction ("images are huge", "so pull time") makes it a clause.
+TERM_GLUE = frozenset("a an the to of in on for per by its their our your my".split())
+
+
+def _is_term(words: list[str]) -> bool:
+    if not 1 <= len(words) <= TERM_WORDS:
+        return False
+    raws = [t.raw for t in tokenize(" ".join(words))]
+    glue = [w for w in raws if w in FUNCTION_WORDS]
+    return len(glue) <= 1 and len(glue) < len(raws) and all(w in TERM_GLUE for w in glue)
+
+
+def _longest_term_run(items: list[list[str]]) -> list[list[str]]:
+    best: list[list[str]] = []
+    run: list[list[str]] = []
+    for words in items:
+        run = [*run, words] if _is_term(words) else []
+        best = run if len(run) > len(best) else best
+    return best
 
 
 def is_enumeration(span: Span) -> bool:
-    """ "X, Y, Z, ... and W": legitimate in speech, but a prose shell around a term list looks the same."""
-    items = [piece.split() for piece in _LIST_SEPARATOR.split(span.text)]
-    return sum(1 for words in items if 1 <= len(words) <= 2) >= LIST_ITEMS
+    """ "X, Y, Z, ... and W": legitimate in speech, but a prose shell around a term list looks the same, whether
+    the terms are glued with commas or with "and", and however many words each term has."""
+    items = [piece.split() for piece in _LIST_SEPARATOR.split(span.text) if piece.strip()]
+    if sum(1 for words in items if 1 <= len(words) <= 2) >= LIST_ITEMS:
+        return True
+    run = _longest_term_run(items)
+    total = sum(len(words) for words in items)
+    # A shell is what makes it a stuffed sentence: a bare list ("push, pop, peek and size") is the short-answer case.
+    shell = len(run) < len(items)
+    return shell and len(run) >= TERM_ITEMS and sum(len(words) for words in run) >= TERM_SHARE * total
 
 
 def point_budget(span: Span) -> int:
@@ -154,10 +204,13 @@ class Similarity:
         self._col = {t: j for j, t in enumerate(dict.fromkeys([*points, *others]))}
         self.matrix: np.ndarray | None = None
         self.nearest: dict[int, float] = {}  # per sentence: its cosine with the closest expected point
+        self._model = model
+        self._targets: np.ndarray | None = None
         if model is not None and spans and self._col:
             # Without the full stop: "push and pop" and "push and pop." must sit at the same place.
             vectors = model.encode([s.text.rstrip(".!?;: ") for s in spans] + list(self._col))
             self.matrix = vectors[: len(spans)] @ vectors[len(spans) :].T
+            self._targets = vectors[len(spans) :]
             point_cols = [self._col[t] for t in dict.fromkeys(points)]
             if point_cols:
                 best = self.matrix[:, point_cols].max(axis=1)
@@ -167,6 +220,13 @@ class Similarity:
         if self.matrix is None or id(span) not in self._row:
             return None
         return float(self.matrix[self._row[id(span)], self._col[text]])
+
+    def of_text(self, text: str, targets: Sequence[str]) -> list[float] | None:
+        """Cosines of a piece of a sentence (one clause) with some of the points and misconceptions."""
+        if self._model is None or self._targets is None:
+            return None
+        vector = self._model.encode([text.rstrip(".!?;: ")])[0]
+        return [float(self._targets[self._col[t]] @ vector) for t in targets]
 
     def near(self, span: Span, point: str) -> bool:
         """Whether this point is among the sentence's closest, so it may earn partial credit (always, with no model)."""
@@ -185,33 +245,54 @@ class Similarity:
 def find_misconceptions(
     question: Question, spans: list[Span], sim: Similarity | None = None
 ) -> list[tuple[Misconception, Span]]:
-    """Misconceptions the answer asserts: matched, by wording or meaning, in a sentence that does not warn."""
-    hits = []
+    """Misconceptions the answer asserts, each with the first sentence that asserts it."""
+    return _first_of_each(asserting(question, spans, sim))
+
+
+def _first_of_each(found: list[tuple[Misconception, Span]]) -> list[tuple[Misconception, Span]]:
+    hits: dict[str, tuple[Misconception, Span]] = {}
+    for misconception, span in found:
+        hits.setdefault(misconception.id, (misconception, span))
+    return list(hits.values())
+
+
+def asserting(question: Question, spans: list[Span], sim: Similarity | None = None) -> list[tuple[Misconception, Span]]:
+    """Every sentence that asserts a misconception: matched, by wording or meaning, in a sentence that does not
+    warn; or one that brushes aside a practice the card expects ("canaries are paperwork")."""
+    found: list[tuple[Misconception, Span]] = []
     # The question itself competes too: a sentence that restates it ("beyond accuracy, infrastructure is...")
     # sits near a misconception built from the same words.
-    rivals = [p.text for pts in points_of(question).values() for p in pts] + [question.question]
-    for misconception in question.misconceptions:
-        for i, span in enumerate(spans):
-            previous = spans[i - 1] if i else None
-            if _warns(span, previous):
-                continue
+    expected = [p.text for dim, pts in points_of(question).items() if dim != "common_mistake" for p in pts]
+    rivals = [*expected, question.question]
+    for i, span in enumerate(spans):
+        previous = spans[i - 1] if i else None
+        if _warns(span, previous):
+            continue
+        dismissed = _dismissed(question, span, expected, sim) if sim and question.misconceptions else None
+        if dismissed == "mistake":  # "alerting on every metric is overkill": a warning
+            continue
+        before = len(found)
+        for misconception in question.misconceptions:
             if _point_matches(misconception, span):
-                if _negated_in_clause(misconception, span):
-                    continue
-            elif not (sim and _asserts_by_meaning(misconception, span, rivals, sim)):
-                continue
-            hits.append((misconception, span))
-            break
-    return hits
+                if not _negated_in_clause(misconception, span):
+                    found.append((misconception, span))
+            elif sim and _asserts_by_meaning(question, misconception, span, rivals, sim):
+                found.append((misconception, span))
+        if dismissed == "practice" and sim and len(found) == before:
+            found.append((max(question.misconceptions, key=lambda m: sim(span, m.text) or 0.0), span))
+    return found
 
 
-def _asserts_by_meaning(misconception: Misconception, span: Span, rivals: list[str], sim: Similarity) -> bool:
+def _asserts_by_meaning(
+    question: Question, misconception: Misconception, span: Span, rivals: list[str], sim: Similarity
+) -> bool:
     """Close to the wrong claim, closer to it than to anything the card expects, and not reported or negated.
 
     Embeddings place "people often think X", "never X" and "X" side by side, so those words rule a meaning
     match out; the margin keeps a correct sentence on the same subject from reading as the wrong claim."""
-    cosine = sim(span, misconception.text)
-    if cosine is None or any(t.stem in WARNING_STEMS for t in span.tokens):
+    cosines = [c for c in (sim(span, text) for text in wordings(question, misconception)) if c is not None]
+    cosine = max(cosines, default=None)
+    if cosine is None or any(t.stem in WARNING_STEMS for t in span.tokens) or is_enumeration(span):
         return False
     if cosine >= SAME_ARGUMENT and DISMISSAL.search(span.text):  # brushes the card's practice aside
         return True
@@ -221,11 +302,43 @@ def _asserts_by_meaning(misconception: Misconception, span: Span, rivals: list[s
     return cosine - nearest_rival >= MISCONCEPTION_MARGIN
 
 
+def mistake_wording(question: Question) -> str | None:
+    """The card's own naming of the mistake: the first sentence of its common-mistake text ("Only monitoring GPU
+    utilization and HTTP status."), which the next sentences explain."""
+    if not question.common_mistake:
+        return None
+    return re.split(r"(?<=[.!?])\s+", question.common_mistake.strip())[0]
+
+
+def wordings(question: Question, misconception: Misconception) -> list[str]:
+    """The texts a sentence asserting this misconception sits near: its own, and the card's naming of the
+    mistake when this is the card's first misconception (the one the common-mistake text is about)."""
+    mistake = mistake_wording(question)
+    if mistake is None or misconception is not question.misconceptions[0]:
+        return [misconception.text]
+    return [misconception.text, mistake]
+
+
+def _dismissed(question: Question, span: Span, expected: list[str], sim: Similarity) -> str | None:
+    """What an unhedged "X is a burden" sentence brushes aside: "practice" when the clause that does it is closer
+    to one of the card's expected points than to the mistake (it argues the mistake), "mistake" when it is closer
+    to the mistake (a warning); None when nothing is dismissed, or with no model."""
+    match = DISMISSIVE.search(span.text)
+    if match is None or HEDGE.search(span.text) or is_enumeration(span):
+        return None
+    clause = next(c for c in _CLAUSE_BREAK.split(span.text[: match.end()])[::-1] if c and c.strip())
+    wrong = [text for m in question.misconceptions for text in wordings(question, m)]
+    cosines = sim.of_text(clause, [*expected, *wrong])
+    if not cosines or not expected:
+        return None
+    return "practice" if max(cosines[: len(expected)]) > max(cosines[len(expected) :]) else "mistake"
+
+
 def _same_argument(asserted: list[tuple[Misconception, Span]], spans: list[Span], sim: Similarity) -> set[int]:
     """Sentences that carry an asserted misconception on ("canaries just slow the team down"): no credit."""
     carried = set()
     for i, span in enumerate(spans):
-        if DISMISSAL.search(span.text):
+        if DISMISSAL.search(span.text) or DISMISSIVE.search(span.text):
             carried.add(id(span))
             continue
         if _warns(span, spans[i - 1] if i else None):
@@ -276,10 +389,13 @@ class KeywordGrader:
             None if isinstance(model, Unavailable) else model,
             [s for s in spans if not is_instruction(s.text)],
             [p.text for pts in points_of(question).values() for p in pts],
-            [m.text for m in question.misconceptions] + [question.question],
+            [m.text for m in question.misconceptions] + [question.question] + _optional(mistake_wording(question)),
         )
-        asserted = find_misconceptions(question, spans, sim)
-        wrong = {id(span) for _, span in asserted} | (_same_argument(asserted, spans, sim) if asserted else set())
+        asserting_spans = asserting(question, spans, sim)
+        asserted = _first_of_each(asserting_spans)
+        wrong = {id(span) for _, span in asserting_spans} | (
+            _same_argument(asserted, spans, sim) if asserted else set()
+        )
         usable = [s for s in earning if id(s) not in wrong]
         framed = {id(s) for i, s in enumerate(spans) if _frames_a_mistake(s, spans[i - 1] if i else None)}
         exclude = coverage.question_stems(question.question)
@@ -378,6 +494,10 @@ class KeywordGrader:
             _feedback(rubric, dim_id, score, missing, by_meaning, partly),
             tuple(covered),
         )
+
+
+def _optional(text: str | None) -> list[str]:
+    return [text] if text else []
 
 
 def _overall(values: dict[str, float], question: Question, rubric: Rubric) -> int:
