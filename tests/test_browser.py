@@ -97,11 +97,10 @@ def start_recording(page) -> None:
 
 
 def record(page, ms: int) -> None:
-    """Record, stop, and wait until the recording has uploaded."""
+    """Record and stop (issue 14: the recorder streams while recording, so nothing is left to upload at Stop)."""
     start_recording(page)
     page.wait_for_timeout(ms)
-    with page.expect_response(lambda r: "/upload" in r.url, timeout=30_000):
-        page.locator("#il-mic button.stop-button").click()
+    page.locator("#il-mic button.stop-button").click()
     page.wait_for_timeout(500)
 
 
@@ -181,12 +180,13 @@ def test_answer_by_voice_keep_it_across_switches_and_play_it_back_from_history(a
         # item 19: export what the table lists, and delete (which asks first)
         page.locator("#il-export").click()
         page.locator("#il-export-file", has_text=".json").wait_for(timeout=20_000)
+        voice_rows = page.locator("#il-history-table").inner_text().count("voice")  # issue 14: + the automatic grade
         page.locator("#il-delete").click()
         page.locator("#il-confirm-text", has_text="cannot be undone").wait_for(timeout=10_000)
         page.screenshot(path=str(ARTIFACTS / "4-confirm-delete.png"), full_page=False)
         page.locator("#il-delete-yes").click()
         page.locator("#il-history-status", has_text="Deleted").wait_for(timeout=20_000)
-        assert "voice" not in page.locator("#il-history-table").inner_text()
+        assert page.locator("#il-history-table").inner_text().count("voice") == voice_rows - 1
     finally:
         browser.close()
 

@@ -4,18 +4,26 @@ directory outside /tmp, and a progress callable that records what the page would
 from __future__ import annotations
 
 import re
+import wave
+from pathlib import Path
 
 import gradio as gr
+import numpy as np
 import pytest
 from support import clips
 from support.app_server import outside_home
 
 from infralens_coach import render_html
-from infralens_coach.coach import Coach
+from infralens_coach.coach import Coach, SpokenAnswer
 from infralens_coach.config import Settings
 from infralens_coach.content import QuestionBank
+from infralens_coach.delivery import delivery_metrics
+from infralens_coach.errors import NoSpeechError
 from infralens_coach.history import HistoryStore
+from infralens_coach.transcribe import Segment, Transcript, Word
+from infralens_coach.transcribe.live import LiveView
 from infralens_coach.ui_history import HistoryView, attempt_label
+from infralens_coach.ui_live import LATE_S, STALL_S, LiveMic, LiveSessions, live_html, read_chunk
 from infralens_coach.ui_practice import Eta, Practice, is_edit_of, request_port
 
 CARD = "k8s-job-vs-deployment"
@@ -190,3 +198,195 @@ def test_the_page_load_and_settings_handlers_run_without_a_browser(coach):
     assert f"**Data directory:** `{coach.settings.data_dir}`\n" in shown and "loads on the first recording" in shown
     without_history = Coach(coach.bank, Settings(data_dir=coach.settings.data_dir), grader=coach.grader)
     assert "(history is off)" in settings_md(without_history, "ready: tiny.en")
+
+
+# ---------------------------------------------------------------- issue 14: the live microphone (ui_live)
+
+
+class FakeLiveAnswer:
+    """A live answer (the protocol ui_live needs of coach.LiveAnswer): what it was fed, heard as one word per
+    0.5 s chunk; finish() counts its calls and can fail like silence does."""
+
+    def __init__(self, question, fail: Exception | None = None) -> None:
+        self.question, self.fail = question, fail
+        self.chunks: list[np.ndarray] = []
+        self.finished = self.cancelled = 0
+
+    def feed(self, samples, sample_rate):
+        self.chunks.append(np.asarray(samples, np.float32).reshape(-1) / 32768 if sample_rate else samples)
+
+    def heard_s(self) -> float:
+        return sum(len(c) for c in self.chunks) / 48_000
+
+    def view(self) -> LiveView:
+        settled = " ".join(f"word{i}" for i in range(len(self.chunks) - 1))
+        tail = f"word{len(self.chunks) - 1}" if self.chunks else ""
+        return LiveView(settled, tail, self.heard_s(), max(0.0, self.heard_s() - 0.5), 0.5, None)
+
+    def audio(self) -> np.ndarray:
+        whole = np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.float32)
+        return whole[::3]  # 48 kHz -> 16 kHz
+
+    def finish(self, *, targets=None) -> SpokenAnswer:
+        self.finished += 1
+        if self.fail is not None:
+            raise self.fail
+        words = tuple(Word(f"word{i}", i * 0.5, i * 0.5 + 0.4, 0.9) for i in range(len(self.chunks)))
+        text = " ".join(w.text for w in words)
+        transcript = Transcript(text, (Segment(text, 0.0, self.heard_s(), words),), self.heard_s(), self.heard_s(),
+                                "fake-engine", "fake-model")  # fmt: skip
+        return SpokenAnswer(transcript, delivery_metrics(transcript, targets), 0.0)
+
+    def cancel(self) -> None:
+        self.cancelled += 1
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def streamed_chunk(folder, n: int, seconds: float = 0.5, rate: int = 48_000):
+    """A chunk as Gradio's streaming recorder writes it: a 44-byte WAV header with stale sizes, then 16-bit PCM."""
+    pcm = (np.sin(np.arange(int(seconds * rate)) / 7) * 8000).astype("<i2").tobytes()
+    header = b"RIFF\xf7\xff\xff\xffWAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00" + rate.to_bytes(4, "little")
+    header += (rate * 2).to_bytes(4, "little") + b"\x02\x00\x10\x00data\xd3\xff\xff\xff"
+    path = folder / f"chunk-{n}.wav"
+    path.write_bytes(header + pcm)
+    return str(path)
+
+
+@pytest.fixture()
+def live(coach):
+    """LiveMic over fake live answers, a fake clock, and a folder outside /tmp; (handlers, answers made, folder)."""
+    with outside_home("ui-live") as home:
+        made: list[FakeLiveAnswer] = []
+        fails: list[Exception] = []
+
+        def start(question):
+            made.append(FakeLiveAnswer(question, fails.pop() if fails else None))
+            return made[-1]
+
+        clock = Clock()
+        mic = LiveMic(Practice(coach), LiveSessions(start, clock=clock), folder=home / "live")
+        mic.clock, mic.fails = clock, fails  # type: ignore[attr-defined]
+        yield mic, made, home
+
+
+def tab(name: str) -> gr.Request:
+    return gr.Request(session_hash=name)
+
+
+def last(generator):
+    return list(generator)[-1]
+
+
+def test_two_tabs_stream_to_their_own_live_answers_and_stop_finishes_each_once(live):
+    """Issue 14: chunks reach the tab's own live answer; the box shows settled text and the tail marked as such;
+    Stop fills the transcript and keeps the whole recording as a WAV; the button afterwards finishes nothing again."""
+    mic, made, home = live
+    box, timer, model = mic.started(CARD, tab("a"))
+    assert 'data-state="recording"' in box and timer.active and "Speech model" in model
+    for n in range(3):
+        box = mic.chunk(streamed_chunk(home, n), CARD, tab("a"))
+        mic.clock.now += 0.5
+    mic.chunk(streamed_chunk(home, 9), "k8s-requests-and-limits", tab("b"))  # before tab b's start event
+    mic.started("k8s-requests-and-limits", tab("b"))  # ... which keeps the recording the chunk began
+    assert len(made) == 2 and [len(a.chunks) for a in made] == [3, 1]
+    assert "word0 word1" in box and '<span class="il-tail">word2 …</span>' in box and "2 s heard" in box
+
+    text, metrics, heard, box, timer = last(mic.stopped(CARD, "Full (2 min)", None, tab("a")))
+    assert text == "word0 word1 word2" and "Delivery" in metrics and not timer.active
+    assert 'data-state="done"' in box and "fake-engine fake-model" in box and "il-tail" not in box
+    assert heard.mode == "voice" and heard.question_id == CARD
+    with wave.open(heard.path) as w:  # the whole recording, 16 kHz
+        assert w.getframerate() == 16_000 and w.getnframes() == 3 * 8000
+    again = last(mic.transcribe(CARD, "Full (2 min)", heard, tab("a")))
+    assert again[0] == text and made[0].finished == 1
+
+    b_text, *_ = last(mic.stopped("k8s-requests-and-limits", "Full (2 min)", None, tab("b")))
+    assert b_text == "word0" and made[1].finished == 1 and made[0].cancelled == made[1].cancelled == 0
+
+
+def test_the_offline_grade_follows_stop_once_and_grade_pressed_at_once_waits_for_the_transcript(live):
+    """Grading starts by itself after Stop (offline grader), and not a second time when Grade was pressed first;
+    Grade pressed before the transcript reached the box grades the live transcript, with its recording."""
+    mic, made, home = live
+    mic.started(CARD, tab("a"))
+    mic.chunk(streamed_chunk(home, 0, seconds=2.0), CARD, tab("a"))
+    mic.sessions.stop("a")
+    feedback, *_, saved, heard, graded_for = mic.grade(CARD, "", None, tab("a"))  # the box is still empty
+    attempt = mic.practice.coach.store.get(saved.split("`")[1])
+    assert attempt.mode == "voice" and attempt.audio_path and attempt.transcript == "word0"
+    assert all(out == gr.skip() for out in mic.auto_grade(CARD, "word0", heard, tab("a")))
+
+    mic.started(CARD, tab("a"))
+    mic.chunk(streamed_chunk(home, 1, seconds=2.0), CARD, tab("a"))
+    text, _, heard, _, _ = last(mic.stopped(CARD, "Full (2 min)", None, tab("a")))
+    feedback, *_, saved, heard, graded_for = mic.auto_grade(CARD, text, heard, tab("a"))
+    assert "il-overall" in feedback and graded_for == CARD and made[-1].finished == 1
+    assert mic.practice.coach.store.get(saved.split("`")[1]).audio_path
+
+
+def test_a_stream_that_stops_says_so_and_what_was_heard_can_be_finished(live):
+    """Tab hidden, permission revoked, network gone: no chunk for STALL_S → a clear message; the button
+    finishes what arrived (nothing lost)."""
+    mic, made, home = live
+    mic.started(CARD, tab("a"))
+    mic.chunk(streamed_chunk(home, 0), CARD, tab("a"))
+    mic.clock.now += 1.0
+    assert mic.tick(tab("a")) == (gr.skip(), gr.skip())
+    mic.clock.now += STALL_S
+    box, _ = mic.tick(tab("a"))
+    assert 'data-state="stalled"' in box and "No audio has arrived for 4 s" in box and "kept" in box
+    text, *_ = last(mic.transcribe(CARD, "Full (2 min)", None, tab("a")))
+    assert text == "word0"
+    assert mic.tick(tab("a"))[1].active is False  # the timer stops once the recording has ended
+
+
+def test_a_new_recording_or_a_closed_tab_stops_the_worker_and_silence_keeps_the_recording(live):
+    mic, made, home = live
+    mic.started(CARD, tab("a"))
+    mic.chunk(streamed_chunk(home, 0), CARD, tab("a"))
+    mic.started(CARD, tab("a"))  # Record again without Stop (its stop event never came)
+    assert made[0].cancelled == 1 and len(made) == 2
+    mic.closed(tab("a"))
+    assert made[1].cancelled == 1 and mic.sessions.current("a") is None
+
+    mic.fails.append(NoSpeechError("no speech detected — check the microphone"))
+    mic.started(CARD, tab("a"))
+    mic.chunk(streamed_chunk(home, 1), CARD, tab("a"))
+    outputs = mic.stopped(CARD, "Full (2 min)", None, tab("a"))
+    *_, box, _ = next(outputs)
+    assert 'data-state="failed"' in box and "no speech detected" in box and "recording is kept" in box
+    with pytest.raises(gr.Error, match="no speech detected"):
+        next(outputs)
+    assert Path(mic.sessions.current("a").path).is_file()
+
+
+def test_a_chunk_after_the_transcript_was_finished_is_counted_not_lost_silently(live):
+    mic, made, home = live
+    mic.started(CARD, tab("a"))
+    mic.chunk(streamed_chunk(home, 0), CARD, tab("a"))
+    last(mic.stopped(CARD, "Full (2 min)", None, tab("a")))
+    assert mic.chunk(streamed_chunk(home, 1), CARD, tab("a")) == gr.skip()
+    assert mic.sessions.current("a").late_chunks == 1 and len(made[0].chunks) == 1
+    mic.clock.now += LATE_S + 1  # later than that, a chunk starts the next recording
+    mic.chunk(streamed_chunk(home, 2), CARD, tab("a"))
+    assert len(made) == 2
+
+
+def test_a_streamed_chunk_is_read_whole_despite_its_stale_header(tmp_path):
+    samples, rate = read_chunk(streamed_chunk(tmp_path, 0, seconds=0.5))
+    assert rate == 48_000 and samples.shape == (24_000, 1) and samples.dtype == np.dtype("<i2")
+
+
+def test_the_live_box_escapes_text_and_marks_the_tail():
+    view = LiveView("A <b>Job</b> runs.", "it complete", 12.4, 10.0, 2.4, "the transcript is 32 s behind")
+    box = live_html(view, "recording")
+    assert "A &lt;b&gt;Job&lt;/b&gt; runs." in box and '<span class="il-tail">it complete …</span>' in box
+    assert "32 s behind" in box and "12 s heard" in box
+    assert "il-tail" not in live_html(view, "done") and "behind" not in live_html(view, "done")

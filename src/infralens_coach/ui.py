@@ -19,6 +19,7 @@ from .coach import Coach
 from .config import Settings
 from .content import GROUPS
 from .ui_history import DATE_RANGES, EXPORT_FORMATS, HISTORY_COLUMNS, HistoryView
+from .ui_live import LIVE_CSS, STREAM_EVERY_S, LiveMic
 from .ui_practice import DEFAULT_TARGET, TARGETS, Practice
 from .ui_server import configure_logging, server_options, start_notes
 from .ui_settings import SettingsView, Warmup
@@ -32,6 +33,7 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
     warmup = Warmup(coach).start() if warm_up else None
     practice, history = Practice(coach, coach.settings.port), HistoryView(coach)
     settings_view = SettingsView(coach, warmup)
+    live = LiveMic(practice, status=lambda: warmup.status if warmup else "")
     choices = [(f"{q.card:02d} · {q.question} [{q.group or 'your pack'}]", q.id) for q in coach.bank.questions]
 
     # Callables: Gradio evaluates them at every page load, so the suggestion follows the history.
@@ -63,13 +65,37 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
             graded_for = gr.State(None)  # the card the feedback on the page belongs to
             with gr.Tabs():
                 with gr.Tab("Microphone"):
+                    # Streams a chunk every STREAM_EVERY_S to this tab's live transcript (ui_live)
                     mic = gr.Audio(
-                        sources=["microphone"], type="filepath", label="Record your answer", elem_id="il-mic"
+                        sources=["microphone"],
+                        type="filepath",
+                        streaming=True,
+                        label="Record your answer",
+                        elem_id="il-mic",
+                        # no waveform: drawing it took a whole core in headless Chromium; the live box shows progress
+                        waveform_options=gr.WaveformOptions(show_recording_waveform=False),
                     )
+                    live_box = gr.HTML(elem_id="il-live-box")
+                    live_timer = gr.Timer(1.0, active=False)  # notices a stream that stopped (ui_live.STALL_S)
                     mic_btn = gr.Button("Transcribe recording", variant="primary", elem_id="il-transcribe-mic")
+                    model_note = gr.Markdown(live.model_md(), elem_classes="il-meta", elem_id="il-speech-model")
                     gr.Markdown(
-                        "Press Stop and the recording is transcribed by itself; the button transcribes it "
-                        "again (for instance after you change the question).",
+                        "The transcript grows while you speak; at Stop it is finished and graded by itself. The "
+                        "button finishes a recording whose stream stopped, or transcribes it again after you "
+                        "change the question.",
+                        elem_classes="il-meta",
+                    )
+                with gr.Tab("Record, then transcribe"):
+                    whole_mic = gr.Audio(
+                        sources=["microphone"],
+                        type="filepath",
+                        label="Record your answer (uploaded and transcribed after Stop)",
+                        elem_id="il-mic-whole",
+                    )
+                    whole_btn = gr.Button("Transcribe recording", variant="primary", elem_id="il-transcribe-whole")
+                    gr.Markdown(
+                        "No live transcript: the whole recording is uploaded at Stop and then transcribed. "
+                        "Use it when the live stream is unreliable (a slow or remote connection).",
                         elem_classes="il-meta",
                     )
                 with gr.Tab("Upload"):
@@ -165,21 +191,56 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
             [question_box, metrics, heard],
             api_visibility="private",
         )
-        # The recorder's stop event fires once the recording has uploaded, with its value: transcribe then.
-        # One concurrency group, so the button pressed at the same moment waits and finds it already done.
-        heard_out = [transcript, metrics, heard, pending]
-        mic.start_recording(practice.recording_started, None, pending, api_visibility="private")
-        mic.clear(lambda: False, None, pending, api_visibility="private")
+        # The live recorder (ui_live): each session streams to its own live answer, so no stream may wait for
+        # another (concurrency_limit=None); at Stop the tail is finished and the offline grader grades at once.
+        grade_out = [feedback, reference, highlighted, change, saved, heard, graded_for]
+        live_out = [transcript, metrics, heard, live_box, live_timer]
+        mic.start_recording(
+            live.started, picker, [live_box, live_timer, model_note], api_visibility="private", concurrency_limit=None,
+            show_progress="hidden",
+        )  # fmt: skip
+        mic.stream(
+            live.chunk,
+            [mic, picker],
+            live_box,
+            api_visibility="private",
+            stream_every=STREAM_EVERY_S,
+            time_limit=None,
+            concurrency_limit=None,
+            show_progress="hidden",
+        )
+        live_timer.tick(
+            live.tick, None, [live_box, live_timer], api_visibility="private", concurrency_limit=None,
+            show_progress="hidden",
+        )  # fmt: skip
         mic.stop_recording(
+            live.stopped, [picker, target, heard], live_out, api_visibility="private", concurrency_limit=4
+        ).success(
+            live.auto_grade, [picker, transcript, heard], grade_out, api_visibility="private",
+            concurrency_id="grade",
+        ).success(lambda: "", None, switch_note, api_visibility="private")  # fmt: skip
+        mic_btn.click(
+            live.transcribe, [picker, target, heard], live_out, api_name="live_transcribe",  # /transcribe: the file
+            api_visibility="private", concurrency_limit=4,
+        )  # fmt: skip
+        demo.unload(live.closed)
+        demo.load(live.model_md, None, model_note, api_visibility="private")
+
+        # The recorder without a live transcript: its stop event fires once the recording has uploaded, with its
+        # value. One concurrency group, so the button pressed at the same moment waits and finds it already done.
+        heard_out = [transcript, metrics, heard, pending]
+        whole_mic.start_recording(practice.recording_started, None, pending, api_visibility="private")
+        whole_mic.clear(lambda: False, None, pending, api_visibility="private")
+        whole_mic.stop_recording(
             practice.transcribe_recording,
-            [picker, mic, target, heard, pending],
+            [picker, whole_mic, target, heard, pending],
             heard_out,
             api_visibility="private",
             concurrency_id="transcribe",
         )
-        mic_btn.click(
+        whole_btn.click(
             practice.transcribe_recording,
-            [picker, mic, target, heard, pending],
+            [picker, whole_mic, target, heard, pending],
             heard_out,
             api_name="transcribe",
             concurrency_id="transcribe",
@@ -200,10 +261,7 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
             concurrency_id="transcribe",
         )
         grade_btn.click(
-            practice.grade,
-            [picker, transcript, heard],
-            [feedback, reference, highlighted, change, saved, heard, graded_for],
-            api_name="grade",
+            live.grade, [picker, transcript, heard], grade_out, api_name="grade", concurrency_id="grade"
         ).success(lambda: "", None, switch_note, api_visibility="private")
         check_btn.click(practice.mic_check, check_audio, check_out, api_name="mic_check")
 
@@ -252,7 +310,7 @@ def launch(demo: gr.Blocks, settings: Settings | None = None) -> None:
         share=False,
         auth=options.auth,
         max_file_size=MAX_UPLOAD,
-        css=render_html.CSS,
+        css=render_html.CSS + LIVE_CSS,
         show_error=True,
         quiet=True,
         prevent_thread_lock=True,

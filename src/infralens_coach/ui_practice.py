@@ -119,12 +119,15 @@ class Heard:
 
 # What a transcription puts on the page: answer text (or Skip), delivery note, heard, pending.
 Transcribed = tuple[str | Skip, str, Heard | None, bool]
+# What grading puts on the page: feedback, reference, highlighted answer, change, saved note, heard, graded card.
+Feedback = tuple[str, str, str, str, str, Heard | None, str]
 
 
 class Practice:
     def __init__(self, coach: Coach, default_port: int = 7860) -> None:
         self.coach = coach
         self.default_port = default_port
+        self._offline: Coach | None = None  # the same bank and history with the offline grader (grade_offline)
 
     def question(self, qid: str | None) -> Question:
         try:
@@ -190,7 +193,7 @@ class Practice:
         target: str,
         heard: Heard | None,
         pending: bool,
-        progress_bar: gr.Progress = gr.Progress(),
+        progress_bar: Callable[..., object] = gr.Progress(),
         request: gr.Request | None = None,
     ) -> Transcribed:
         """-> (answer text, delivery note, heard, pending). Runs when a recording arrives and on the button."""
@@ -261,15 +264,26 @@ class Practice:
 
     # ------------------------------------------------------------ grading
 
-    def grade(self, qid: str, text: str, heard: Heard | None) -> tuple[str, str, str, str, str, Heard | None, str]:
+    def grade_offline(self, qid: str, text: str, heard: Heard | None) -> Feedback:
+        """Right after a live recording: grade at once with the offline grader (Grade asks the configured one)."""
+        if self._offline is None:
+            from .grading.chain import build_grader
+
+            settings = self.coach.settings
+            grader = build_grader(settings, "keyword") if settings.llm_model else self.coach.grader
+            self._offline = Coach(self.coach.bank, settings, grader=grader, store=self.coach.store)
+        return self.grade(qid, text, heard, coach=self._offline)
+
+    def grade(self, qid: str, text: str, heard: Heard | None, *, coach: Coach | None = None) -> Feedback:
         """-> (feedback, reference, highlighted answer, change, saved note, heard, graded card id).
 
         The attempt is a voice/upload answer, with its recording and delivery metrics, only while the answer is
         still (an edit of) the transcript; a new typed answer is saved as text."""
         question = self.question(qid)
         spoken = heard if heard is not None and is_edit_of(text, heard.result.text) else None
+        coach = coach or self.coach
         try:
-            graded = self.coach.submit(
+            graded = coach.submit(
                 question, text or "", mode=spoken.mode if spoken else "text",
                 spoken=spoken.result if spoken else None, audio=spoken.audio() if spoken else None,
             )  # fmt: skip

@@ -5,6 +5,7 @@ Plain functions and a small object, so tests call them without a browser. No gra
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 from .coach import Coach
@@ -12,7 +13,8 @@ from .errors import CoachError
 
 
 class Warmup:
-    """Loads the Whisper model in a background thread, so the page is usable at once; `status` says how it went."""
+    """Loads the Whisper model (then the offline grader's) in a background thread, so the page is usable at once;
+    `status` says how the speech model went."""
 
     def __init__(self, coach: Coach) -> None:
         self.status = "loading the speech model…"
@@ -27,6 +29,17 @@ class Warmup:
             self.status = f"ready: {coach.warm_up()}"
         except CoachError as exc:
             self.status = f"not available: {exc}"
+        warm_offline_grader(coach)
+
+
+def warm_offline_grader(coach: Coach) -> None:
+    """Load the offline grader's sentence model now (about 2 s), so the grade right after Stop is quick."""
+    if not coach.settings.grader_meaning:
+        return
+    from .grading.embed import default_embedder
+
+    with contextlib.suppress(CoachError):  # the first real grade says why
+        default_embedder()
 
 
 def settings_md(coach: Coach, speech_status: str) -> str:
