@@ -311,3 +311,17 @@ def test_transcription_reports_audio_seconds_done_and_time_left(client):
     audio = [(fraction, desc) for fraction, desc in shown if desc and re.search(r"\d+ of 6\d s of audio", desc)]
     assert audio and all(0 < fraction <= 1 for fraction, _ in audio), shown
     assert any(re.search(r"about \d+ (s|min) left|almost done", desc) for _, desc in audio), shown
+
+
+def test_settings_test_the_llm_button_runs_the_check(client):
+    """The Settings tab's "Test the LLM" (issue 15): with no LLM configured it says so and how to configure one."""
+    report = client.predict(api_name="/test_llm")
+    assert "no LLM is configured" in report and "the LLM cannot grade yet" in report
+
+
+def test_the_page_has_the_mock_interview_tab(app):
+    import urllib.request
+
+    with urllib.request.urlopen(app.url, timeout=10) as resp:
+        page = resp.read().decode()  # the page carries its layout (tab labels included) as JSON
+    assert '"Mock interview"' in page and '"il-mock-chooser"' in page

@@ -9,6 +9,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 from support.fakes import JOB_ANSWER, FailingGrader
+from support.postgres import BACKENDS, postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 from infralens_coach import export
 from infralens_coach.cli import main
@@ -32,6 +33,15 @@ TIMED_OUT = FailingGrader("the LLM timed out after 30 s")
 def home(tmp_path, monkeypatch):
     monkeypatch.setenv("INFRALENS_HOME", str(tmp_path / "home"))
     return tmp_path / "home"
+
+
+@pytest.fixture(params=BACKENDS)
+def any_home(request, home, monkeypatch):
+    """The data directory, with the history in SQLite there or in a real PostgreSQL (INFRALENS_DATABASE_URL)."""
+    monkeypatch.delenv("INFRALENS_DATABASE_URL", raising=False)
+    if request.param == "postgresql":
+        monkeypatch.setenv("INFRALENS_DATABASE_URL", request.getfixturevalue("postgres_url"))
+    return home
 
 
 def run(*args, input=None, env=None):
@@ -64,7 +74,7 @@ def test_grade_saves_a_text_attempt_unless_told_not_to(home):
 
 
 @pytest.mark.slow
-def test_list_show_and_diff(home):
+def test_list_show_and_diff(any_home):
     run("grade", "7", "--text", FIRST)
     run("grade", "3", "--text", "MLOps is the practice; ML infrastructure is the platform underneath it.")
     run("grade", "7", "--text", SECOND)
@@ -93,7 +103,7 @@ def test_list_show_and_diff(home):
 
 
 @pytest.mark.slow
-def test_export_round_trips_as_json_and_csv(home, tmp_path):
+def test_export_round_trips_as_json_and_csv(any_home, tmp_path):
     run("grade", "7", "--text", FIRST)
     run("grade", "7", "--text", SECOND)
     with HistoryStore.open(Settings.from_env()) as store:
@@ -139,7 +149,7 @@ def test_an_ungraded_attempt_is_shown_as_such_and_regraded_from_the_cli(home):
     assert "[ weak  ]  7" in run("checklist").output
 
 
-def test_delete(home):
+def test_delete(any_home):
     run("grade", "7", "--text", FIRST)
     (attempt,) = listed()
     refused = run("history", "delete", attempt["id"])  # no terminal to ask on, and no --yes: never hang, never guess
@@ -149,6 +159,24 @@ def test_delete(home):
     assert listed() == [] and "No attempts yet" in run("history", "list").output
     again = run("history", "delete", attempt["id"], "-y")
     assert again.exit_code == 2 and "no attempt" in again.output
+
+
+def test_each_user_has_their_own_history_from_the_cli(any_home):
+    """INFRALENS_USER picks whose history the CLI reads and writes; unset, the single user's (no accounts)."""
+    assert run("grade", "7", "--text", FIRST, env={"INFRALENS_USER": "alice"}).exit_code == 0
+    assert run("grade", "3", "--text", "MLOps is the practice.", env={"INFRALENS_USER": "bob"}).exit_code == 0
+    alice = json.loads(run("history", "list", "--json", env={"INFRALENS_USER": "alice"}).output)
+    bob = json.loads(run("history", "list", "--json", env={"INFRALENS_USER": "bob"}).output)
+    assert [(a["card"], a["user"]) for a in alice] == [(7, "alice")] and [(a["card"], a["user"]) for a in bob] == [
+        (3, "bob")
+    ]
+    assert listed() == []  # the single user's history holds neither
+    as_bob = run("history", "show", alice[0]["id"], env={"INFRALENS_USER": "bob"})
+    assert as_bob.exit_code == 2 and "no attempt" in as_bob.output
+    exported = json.loads(run("history", "export", env={"INFRALENS_USER": "bob"}).output)
+    assert [a["id"] for a in exported] == [bob[0]["id"]]
+    nxt = json.loads(run("next", "--json", env={"INFRALENS_USER": "bob"}).output)
+    assert {r["card"] for r in nxt if r["practised"]} == {3}
 
 
 @pytest.mark.slow
@@ -276,6 +304,7 @@ def full_grade(bank):
         flags=("injection:role-tag", "disagree:tradeoffs"), review=("tradeoffs",), dropped_quotes=2,
         prompt_tokens=1234, samples=(SampleStats("mechanism", (2, 3, 3), 2.67, 1),
                                      SampleStats("tradeoffs", (1, 1, 4), 2.0, 3)), cached=True,
+        structured_output="json_schema",
     )  # fmt: skip
     for f in dataclasses.fields(Grade):  # a field added later must be added here too, or this fails
         assert getattr(grade, f.name) not in (None, (), 0, False, ""), f"set {f.name} in full_grade"

@@ -90,6 +90,7 @@ class Attempt:
     grade_s: float | None = None
     graded_utc: str | None = None
     app_version: str = __version__
+    user: str = ""  # whose attempt: the login name with authentication on, "" for the single user (no accounts)
 
     @property
     def graded(self) -> bool:

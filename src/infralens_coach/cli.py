@@ -363,6 +363,9 @@ main.add_command(eval_command)
 from .cli_llm import llm_group  # noqa: E402
 
 main.add_command(llm_group)
+from .cli_mock import mock_command  # noqa: E402
+
+main.add_command(mock_command)
 
 
 if __name__ == "__main__":

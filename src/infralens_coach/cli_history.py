@@ -1,4 +1,4 @@
-"""The history commands: `history list|show|diff|export|delete|regrade`, `next` and `checklist`.
+"""The history commands: `history list|show|diff|export|delete|regrade|sessions|session`, `next`, `checklist`.
 
 Registered onto the main group by cli.py; thin like it: open the store to read it, call progress, print.
 A regrade goes through the Coach (coach.py), like every grade.
@@ -241,14 +241,73 @@ def regrade(ctx: click.Context, attempt_id: str, grader_mode: str, model: str | 
         click.echo(f"\nRegraded attempt {regraded.attempt.id}.")
 
 
+@history.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (a list of sessions).")
+@click.pass_context
+def sessions(ctx: click.Context, as_json: bool) -> None:
+    """List mock-interview sessions, oldest first (an unfinished one is incomplete, never failed)."""
+    from .mock import session_of
+    from .mock_report import session_report
+
+    with _store(ctx) as store:
+        kept = store.list_sessions()
+    reports = [session_report(session_of(k), _bank(ctx)) for k in kept]
+    if as_json:
+        rows = [{"id": k.id, "state": k.state, "style": k.style, "created_utc": k.created_utc,
+                 "updated_utc": k.updated_utc, "overall": r.overall, "cards": [c.card for c in r.cards],
+                 "answered": sum(c.answered for c in r.cards)} for k, r in zip(kept, reports, strict=True)]  # fmt: skip
+        _emit_json(rows)
+        return
+    if not kept:
+        click.echo("No mock interviews yet: start one with `infralens-coach mock --checklist --record`.")
+        return
+    click.echo(f"{'ID':<26}  {'WHEN (UTC)':<16}  {'STYLE':<9}  {'STATE':<10}  SCORE  CARDS")
+    for k, r in zip(kept, reports, strict=True):
+        state = "complete" if k.state == "complete" else "incomplete"
+        score = f"{r.overall:>5}" if r.overall is not None else "    -"
+        answered = sum(c.answered for c in r.cards)
+        click.echo(f"{k.id}  {_when(k.created_utc)}  {k.style:<9}  {state:<10}  {score}  "
+                   f"{','.join(str(c.card) for c in r.cards)} ({answered} answered)")  # fmt: skip
+
+
+@history.command("session")
+@click.argument("session_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the session and its report as JSON.")
+@click.option("--out", type=click.Path(path_type=Path), help="Write the report (Markdown) to FILE.")
+@click.pass_context
+def session_show(ctx: click.Context, session_id: str, as_json: bool, out: Path | None) -> None:
+    """Show a mock interview's report (ID or a unique prefix of it); --out exports it as Markdown."""
+    from .errors import HistoryError
+    from .mock import session_of
+    from .mock_report import report_markdown, session_report
+
+    with _store(ctx) as store:
+        kept = store.get_session(session_id)
+    report = session_report(session_of(kept), _bank(ctx))
+    if as_json:
+        _emit_json({"session": kept.data, "attempt_ids": [a for _, a in kept.attempt_ids], "report": report.to_json()})
+        return
+    text = report_markdown(report)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise HistoryError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    click.echo(f"wrote {out}", err=True)
+
+
 @click.command("next", help="Suggest the card to practise next.\n\n\b\n" + SCHEDULE_RULE)
 @click.option("--json", "as_json", is_flag=True, help="Print the ranked list as JSON.")
 @click.pass_context
 def next_card(ctx: click.Context, as_json: bool) -> None:
     from . import progress
+    from .mock import practice_marks
 
     with _store(ctx) as store:
-        ranked = progress.suggestions(_bank(ctx).questions, store.list(graded_only=True))
+        marks = practice_marks(store)  # cards a finished mock interview named to practise next: due now
+        ranked = progress.suggestions(_bank(ctx).questions, store.list(graded_only=True), marked=marks)
     if as_json:
         _emit_json([s.to_json() for s in ranked])
         return

@@ -35,6 +35,11 @@ def _paths(value: str | None) -> tuple[Path, ...]:
     return tuple(Path(p).expanduser() for p in value.split(os.pathsep) if p.strip())
 
 
+def _path(name: str) -> Path | None:
+    raw = os.environ.get(name, "").strip()
+    return Path(raw).expanduser() if raw else None
+
+
 def _float(name: str, default: float) -> float:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -65,6 +70,31 @@ def _band(name: str) -> tuple[float, float] | None:
     return float(match[1]), float(match[2])
 
 
+USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")  # also a directory name: audio/<user>/
+
+
+def check_user_name(name: str) -> str:
+    """A user name as the history keeps it ("" is the single user with no account); CoachError otherwise."""
+    if name and not USER_NAME.fullmatch(name):
+        raise CoachError(
+            f"{name!r} is not a usable user name: up to 64 letters, digits, '.', '_', '@' or '-', starting with "
+            "a letter or digit (it names the user's recordings folder)"
+        )
+    return name
+
+
+def _database_url(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    if not raw.startswith(("postgresql://", "postgres://")):
+        scheme = raw.partition("://")[0] if "://" in raw else raw[:20]
+        raise CoachError(
+            f"INFRALENS_DATABASE_URL must be a postgresql:// URL (got {scheme!r}); unset it to keep the history "
+            "in the SQLite file in the data directory"
+        )
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     question_dirs: tuple[Path, ...] = ()
@@ -75,6 +105,14 @@ class Settings:
     whisper_beam_size: int = 5
     whisper_threads: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
     max_audio_s: float = 600.0
+    # Speech to text on a serving engine (transcribe/remote.py): an OpenAI-compatible /v1/audio/transcriptions
+    stt_api_base: str | None = None  # INFRALENS_STT_API_BASE, e.g. http://stt:8000/v1 (speaches, vLLM, OpenAI)
+    stt_model: str = "whisper-1"  # INFRALENS_STT_MODEL: the served model's name, or a litellm model string
+    stt_timeout_s: float = 120.0  # INFRALENS_STT_TIMEOUT_S: the read timeout for one recording
+    stt_connect_timeout_s: float = 5.0  # INFRALENS_STT_CONNECT_TIMEOUT_S: a server that is down fails this fast
+    stt_fallback: bool = True  # INFRALENS_STT_FALLBACK=0: report the server's failure instead of transcribing here
+    # Web app concurrency: events of one kind (transcribe, grade, ...) running at once (INFRALENS_CONCURRENCY)
+    concurrency: int = 4
     # Grading
     llm_model: str | None = None
     llm_api_base: str | None = None
@@ -91,10 +129,15 @@ class Settings:
     target_wpm: tuple[float, float] | None = None
     # History
     keep_audio: bool = True  # copy recordings into the data dir (INFRALENS_KEEP_AUDIO=0 to opt out)
+    # INFRALENS_DATABASE_URL=postgresql://...: the history in PostgreSQL (shared by app replicas); None: SQLite
+    database_url: str | None = field(default=None, repr=False)  # may hold a password
+    recordings_dir: Path | None = None  # INFRALENS_RECORDINGS_DIR; None: <data dir>/audio
+    user: str = ""  # INFRALENS_USER: whose history the CLI reads and writes ("": the single user, no accounts)
     # Web app (checked when it starts: ui_server.server_options)
     host: str = "127.0.0.1"
     port: int = 7860
-    auth: str | None = field(default=None, repr=False)  # "user:password"; kept out of repr
+    auth: str | None = field(default=None, repr=False)  # "user:password[,user2:password2...]"; kept out of repr
+    auth_file: Path | None = None  # INFRALENS_AUTH_FILE: one user:password a line (see ui_server.parse_users)
     allow_open: bool = False  # INFRALENS_ALLOW_OPEN=1: serve a non-loopback address without a password
 
     @classmethod
@@ -103,11 +146,19 @@ class Settings:
         return cls(
             question_dirs=_paths(env("INFRALENS_QUESTIONS")),
             data_dir=user_dir(),
-            whisper_engine=env("INFRALENS_WHISPER_ENGINE") or "faster-whisper",
+            # A speech server, when set, is the engine (the local one is its fallback) unless an engine is named.
+            whisper_engine=env("INFRALENS_WHISPER_ENGINE")
+            or ("remote" if env("INFRALENS_STT_API_BASE") else "faster-whisper"),
             whisper_model=env("INFRALENS_WHISPER_MODEL") or None,
             whisper_beam_size=_int("INFRALENS_WHISPER_BEAM", 5),
             whisper_threads=_int("INFRALENS_WHISPER_THREADS", min(2, os.cpu_count() or 1)),
             max_audio_s=_float("INFRALENS_MAX_AUDIO_S", 600.0),
+            stt_api_base=env("INFRALENS_STT_API_BASE") or None,
+            stt_model=env("INFRALENS_STT_MODEL") or "whisper-1",
+            stt_timeout_s=_float("INFRALENS_STT_TIMEOUT_S", 120.0),
+            stt_connect_timeout_s=_float("INFRALENS_STT_CONNECT_TIMEOUT_S", 5.0),
+            stt_fallback=_flag("INFRALENS_STT_FALLBACK", True),
+            concurrency=_int("INFRALENS_CONCURRENCY", 4),
             llm_model=env("INFRALENS_LLM_MODEL") or None,
             llm_api_base=env("INFRALENS_LLM_API_BASE") or None,
             llm_timeout_s=_float("INFRALENS_LLM_TIMEOUT_S", 30.0),
@@ -119,8 +170,12 @@ class Settings:
             target_wpm=_band("INFRALENS_TARGET_WPM"),
             grader_meaning=_flag("INFRALENS_GRADER_MEANING", True),
             keep_audio=_flag("INFRALENS_KEEP_AUDIO", True),
+            database_url=_database_url(env("INFRALENS_DATABASE_URL")),
+            recordings_dir=_path("INFRALENS_RECORDINGS_DIR"),
+            user=check_user_name((env("INFRALENS_USER") or "").strip()),
             host=(env("INFRALENS_HOST") or "127.0.0.1").strip(),
             port=_int("INFRALENS_PORT", 7860),
             auth=env("INFRALENS_AUTH") or None,
+            auth_file=_path("INFRALENS_AUTH_FILE"),
             allow_open=_flag("INFRALENS_ALLOW_OPEN", False),
         )

@@ -39,6 +39,7 @@ GROUPS: dict[str, str] = {
     "design-a-tradeoff": "Weigh options and say when each one wins",
 }
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+MIN_FOLLOW_UPS, MAX_FOLLOW_UPS = 2, 4  # authored follow-up probes per dimension
 
 
 class _Strict(BaseModel):
@@ -106,6 +107,8 @@ class Question(_Strict):
     weights: dict[str, float] = Field(default_factory=dict)
     points: dict[str, tuple[Point, ...]] = Field(default_factory=dict)
     misconceptions: tuple[Misconception, ...] = ()
+    # Probes a mock interviewer asks after an answer, per dimension (2-4 each; required on the built-in cards).
+    follow_ups: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     # Set by the loader, not by the file.
     path: str = ""
 
@@ -141,6 +144,29 @@ class Question(_Strict):
                 raise ValueError(f"unknown dimension {dim!r}; expected one of {', '.join(DIMENSIONS)}")
             if not points:
                 raise ValueError(f"dimension {dim!r} has no points")
+        return value
+
+    @field_validator("follow_ups")
+    @classmethod
+    def _follow_ups_valid(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        if not value:
+            return value  # optional on a pack card
+        seen: set[str] = set()
+        for dim, probes in value.items():
+            if dim not in DIMENSIONS:
+                raise ValueError(f"unknown dimension {dim!r}; expected one of {', '.join(DIMENSIONS)}")
+            if not MIN_FOLLOW_UPS <= len(probes) <= MAX_FOLLOW_UPS:
+                raise ValueError(f"{dim} has {len(probes)} follow-up(s); give {MIN_FOLLOW_UPS} to {MAX_FOLLOW_UPS}")
+            for probe in probes:
+                key = " ".join(str(probe).lower().split())
+                if not key:
+                    raise ValueError(f"{dim}: empty follow-up")
+                if key in seen:
+                    raise ValueError(f"{dim}: duplicate follow-up {probe!r}")
+                seen.add(key)
+        missing = [d for d in DIMENSIONS if d not in value]
+        if missing:
+            raise ValueError(f"no follow-ups for: {', '.join(missing)} (give all five dimensions, or none)")
         return value
 
     @model_validator(mode="after")
@@ -194,7 +220,8 @@ class Question(_Strict):
     def version(self, rubric: Rubric) -> str:
         """A short hash of this card and the rubric: grades are comparable only within one version."""
         # "derived" was a stored field once: kept in the payload so the cards' versions do not change.
-        card = {**self.model_dump(mode="json", exclude={"path"}), "derived": self.derived}
+        # Follow-ups are left out: they do not change how an answer to the card is graded.
+        card = {**self.model_dump(mode="json", exclude={"path", "follow_ups"}), "derived": self.derived}
         payload = json.dumps([card, rubric.model_dump(mode="json")], sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
@@ -291,7 +318,8 @@ def load_rubric(path: Path | None = None) -> Rubric:
         raise ContentError(_describe(path, exc)) from exc
 
 
-def load_question(path: Path) -> Question:
+def load_question(path: Path, *, require_follow_ups: bool = False) -> Question:
+    """One card file; `require_follow_ups` (the built-in bank) makes the follow-up probes mandatory."""
     data = _read_yaml(path)
     if not isinstance(data, dict):
         raise ContentError(f"{path}: (file): expected a mapping of question fields, got {type(data).__name__}")
@@ -299,9 +327,12 @@ def load_question(path: Path) -> Question:
         if reserved in data:
             raise ContentError(f"{path}: {reserved}: unknown field")
     try:
-        return Question.model_validate({**data, "path": str(path)})
+        question = Question.model_validate({**data, "path": str(path)})
     except ValidationError as exc:
         raise ContentError(_describe(path, exc)) from exc
+    if require_follow_ups and not question.follow_ups:
+        raise ContentError(f"{path}: follow_ups: required on a built-in card (2-4 probes for each of five dimensions)")
+    return question
 
 
 @dataclass(frozen=True)
@@ -319,7 +350,7 @@ class QuestionBank:
         questions: list[Question] = []
         for directory in dirs:
             try:
-                questions.extend(_load_dir(directory, problems))
+                questions.extend(_load_dir(directory, problems, seed=include_builtin and directory == dirs[0]))
             except ContentError as exc:
                 problems.append(str(exc))
         problems.extend(_duplicates(questions))
@@ -347,7 +378,7 @@ class QuestionBank:
         return tuple(q for q in self.questions if q.group == group)
 
 
-def _load_dir(directory: Path, problems: list[str]) -> Iterable[Question]:
+def _load_dir(directory: Path, problems: list[str], *, seed: bool = False) -> Iterable[Question]:
     if not directory.is_dir():
         raise ContentError(f"{directory}: not a directory of question files")
     files = sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml"))
@@ -355,7 +386,7 @@ def _load_dir(directory: Path, problems: list[str]) -> Iterable[Question]:
         raise ContentError(f"{directory}: no .yaml question files in this directory")
     for path in files:
         try:
-            yield load_question(path)
+            yield load_question(path, require_follow_ups=seed)
         except ContentError as exc:
             problems.append(str(exc))
 

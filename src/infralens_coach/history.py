@@ -1,5 +1,5 @@
-"""Every attempt kept: a SQLite history in the data directory, safe under concurrent writers. Storage only:
-grading and the failure policy live in the Coach (coach.py), which builds the attempts this module keeps.
+"""Every attempt kept: a SQLite history in the data directory (or PostgreSQL), safe under concurrent writers.
+Storage only: grading and the failure policy live in the Coach (coach.py), which builds the attempts kept here.
 
     with HistoryStore.open(settings) as store:         # settings.data_dir/history.db, migrated on open
         attempt = store.save(new_attempt(question, rubric, text, grade=grade.to_json()))
@@ -11,12 +11,18 @@ grading and the failure policy live in the Coach (coach.py), which builds the at
 - A save is one transaction (WAL, synchronous=FULL): after `save()` returns, the attempt survives a kill -9.
 - An `ungraded` attempt carries the reason (a grader failure never becomes a fake score); `update_grade` gives
   it a grade later. Audio is copied to <data dir>/audio/<id><ext> unless INFRALENS_KEEP_AUDIO=0.
+- PostgreSQL (INFRALENS_DATABASE_URL=postgresql://..., psycopg 3, imported only then) runs the same migrations:
+  the SQL is written once, for SQLite, and history_sql.py is the dialect layer (placeholders, column types,
+  BEGIN). Upserts use ON CONFLICT, which both accept. Recordings stay in a directory (INFRALENS_RECORDINGS_DIR).
+- Users: a store is one user's view (`store.for_user(name)`; "" is the single user with no accounts). Every
+  read and write is scoped to it, and recordings go to audio/<user>/<id><ext>; `audio_file` refuses any other.
 
 `python -m infralens_coach.history --schema-doc` prints docs/history.md, generated from the migrations.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import os
@@ -41,8 +47,9 @@ from .attempt import (  # noqa: F401  (re-exported: the history's public names)
     parse_utc,
     utc_text,
 )
-from .config import Settings
-from .errors import HistoryError
+from .config import Settings, check_user_name
+from .errors import CoachError, HistoryError
+from .history_sql import Db, Postgres, Row, redact, tables
 
 if TYPE_CHECKING:
     import numpy as np
@@ -52,19 +59,20 @@ KeptAudio = Union[str, "os.PathLike[str]", "np.ndarray"]
 
 BUSY_TIMEOUT_S = 15.0
 DB_NAME = "history.db"
+MIGRATION_LOCK = 7_201_517  # PostgreSQL advisory lock: one replica migrates at a time
 
 # ---------------------------------------------------------------- migrations (append-only)
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = []
+MIGRATIONS: list[Callable[[Db], None]] = []
 
 
-def migration(fn: Callable[[sqlite3.Connection], None]) -> Callable[[sqlite3.Connection], None]:
+def migration(fn: Callable[[Db], None]) -> Callable[[Db], None]:
     MIGRATIONS.append(fn)
     return fn
 
 
 @migration
-def m001_attempts(db: sqlite3.Connection) -> None:
+def m001_attempts(db: Db) -> None:
     """One row per attempt: the transcript (raw and edited), how it was heard, and its grade."""
     db.execute("""
 CREATE TABLE attempts (
@@ -101,7 +109,7 @@ CREATE TABLE attempts (
 
 
 @migration
-def m002_attempt_dimensions(db: sqlite3.Connection) -> None:
+def m002_attempt_dimensions(db: Db) -> None:
     """Per-dimension scores of graded attempts, one row each, for progress series; backfilled from grade_json."""
     db.execute("""
 CREATE TABLE attempt_dimensions (
@@ -111,6 +119,13 @@ CREATE TABLE attempt_dimensions (
     max_score INTEGER NOT NULL,  -- 4, or 0 when the card has nothing to assess on this dimension
     PRIMARY KEY (attempt_id, dimension)
 ) WITHOUT ROWID""")
+    if isinstance(db, Postgres):  # the same backfill in PostgreSQL's JSON functions
+        db.execute("""
+INSERT INTO attempt_dimensions (attempt_id, dimension, score, max_score)
+SELECT a.id, d.value ->> 'id', (d.value ->> 'score')::int, (d.value ->> 'max_score')::int
+FROM attempts AS a, jsonb_array_elements(a.grade_json::jsonb -> 'dimensions') AS d (value)
+WHERE a.state = 'graded'""")
+        return
     db.execute("""
 INSERT INTO attempt_dimensions (attempt_id, dimension, score, max_score)
 SELECT a.id, json_extract(d.value, '$.id'), json_extract(d.value, '$.score'), json_extract(d.value, '$.max_score')
@@ -118,15 +133,49 @@ FROM attempts AS a, json_each(a.grade_json, '$.dimensions') AS d
 WHERE a.state = 'graded'""")
 
 
-def migrate(db: sqlite3.Connection) -> list[str]:
+@migration
+def m003_sessions(db: Db) -> None:
+    """Mock-interview sessions: one row each (the whole session as JSON, saved after every step, so a closed tab
+    resumes it), and the attempts it graded linked in order. An in_progress session is incomplete, never failed."""
+    db.execute("""
+CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,  -- ULID, like an attempt id
+    created_utc TEXT NOT NULL,  -- when the session started
+    updated_utc TEXT NOT NULL,  -- when its last step was saved
+    style TEXT NOT NULL CHECK (style IN ('practice', 'interview')),  -- feedback after each answer, or at the end
+    state TEXT NOT NULL CHECK (state IN ('in_progress', 'complete')),  -- in_progress: resumable (incomplete)
+    data_json TEXT NOT NULL,  -- JSON: cards, answers, probes, follow-up grades (mock.SessionData.to_json())
+    app_version TEXT NOT NULL  -- infralens-coach version that saved it last
+)""")
+    db.execute("""
+CREATE TABLE session_attempts (
+    session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    attempt_id TEXT NOT NULL REFERENCES attempts (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,  -- the card's place in the session, from 0
+    PRIMARY KEY (session_id, attempt_id)
+) WITHOUT ROWID""")
+
+
+@migration
+def m004_users(db: Db) -> None:
+    """Whose attempt or session: user_name is the login name with authentication on, '' for the single user of a
+    history without accounts (every earlier row). Every read is scoped to one user."""
+    for table in ("attempts", "sessions"):
+        db.execute(f"ALTER TABLE {table} ADD COLUMN user_name TEXT NOT NULL DEFAULT ''")
+    db.execute("CREATE INDEX attempts_by_user ON attempts (user_name, card, id)")
+    db.execute("CREATE INDEX sessions_by_user ON sessions (user_name, id)")
+
+
+def migrate(db: Db) -> list[str]:
     """Apply the pending migrations in one write transaction; returns the names applied."""
-    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if "_migrations" in tables:
+    if "_migrations" in tables(db):
         done = {r[0] for r in db.execute("SELECT name FROM _migrations")}
         if all(m.__name__ in done for m in MIGRATIONS):
             return []
     applied = []
     with _write(db):
+        if isinstance(db, Postgres):  # BEGIN IMMEDIATE's part: replicas starting at once migrate one by one
+            db.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
         db.execute("""
 CREATE TABLE IF NOT EXISTS _migrations (
     name TEXT PRIMARY KEY,  -- migration function name, e.g. m001_attempts
@@ -144,10 +193,10 @@ CREATE TABLE IF NOT EXISTS _migrations (
 class _write:
     """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error (the connection is in autocommit mode)."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: Db) -> None:
         self.db = db
 
-    def __enter__(self) -> sqlite3.Connection:
+    def __enter__(self) -> Db:
         self.db.execute("BEGIN IMMEDIATE")
         return self.db
 
@@ -170,7 +219,7 @@ _COLUMNS = (
     "id", "created_utc", "card", "question_id", "question_version", "mode", "state", "ungraded_reason",
     "transcript_raw", "transcript", "segments_json", "duration_s", "speech_s", "engine", "model", "audio_path",
     "audio_source", "metrics_json", "grade_json", "overall", "decided_by", "fallback_reason", "transcribe_s",
-    "grade_s", "graded_utc", "app_version",
+    "grade_s", "graded_utc", "app_version", "user_name",
 )  # fmt: skip
 _JSON = {"segments_json": "segments", "metrics_json": "metrics", "grade_json": "grade"}
 
@@ -178,14 +227,16 @@ _JSON = {"segments_json": "segments", "metrics_json": "metrics", "grade_json": "
 def _row(attempt: Attempt) -> tuple[Any, ...]:
     data = attempt.to_dict()
     data.update(overall=attempt.overall, decided_by=attempt.decided_by, fallback_reason=attempt.fallback_reason)
+    data["user_name"] = data.pop("user")
     for column, key in _JSON.items():
         value = data.pop(key)
         data[column] = None if value is None else json.dumps(value, ensure_ascii=False)
     return tuple(data[c] for c in _COLUMNS)
 
 
-def _attempt(row: sqlite3.Row) -> Attempt:
+def _attempt(row: sqlite3.Row | Row) -> Attempt:
     data = {k: row[k] for k in row.keys() if k not in ("overall", "decided_by", "fallback_reason")}  # noqa: SIM118 (a Row iterates values)
+    data["user"] = data.pop("user_name")
     for column, key in _JSON.items():
         value = data.pop(column)
         data[key] = None if value is None else json.loads(value)
@@ -213,44 +264,121 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-class HistoryStore:
-    """Attempts in one SQLite file. Thread-safe; open one per process (or per thread) as you like."""
+@dataclasses.dataclass(frozen=True)
+class KeptSession:
+    """A mock-interview session as the history keeps it (m003_sessions)."""
 
-    def __init__(self, path: Path | str, *, keep_audio: bool = True) -> None:
-        self.path = Path(path)
-        self.data_dir = self.path.parent
+    id: str
+    created_utc: str
+    updated_utc: str
+    style: str  # practice | interview
+    state: str  # in_progress | complete
+    data: dict[str, Any]  # mock.SessionData.to_json()
+    attempt_ids: tuple[tuple[int, str], ...] = ()  # (position, attempt id) of the attempts it graded
+    app_version: str = ""
+
+
+def _user(name: str) -> str:
+    try:
+        return check_user_name(name)
+    except CoachError as exc:
+        raise HistoryError(str(exc)) from None
+
+
+class HistoryStore:
+    """Attempts in one SQLite file or PostgreSQL database, as one user sees them. Thread-safe; open one per process
+    (or per thread) as you like; `for_user` views share their store's connection."""
+
+    def __init__(
+        self,
+        location: Path | str,
+        *,
+        keep_audio: bool = True,
+        data_dir: Path | None = None,
+        recordings_dir: Path | None = None,
+        user: str = "",
+    ) -> None:
+        """`location`: a SQLite file, or a postgresql:// URL (then `data_dir` holds the recordings)."""
+        self.user = _user(user)
         self.keep_audio = keep_audio
         self._lock = threading.RLock()
+        self._owner = True  # closes the connection (a for_user view does not)
+        self.path: Path | str
+        self.db: Db
+        if str(location).startswith(("postgresql://", "postgres://")):
+            if data_dir is None:
+                raise HistoryError("a PostgreSQL history needs a data directory for its recordings")
+            self.dialect, self.path, self.data_dir = "postgresql", redact(str(location)), data_dir
+            self.db = self._open_postgres(str(location))
+        else:
+            self.dialect, self.path = "sqlite", Path(location)
+            self.data_dir = data_dir or self.path.parent
+            self.db = self._open_sqlite(self.path)
+        self._errors = self.db.errors if isinstance(self.db, Postgres) else (sqlite3.Error,)
+        self.audio_root = recordings_dir or self.data_dir / "audio"
+
+    def _open_sqlite(self, path: Path) -> sqlite3.Connection:
         try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
-            raise HistoryError(f"cannot open the history at {self.path}: {exc}") from exc
-        self.db.row_factory = sqlite3.Row
+            raise HistoryError(f"cannot open the history at {path}: {exc}") from exc
+        db.row_factory = sqlite3.Row
         try:
-            self.db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            self._wal()
-            self.db.execute("PRAGMA synchronous = FULL")
-            self.db.execute("PRAGMA foreign_keys = ON")
-            migrate(self.db)
+            db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            self._wal(db)
+            db.execute("PRAGMA synchronous = FULL")
+            db.execute("PRAGMA foreign_keys = ON")
+            migrate(db)
         except sqlite3.DatabaseError as exc:
-            self.db.close()
+            db.close()
             if "locked" in str(exc):
-                raise HistoryError(f"the history at {self.path} stayed locked by another process: {exc}") from exc
+                raise HistoryError(f"the history at {path} stayed locked by another process: {exc}") from exc
+            raise HistoryError(f"{path} is not a usable history database: {exc}") from exc
+        return db
+
+    def _open_postgres(self, url: str) -> Postgres:
+        try:
+            import psycopg
+        except ImportError:
+            raise HistoryError(
+                "INFRALENS_DATABASE_URL names a PostgreSQL history, but psycopg is not installed: "
+                "pip install 'infralens-coach[postgres]'"
+            ) from None
+        try:
+            db = Postgres(url)
+        except psycopg.Error as exc:
+            raise HistoryError(f"cannot open the history at {self.path}: {redact(str(exc)).strip()}") from None
+        try:
+            migrate(db)
+        except psycopg.Error as exc:
+            db.close()
             raise HistoryError(f"{self.path} is not a usable history database: {exc}") from exc
+        return db
 
     @classmethod
     def open(cls, settings: Settings) -> HistoryStore:
-        """The history in the settings' data directory (INFRALENS_HOME or the platform's app data dir)."""
-        return cls(settings.data_dir / DB_NAME, keep_audio=settings.keep_audio)
+        """The history the settings name: PostgreSQL at settings.database_url, else history.db in the data directory
+        (INFRALENS_HOME or the platform's app data dir); as settings.user sees it."""
+        return cls(
+            settings.database_url or settings.data_dir / DB_NAME, keep_audio=settings.keep_audio,
+            data_dir=settings.data_dir, recordings_dir=settings.recordings_dir, user=settings.user,
+        )  # fmt: skip
 
-    def _wal(self) -> None:
+    def for_user(self, user: str) -> HistoryStore:
+        """The same history as `user` sees it: their attempts, sessions and recordings only (no new connection)."""
+        view = copy.copy(self)
+        view.user, view._owner = _user(user), False
+        return view
+
+    @staticmethod
+    def _wal(db: sqlite3.Connection) -> None:
         # Switching to WAL needs a moment alone with the file; a busy reply here ignores the busy
         # timeout, so wait for it (bounded) when many processes open a new database at once.
         deadline = time.monotonic() + BUSY_TIMEOUT_S
         while True:
             try:
-                if self.db.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal":
+                if db.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal":
                     return
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
@@ -258,7 +386,8 @@ class HistoryStore:
             time.sleep(0.02)
 
     def close(self) -> None:
-        self.db.close()
+        if self._owner:
+            self.db.close()
 
     def __enter__(self) -> HistoryStore:
         return self
@@ -272,6 +401,7 @@ class HistoryStore:
         """Insert atomically. `audio` (a file path, or 16 kHz mono float samples from the microphone) is
         first copied into the data dir, unless keep_audio is off; a path that already is one of the history's
         copies (the web app grading the same recording again) is shared, not copied again."""
+        attempt = dataclasses.replace(attempt, user=self.user)
         copied = None
         shared = self._kept_copy(audio) if self.keep_audio else None
         if shared is not None:  # the same recording graded again: its attempts share one copy
@@ -280,7 +410,7 @@ class HistoryStore:
             )
         elif audio is not None and self.keep_audio:
             copied = self._keep_audio(audio, attempt.id)
-            attempt = dataclasses.replace(attempt, audio_path=copied.relative_to(self.data_dir).as_posix())
+            attempt = dataclasses.replace(attempt, audio_path=self._key(copied))
         if isinstance(audio, (str, os.PathLike)) and attempt.audio_source is None:
             attempt = dataclasses.replace(attempt, audio_source=Path(audio).name)
         try:
@@ -290,7 +420,7 @@ class HistoryStore:
                     _row(attempt),
                 )
                 self._insert_dimensions(attempt)
-        except sqlite3.Error as exc:
+        except self._errors as exc:
             if copied is not None:
                 copied.unlink(missing_ok=True)
             raise HistoryError(f"could not save the attempt to {self.path}: {exc}") from exc
@@ -307,20 +437,29 @@ class HistoryStore:
         """`audio` as a path relative to the data dir when it already is one of this history's copies."""
         if not isinstance(audio, (str, os.PathLike)):
             return None
-        path, kept_dir = Path(audio).resolve(), (self.data_dir / "audio").resolve()
-        return f"audio/{path.name}" if path.parent == kept_dir and path.is_file() else None
+        path, kept_dir = Path(audio).resolve(), self._audio_dir().resolve()
+        return self._key(self._audio_dir() / path.name) if path.parent == kept_dir and path.is_file() else None
+
+    def _audio_dir(self) -> Path:
+        """This user's recordings: audio/ for the single user (as before users), audio/<user>/ for a named one."""
+        return self.audio_root / self.user if self.user else self.audio_root
+
+    def _key(self, path: Path) -> str:
+        """The audio_path column: "audio/" + the path under the recordings root (INFRALENS_RECORDINGS_DIR)."""
+        return "audio/" + path.relative_to(self.audio_root).as_posix()
 
     def _source_of(self, audio_path: str) -> str | None:
         rows = self._query(
-            "SELECT audio_source FROM attempts WHERE audio_path = ? AND audio_source IS NOT NULL ORDER BY id LIMIT 1",
-            (audio_path,),
+            "SELECT audio_source FROM attempts WHERE user_name = ? AND audio_path = ? AND audio_source IS NOT NULL "
+            "ORDER BY id LIMIT 1",
+            (self.user, audio_path),
         )
         return str(rows[0][0]) if rows else None
 
     def _keep_audio(self, audio: KeptAudio, attempt_id: str) -> Path:
         """Copy (or, for samples, write as WAV) into audio/<id><ext>: whole and on disk before its row exists."""
         suffix = Path(audio).suffix.lower() if isinstance(audio, (str, os.PathLike)) else ".wav"
-        target = self.data_dir / "audio" / f"{attempt_id}{suffix}"
+        target = self._audio_dir() / f"{attempt_id}{suffix}"
         partial = target.with_name(target.name + ".partial")
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -362,8 +501,8 @@ class HistoryStore:
                    "fallback_reason", "grade_s", "graded_utc")  # fmt: skip
         with self._lock, _write(self.db) as db:
             db.execute(
-                f"UPDATE attempts SET {', '.join(f'{c} = ?' for c in changed)} WHERE id = ?",
-                [row[c] for c in changed] + [updated.id],
+                f"UPDATE attempts SET {', '.join(f'{c} = ?' for c in changed)} WHERE id = ? AND user_name = ?",
+                [row[c] for c in changed] + [updated.id, self.user],
             )
             self._insert_dimensions(updated)
         return updated
@@ -372,19 +511,20 @@ class HistoryStore:
         attempt = self.get(attempt_id)
         with self._lock, _write(self.db) as db:
             db.execute("DELETE FROM attempt_dimensions WHERE attempt_id = ?", (attempt.id,))
-            db.execute("DELETE FROM attempts WHERE id = ?", (attempt.id,))
+            db.execute("DELETE FROM attempts WHERE id = ? AND user_name = ?", (attempt.id, self.user))
         shared = attempt.audio_path and self._query(
-            "SELECT 1 FROM attempts WHERE audio_path = ? LIMIT 1", (attempt.audio_path,)
+            "SELECT 1 FROM attempts WHERE user_name = ? AND audio_path = ? LIMIT 1", (self.user, attempt.audio_path)
         )
-        if attempt.audio_path and not shared:  # the last attempt using this recording takes its copy with it
-            (self.data_dir / attempt.audio_path).unlink(missing_ok=True)
+        kept = self.audio_file(attempt)
+        if kept is not None and not shared:  # the last attempt using this recording takes its copy with it
+            kept.unlink(missing_ok=True)
         return attempt
 
     # -- reading
 
-    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         with self._lock:
-            return self.db.execute(sql, params).fetchall()
+            return list(self.db.execute(sql, params).fetchall())
 
     def get(self, ref: str) -> Attempt:
         """An attempt by id, or by a unique start or end of it (at least 4 characters, any case)."""
@@ -392,8 +532,9 @@ class HistoryStore:
         if len(ref) < 4 or any(ch not in ID_ALPHABET for ch in ref):
             raise HistoryError(f"{ref!r} is not an attempt id (see `infralens-coach history list`)")
         rows = self._query(
-            "SELECT * FROM attempts WHERE id = ? OR id LIKE ? OR id LIKE ? ORDER BY id = ? DESC LIMIT 2",
-            (ref, ref + "%", "%" + ref, ref),
+            "SELECT * FROM attempts WHERE user_name = ? AND (id = ? OR id LIKE ? OR id LIKE ?) ORDER BY id = ? DESC "
+            "LIMIT 2",
+            (self.user, ref, ref + "%", "%" + ref, ref),
         )
         if not rows:
             raise HistoryError(f"no attempt {ref!r} in the history (see `infralens-coach history list`)")
@@ -403,27 +544,89 @@ class HistoryStore:
 
     def list(self, card: int | None = None, *, graded_only: bool = False) -> list[Attempt]:
         """Attempts, oldest first."""
-        where: list[str] = []
-        params: list[Any] = []
+        where: list[str] = ["user_name = ?"]
+        params: list[Any] = [self.user]
         if card is not None:
             where.append("card = ?")
             params.append(card)
         if graded_only:
             where.append("state = 'graded'")
-        clause = f" WHERE {' AND '.join(where)}" if where else ""
-        return [_attempt(r) for r in self._query(f"SELECT * FROM attempts{clause} ORDER BY id", tuple(params))]
+        clause = " AND ".join(where)
+        return [_attempt(r) for r in self._query(f"SELECT * FROM attempts WHERE {clause} ORDER BY id", tuple(params))]
 
     def __iter__(self) -> Iterator[Attempt]:
         return iter(self.list())
 
     def count(self) -> int:
-        return int(self._query("SELECT count(*) FROM attempts")[0][0])
+        return int(self._query("SELECT count(*) FROM attempts WHERE user_name = ?", (self.user,))[0][0])
 
     def audio_file(self, attempt: Attempt) -> Path | None:
-        return self.data_dir / attempt.audio_path if attempt.audio_path else None
+        """Where the attempt's recording is kept; HistoryError when it is not this user's to play (another user's
+        attempt, or a row naming a file outside this user's folder)."""
+        if not attempt.audio_path:
+            return None
+        path = self.audio_root / attempt.audio_path.removeprefix("audio/")
+        if attempt.user != self.user or path.resolve().parent != self._audio_dir().resolve():
+            raise HistoryError(f"that recording is not {f'{self.user}' if self.user else 'this history'}'s to play")
+        return path
 
     def integrity_check(self) -> str:
+        if isinstance(self.db, Postgres):  # PostgreSQL checks its own pages; nothing like SQLite's pragma to ask
+            return "ok"
         return str(self._query("PRAGMA integrity_check")[0][0])
+
+    # -- mock-interview sessions (m003_sessions; the session's shape is mock.SessionData's business)
+
+    def save_session(self, session: KeptSession) -> None:
+        """Insert or replace a session and its attempt links, in one transaction."""
+        try:
+            with self._lock, _write(self.db) as db:
+                db.execute(
+                    "INSERT INTO sessions (id, created_utc, updated_utc, style, state, data_json, app_version, "
+                    "user_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET updated_utc = excluded.updated_utc, state = excluded.state, "
+                    "data_json = excluded.data_json, app_version = excluded.app_version "
+                    "WHERE sessions.user_name = excluded.user_name",  # never another user's session
+                    (session.id, session.created_utc, session.updated_utc, session.style, session.state,
+                     json.dumps(session.data, ensure_ascii=False), session.app_version, self.user),
+                )  # fmt: skip
+                db.execute("DELETE FROM session_attempts WHERE session_id = ?", (session.id,))
+                db.executemany(
+                    "INSERT INTO session_attempts VALUES (?, ?, ?)",
+                    [(session.id, aid, pos) for pos, aid in session.attempt_ids],
+                )
+        except self._errors as exc:
+            raise HistoryError(f"could not save session {session.id} to {self.path}: {exc}") from exc
+
+    def get_session(self, ref: str) -> KeptSession:
+        """A session by id or a unique start or end of it (at least 4 characters)."""
+        ref = ref.strip().upper()
+        if len(ref) < 4 or any(ch not in ID_ALPHABET for ch in ref):
+            raise HistoryError(f"{ref!r} is not a session id (see `infralens-coach history sessions`)")
+        rows = self._query(
+            "SELECT * FROM sessions WHERE user_name = ? AND (id = ? OR id LIKE ? OR id LIKE ?) ORDER BY id = ? DESC "
+            "LIMIT 2",
+            (self.user, ref, ref + "%", "%" + ref, ref),
+        )
+        if not rows:
+            raise HistoryError(f"no session {ref!r} in the history (see `infralens-coach history sessions`)")
+        if len(rows) > 1 and rows[0]["id"] != ref:
+            raise HistoryError(f"session id {ref!r} matches more than one session: give more characters")
+        return self._session(rows[0])
+
+    def list_sessions(self) -> tuple[KeptSession, ...]:
+        """Sessions, oldest first."""
+        rows = self._query("SELECT * FROM sessions WHERE user_name = ? ORDER BY id", (self.user,))
+        return tuple(self._session(r) for r in rows)
+
+    def _session(self, row: sqlite3.Row) -> KeptSession:
+        links = self._query(
+            "SELECT position, attempt_id FROM session_attempts WHERE session_id = ? ORDER BY position", (row["id"],)
+        )
+        return KeptSession(
+            row["id"], row["created_utc"], row["updated_utc"], row["style"], row["state"], json.loads(row["data_json"]),
+            tuple((int(r[0]), str(r[1])) for r in links), row["app_version"],
+        )  # fmt: skip
 
 
 # ---------------------------------------------------------------- docs/history.md, from the migrations
@@ -447,6 +650,12 @@ the platform's app data directory (`~/.local/share/infralens-coach` on Linux). R
   process killed mid-save leaves either the whole attempt or none of it.
 - **Migrations** are append-only: each `mNNN_...` function runs once, in order, when the database is
   opened, and is recorded in `_migrations`. A shipped migration is never edited.
+- **PostgreSQL**: with `INFRALENS_DATABASE_URL=postgresql://...` the same migrations build the same tables in
+  PostgreSQL (REAL becomes DOUBLE PRECISION; replicas starting at once migrate one at a time under an advisory
+  lock). Recordings stay in a directory: `INFRALENS_RECORDINGS_DIR`, else `audio/` in the data directory.
+- **Users**: `user_name` says whose each attempt and session is: the login name with authentication on, `''`
+  for the single user of a history without accounts. Every read is scoped to one user, and a named user's
+  recordings are kept in `audio/<user>/`.
 """
 
 

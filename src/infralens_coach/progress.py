@@ -6,7 +6,7 @@ attempts count: an ungraded attempt is kept in the history but is neither practi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -27,7 +27,9 @@ How `next` chooses (a Leitner-style spaced-repetition rule; only graded attempts
    attempt's weakest dimension: 1 day after a 0/4, 2 after a 1/4, 4 after a 2/4, 8 after a 3/4, 16 after 4/4.
 3. Cards are ranked by how overdue they are (days since the last attempt / interval), so a weak dimension
    and a long gap both raise a card; ties go to the weaker card, then the lower card number. When nothing is
-   due yet, the card due soonest is suggested."""
+   due yet, the card due soonest is suggested.
+4. A card a finished mock interview named as one of the three things to practise next is due from then on,
+   until it is practised again."""
 
 
 def graded(attempts: Iterable[Attempt]) -> list[Attempt]:
@@ -109,10 +111,15 @@ class Suggestion:
 
 
 def suggestions(
-    questions: Sequence[Question], attempts: Iterable[Attempt], now: datetime | None = None
+    questions: Sequence[Question],
+    attempts: Iterable[Attempt],
+    now: datetime | None = None,
+    marked: Mapping[int, str] | None = None,
 ) -> list[Suggestion]:
-    """Every card of the bank, best next practice first (SCHEDULE_RULE)."""
+    """Every card of the bank, best next practice first (SCHEDULE_RULE). `marked`: card -> when a mock interview
+    named it one of the three things to practise next (mock.practice_marks); such a card is due now (rule 4)."""
     now = now or datetime.now(timezone.utc)
+    marked = marked or {}
     cards = by_card(attempts)
     fresh: list[Suggestion] = []
     practised: list[tuple[tuple[float, int, int], Suggestion]] = []  # (rank key, suggestion)
@@ -126,6 +133,8 @@ def suggestions(
         interval = 2**level
         days = max(0.0, (now - parse_utc(last.created_utc)) / timedelta(days=1))
         overdue = days / interval
+        if q.card in marked and marked[q.card] >= last.created_utc:  # named after its last attempt: due now
+            overdue = max(overdue, 1.0)
         suggestion = Suggestion(q.card, q.id, q.question, True, dim, level, last.created_utc, days, interval, overdue)
         practised.append(((-overdue, level, q.card), suggestion))
     practised.sort(key=lambda ranked: ranked[0])

@@ -20,8 +20,9 @@ from .config import Settings
 from .content import GROUPS
 from .ui_history import DATE_RANGES, EXPORT_FORMATS, HISTORY_COLUMNS, HistoryView
 from .ui_live import LIVE_CSS, STREAM_EVERY_S, LiveMic
+from .ui_mock import build_mock_tab
 from .ui_practice import DEFAULT_TARGET, TARGETS, Practice
-from .ui_server import configure_logging, server_options, start_notes
+from .ui_server import allowed_paths, configure_logging, server_options, start_notes
 from .ui_settings import SettingsView, Warmup
 
 MAX_UPLOAD = "50mb"
@@ -125,6 +126,7 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
                     highlighted = gr.HTML(elem_id="il-highlighted")
                 with gr.Column(scale=2):
                     reference = gr.HTML(elem_id="il-reference-panel")
+        build_mock_tab(coach, demo)
         with gr.Tab("History", id="history", elem_id="il-history-tab") as history_tab:
             with gr.Row():
                 card_filter = gr.Dropdown([("all cards", "all cards")] + choices, value="all cards", label="Card")
@@ -176,6 +178,10 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
         with gr.Tab("Settings", id="settings"):
             settings_box = gr.Markdown(elem_id="il-settings")
             gr.Button("Refresh").click(settings_view.markdown, None, settings_box, api_visibility="private")
+            llm_check_box = gr.Markdown(elem_id="il-llm-check")
+            gr.Button("Test the LLM", elem_id="il-test-llm").click(  # the same check as `llm check`
+                settings_view.test_llm, None, llm_check_box, api_name="test_llm"
+            )
 
         # ------------------------------------------------------------ practice events
         # A new card or target keeps the answer and the feedback (the note says whose feedback it is).
@@ -314,8 +320,8 @@ def launch(demo: gr.Blocks, settings: Settings | None = None) -> None:
         show_error=True,
         quiet=True,
         prevent_thread_lock=True,
-        allowed_paths=[str(settings.data_dir / "audio")],
-    )  # History plays recordings
+        allowed_paths=allowed_paths(settings),
+    )  # History plays recordings: their folder without accounts; with accounts, private copies (ui_history)
     for note in start_notes(options):
         print(note, flush=True)
     demo.block_thread()

@@ -1,10 +1,14 @@
 """The History tab's handlers: the filtered table, one attempt with its recording, export, delete, progress.
 
-Plain methods on one object, so tests call them directly as well as through the running app.
+Plain methods on one object, so tests call them directly as well as through the running app. Each takes the
+gr.Request Gradio passes and reads only the signed-in user's history (ui_users): with accounts on, another
+user's attempt is "no attempt", and a recording reaches the page as a private copy, never by a shared folder.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
@@ -22,6 +26,7 @@ from .errors import CoachError, HistoryError
 from .grading.base import Grade
 from .history import HistoryStore
 from .ui_practice import fail, metrics_md
+from .ui_users import Users
 
 HISTORY_COLUMNS = ["id", "when (UTC)", "card", "mode", "overall", "graded by", "state"]
 CARD_COLUMNS = ["card", "question", "group", "status", "graded attempts", "last overall"]
@@ -44,18 +49,28 @@ def attempt_label(a: Attempt) -> str:
 
 
 class HistoryView:
-    def __init__(self, coach: Coach) -> None:
+    def __init__(self, coach: Coach, users: Users | None = None) -> None:
         self.coach = coach
         self.bank = coach.bank
-        self.store = coach.store
+        self.users = users or Users(coach)
         self._export_dir: Path | None = None
 
-    def attempts(self, card: int | None = None) -> list[Attempt]:
-        return self.store.list(card) if self.store is not None else []
+    def _store(self, request: gr.Request | None) -> HistoryStore | None:
+        """The requesting user's history (None when history is off)."""
+        try:
+            return self.users.store(request)
+        except CoachError as exc:
+            raise fail(exc) from exc
 
-    def filtered(self, card_filter: str, group_filter: str, date_filter: str) -> list[Attempt]:
+    def attempts(self, card: int | None = None, request: gr.Request | None = None) -> list[Attempt]:
+        store = self._store(request)
+        return store.list(card) if store is not None else []
+
+    def filtered(
+        self, card_filter: str, group_filter: str, date_filter: str, request: gr.Request | None = None
+    ) -> list[Attempt]:
         """The attempts the filters select, newest first."""
-        rows = self.attempts()
+        rows = self.attempts(request=request)
         if card_filter and card_filter != "all cards":
             rows = [a for a in rows if a.question_id == card_filter]
         if group_filter and group_filter != "all groups":
@@ -67,9 +82,11 @@ class HistoryView:
             rows = [a for a in rows if a.created_utc >= since]
         return list(reversed(rows))
 
-    def table(self, card_filter: str, group_filter: str, date_filter: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    def table(
+        self, card_filter: str, group_filter: str, date_filter: str, request: gr.Request | None = None
+    ) -> tuple[pd.DataFrame, dict[str, Any]]:
         """-> (the table, the "Open an attempt" picker with one labelled choice per row)."""
-        rows = self.filtered(card_filter, group_filter, date_filter)
+        rows = self.filtered(card_filter, group_filter, date_filter, request)
         data = [
             [
                 a.id,
@@ -87,26 +104,30 @@ class HistoryView:
             gr.update(choices=[(attempt_label(a), a.id) for a in rows]),
         )
 
-    def _history(self) -> HistoryStore:
-        """The history, or the page's error when it is off."""
-        if self.store is None:
+    def _history(self, request: gr.Request | None = None) -> HistoryStore:
+        """The requesting user's history, or the page's error when it is off."""
+        store = self._store(request)
+        if store is None:
             raise fail(HistoryError("history is off: nothing is kept"))
-        return self.store
+        return store
 
-    def get(self, attempt_id: str) -> Attempt:
-        store = self._history()
+    def get(self, attempt_id: str, request: gr.Request | None = None) -> Attempt:
+        store = self._history(request)
         try:
             return store.get(attempt_id)
         except CoachError as exc:
             raise fail(exc) from exc
 
-    def open_attempt(self, attempt_id: str | None) -> AttemptPanes:
+    def open_attempt(self, attempt_id: str | None, request: gr.Request | None = None) -> AttemptPanes:
         """-> (header and transcript, recording, feedback, reference, delivery)."""
         if not attempt_id:
             return _EMPTY_ATTEMPT
-        attempt = self.get(attempt_id)
+        attempt = self.get(attempt_id, request)
         question = self.coach.question(attempt.question_id)
-        audio = self._history().audio_file(attempt)
+        try:
+            audio = self._playable(self._history(request), attempt)
+        except CoachError as exc:
+            raise fail(exc) from exc
         header = (
             f"**{attempt.created_utc[:19].replace('T', ' ')} UTC · card {attempt.card:02d} · {attempt.mode}**"
             f" — {question.question}\n\n**Transcript:**\n\n"
@@ -117,11 +138,27 @@ class HistoryView:
             feedback = f"<p>Ungraded: {render_html.esc(attempt.ungraded_reason)}</p>"
         return (
             header + render_html.esc(attempt.transcript),
-            str(audio) if audio and audio.exists() else None,
+            audio,
             feedback,
             render_html.reference_html(question),
             metrics_md(attempt.metrics or {}),
         )
+
+    def _playable(self, store: HistoryStore, attempt: Attempt) -> str | None:
+        """The recording for the page: the kept file itself for the single user (its folder is served), else a
+        private copy Gradio moves into its cache under an unguessable name (no account's folder is served)."""
+        kept = store.audio_file(attempt)  # HistoryError when it is not this user's
+        if kept is None or not kept.exists():
+            return None
+        if not store.user:
+            return str(kept)
+        copy = self._scratch() / f"{attempt.id}{kept.suffix}"
+        copy.unlink(missing_ok=True)
+        try:
+            os.link(kept, copy)  # same file system: no bytes copied
+        except OSError:
+            shutil.copyfile(kept, copy)
+        return str(copy)
 
     @staticmethod
     def open_row(evt: gr.SelectData, data: pd.DataFrame | dict[str, Any]) -> str | None:
@@ -134,19 +171,22 @@ class HistoryView:
 
     # ------------------------------------------------------------ export and delete
 
-    def export_file(self, card_filter: str, group_filter: str, date_filter: str, fmt: str) -> str:
+    def export_file(
+        self, card_filter: str, group_filter: str, date_filter: str, fmt: str, request: gr.Request | None = None
+    ) -> str:
         """The filtered attempts as a JSON or CSV file (export.py's lossless formats) for the browser to download."""
-        rows = list(reversed(self.filtered(card_filter, group_filter, date_filter)))  # oldest first, as the CLI
+        rows = list(reversed(self.filtered(card_filter, group_filter, date_filter, request)))  # oldest first
         if not rows:
             raise fail(HistoryError("no attempts match these filters: nothing to export"))
         ext = EXPORT_FORMATS.get(fmt, "json")
-        folder = self._exports()
+        folder = self._scratch()
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
         path = folder / f"infralens-history-{stamp}.{ext}"
         path.write_text(export.export(rows, ext), encoding="utf-8")
         return str(path)
 
-    def _exports(self) -> Path:
+    def _scratch(self) -> Path:
+        """Exports and playback copies: handed to Gradio's cache at once, so kept only EXPORT_KEEP_S."""
         if self._export_dir is None:
             self._export_dir = Path(tempfile.mkdtemp(prefix="infralens-export-"))
         for old in self._export_dir.iterdir():  # Gradio serves its own copy; ours is only needed for a moment
@@ -154,11 +194,11 @@ class HistoryView:
                 old.unlink(missing_ok=True)
         return self._export_dir
 
-    def ask_delete(self, attempt_id: str | None) -> tuple[dict[str, Any], str]:
+    def ask_delete(self, attempt_id: str | None, request: gr.Request | None = None) -> tuple[dict[str, Any], str]:
         """-> (the confirmation box, its question). Nothing is deleted until "Yes, delete" is pressed."""
         if not attempt_id:
             raise fail(HistoryError("open an attempt first: pick it in the list or click its row"))
-        attempt = self.get(attempt_id)
+        attempt = self.get(attempt_id, request)
         recording = " and its recording" if attempt.audio_path else ""
         return (
             gr.update(visible=True),
@@ -166,17 +206,22 @@ class HistoryView:
         )
 
     def delete(
-        self, attempt_id: str | None, card_filter: str, group_filter: str, date_filter: str
+        self,
+        attempt_id: str | None,
+        card_filter: str,
+        group_filter: str,
+        date_filter: str,
+        request: gr.Request | None = None,
     ) -> tuple[pd.DataFrame, dict[str, Any], str, str | None, str, str, str, dict[str, Any], str]:
         """-> (table, picker, the five attempt panes, confirmation box, status line)."""
         if not attempt_id:
             raise fail(HistoryError("open an attempt first: pick it in the list or click its row"))
-        attempt = self.get(attempt_id)
+        attempt = self.get(attempt_id, request)
         try:
-            self._history().delete(attempt.id)
+            self._history(request).delete(attempt.id)
         except CoachError as exc:
             raise fail(exc) from exc
-        table, picker = self.table(card_filter, group_filter, date_filter)
+        table, picker = self.table(card_filter, group_filter, date_filter, request)
         picker["value"] = None
         return (
             table,
@@ -188,19 +233,19 @@ class HistoryView:
 
     # ------------------------------------------------------------ progress
 
-    def progress_chart(self, qid: str | None) -> str:
+    def progress_chart(self, qid: str | None, request: gr.Request | None = None) -> str:
         question = self.coach.question(qid or self.bank.questions[0].id)
-        series = progress.score_series(self.attempts(), question.card)
+        series = progress.score_series(self.attempts(request=request), question.card)
         scores = {DIMENSION_NAMES.get(dim, dim): [score for _, score, _top in points] for dim, points in series.items()}
         return render_html.progress_svg(scores)
 
-    def latest_card(self) -> str:
-        done = self.attempts()
+    def latest_card(self, request: gr.Request | None = None) -> str:
+        done = self.attempts(request=request)
         return done[-1].question_id if done else progress.suggestions(self.bank.questions, done)[0].question_id
 
-    def checklist_md(self) -> str:
+    def checklist_md(self, request: gr.Request | None = None) -> str:
         icons = {"solid": "**solid**", "weak": "*weak*", "not yet": "not yet"}
-        done = self.attempts()
+        done = self.attempts(request=request)
         items = progress.checklist(self.bank.questions, done)
         lines = [progress.CHECKLIST_INTRO, "", f"*{CHECKLIST_WHY.format(n=len(self.bank.questions))}*", ""]
         lines += [
@@ -212,10 +257,10 @@ class HistoryView:
         lines += ["", f"**Practise next:** card {nxt.card:02d} · {nxt.question}"]
         return "\n".join(lines)
 
-    def all_cards(self) -> pd.DataFrame:
+    def all_cards(self, request: gr.Request | None = None) -> pd.DataFrame:
         """Every card of the bank with its status, not only the checklist's eight."""
         groups = {q.card: q.group or "your pack" for q in self.bank.questions}
-        items = progress.checklist(self.bank.questions, self.attempts(), cards=None)
+        items = progress.checklist(self.bank.questions, self.attempts(request=request), cards=None)
         rows = [
             [i.card, i.question, groups[i.card], i.status, i.attempts, "" if i.last_overall is None else i.last_overall]
             for i in items

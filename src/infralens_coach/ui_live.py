@@ -417,7 +417,7 @@ class LiveMic:
             text, heard = spoken.text, Heard(rec.path or "", "voice", rec.question_id, spoken)
         if rec is not None and heard is not None and heard.path == rec.path:
             rec.graded = True  # the automatic grade after Stop is not needed
-        return self.practice.grade(qid, text, heard)
+        return self.practice.grade(qid, text, heard, request=request)
 
     def auto_grade(self, qid: str, text: str, heard: Heard | None, request: gr.Request | None = None) -> Any:
         """After Stop: grade with the offline grader at once, unless Grade was already pressed for it."""
@@ -425,7 +425,7 @@ class LiveMic:
         if rec is None or rec.graded or heard is None or heard.path != rec.path:
             return (gr.skip(),) * 7
         rec.graded = True
-        return self.practice.grade_offline(qid, text, heard)
+        return self.practice.grade_offline(qid, text, heard, request)
 
     def closed(self, request: gr.Request) -> None:
         """The tab closed or reloaded: stop its worker."""

@@ -25,7 +25,9 @@ from .coach import Coach, SpokenAnswer
 from .content import DIMENSION_NAMES, Question
 from .delivery import TARGET_PRESETS, DeliveryTargets
 from .errors import CoachError
+from .grading.base import Grader
 from .ui_server import log_user_error
+from .ui_users import Users
 
 TARGETS = {"Short (30 s)": "short", "Full (2 min)": "full"}  # the radio's labels -> delivery.TARGET_PRESETS
 DEFAULT_TARGET = "Full (2 min)"
@@ -124,10 +126,11 @@ Feedback = tuple[str, str, str, str, str, Heard | None, str]
 
 
 class Practice:
-    def __init__(self, coach: Coach, default_port: int = 7860) -> None:
+    def __init__(self, coach: Coach, default_port: int = 7860, users: Users | None = None) -> None:
         self.coach = coach
         self.default_port = default_port
-        self._offline: Coach | None = None  # the same bank and history with the offline grader (grade_offline)
+        self.users = users or Users(coach)  # the requesting user's Coach: their history, suggestions, progress
+        self._offline: Grader | None = None  # the offline grader (grade_offline), made on first use
 
     def question(self, qid: str | None) -> Question:
         try:
@@ -145,13 +148,17 @@ class Practice:
         bank = self.coach.bank
         return [{"id": q.id, "card": q.card, "question": q.question, "group": q.group} for q in bank.questions]
 
-    def suggested_id(self) -> str:
-        """The card to practise next (progress.suggestions over the history); asked at every page load."""
-        attempts = self.coach.store.list() if self.coach.store is not None else []
+    def suggested_id(self, request: gr.Request | None = None) -> str:
+        """The card to practise next (progress.suggestions over the user's history); asked at every page load."""
+        try:
+            store = self.users.store(request)
+        except CoachError as exc:
+            raise fail(exc) from exc
+        attempts = store.list() if store is not None else []
         return progress.suggestions(self.coach.bank.questions, attempts)[0].question_id
 
-    def suggested_question_html(self) -> str:
-        return render_html.question_html(self.question(self.suggested_id()), target_text(DEFAULT_TARGET))
+    def suggested_question_html(self, request: gr.Request | None = None) -> str:
+        return render_html.question_html(self.question(self.suggested_id(request)), target_text(DEFAULT_TARGET))
 
     def show_question(self, qid: str, target: str, graded_for: str | None, text: str) -> tuple[str, str]:
         """The new card; the answer and the feedback stay, with a note saying whose feedback it is."""
@@ -264,48 +271,60 @@ class Practice:
 
     # ------------------------------------------------------------ grading
 
-    def grade_offline(self, qid: str, text: str, heard: Heard | None) -> Feedback:
+    def grade_offline(self, qid: str, text: str, heard: Heard | None, request: gr.Request | None = None) -> Feedback:
         """Right after a live recording: grade at once with the offline grader (Grade asks the configured one)."""
         if self._offline is None:
             from .grading.chain import build_grader
 
             settings = self.coach.settings
-            grader = build_grader(settings, "keyword") if settings.llm_model else self.coach.grader
-            self._offline = Coach(self.coach.bank, settings, grader=grader, store=self.coach.store)
-        return self.grade(qid, text, heard, coach=self._offline)
+            self._offline = build_grader(settings, "keyword") if settings.llm_model else self.coach.grader
+        mine = self._users_coach(request)
+        offline = Coach(mine.bank, mine.settings, grader=self._offline, store=mine.store)  # the same history
+        return self.grade(qid, text, heard, coach=offline)
 
-    def grade(self, qid: str, text: str, heard: Heard | None, *, coach: Coach | None = None) -> Feedback:
+    def _users_coach(self, request: gr.Request | None) -> Coach:
+        try:
+            return self.users.coach(request)
+        except CoachError as exc:
+            raise fail(exc) from exc
+
+    def grade(
+        self, qid: str, text: str, heard: Heard | None, *, coach: Coach | None = None,
+        request: gr.Request | None = None,
+    ) -> Feedback:  # fmt: skip
         """-> (feedback, reference, highlighted answer, change, saved note, heard, graded card id).
 
         The attempt is a voice/upload answer, with its recording and delivery metrics, only while the answer is
-        still (an edit of) the transcript; a new typed answer is saved as text."""
+        still (an edit of) the transcript; a new typed answer is saved as text. It is kept in the requesting
+        user's history (`coach` already is one user's)."""
         question = self.question(qid)
+        coach = coach or self._users_coach(request)
         spoken = heard if heard is not None and is_edit_of(text, heard.result.text) else None
-        coach = coach or self.coach
         try:
             graded = coach.submit(
                 question, text or "", mode=spoken.mode if spoken else "text",
                 spoken=spoken.result if spoken else None, audio=spoken.audio() if spoken else None,
             )  # fmt: skip
+            attempt = graded.attempt
+            if spoken is not None and attempt is not None and attempt.audio_path and coach.store is not None:
+                heard = dataclasses.replace(spoken, kept=str(coach.store.audio_file(attempt)))
         except CoachError as exc:
             raise fail(exc) from exc
-        attempt = graded.attempt
-        if spoken is not None and attempt is not None and attempt.audio_path and self.coach.store is not None:
-            heard = dataclasses.replace(spoken, kept=str(self.coach.store.audio_file(attempt)))
         return (
             render_html.grade_html(graded.grade, self.coach.bank.rubric),
             render_html.reference_html(question),
             render_html.highlighted_transcript(text, graded.grade),
-            self.change_md(question.card, attempt),
+            self.change_md(question.card, attempt, coach),
             saved_md(attempt),
             heard,
             question.id,
         )
 
-    def change_md(self, card: int, attempt: Attempt | None) -> str:
-        if attempt is None or not attempt.graded or self.coach.store is None:
+    def change_md(self, card: int, attempt: Attempt | None, coach: Coach | None = None) -> str:
+        store = (coach or self.coach).store
+        if attempt is None or not attempt.graded or store is None:
             return ""
-        previous = [a for a in self.coach.store.list(card) if a.graded and a.id != attempt.id]
+        previous = [a for a in store.list(card) if a.graded and a.id != attempt.id]
         if not previous:
             return "First graded attempt on this card: answer again later to see your progress."
         change = progress.diff(previous[-1], attempt)

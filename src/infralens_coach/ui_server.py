@@ -2,7 +2,8 @@
 
 The history holds every transcript and recording, so the app refuses to listen on an address other machines
 can reach unless a password is set (INFRALENS_AUTH=user:password) or the user opts in (INFRALENS_ALLOW_OPEN=1).
-No gradio import here: the checks are plain functions, tested without starting a server.
+Several learners each get their own login and history: INFRALENS_AUTH=alice:pw1,bob:pw2, or INFRALENS_AUTH_FILE
+naming a file of user:password lines. No gradio import here: plain functions, tested without starting a server.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import ipaddress
 import logging
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from .config import Settings
+from .config import Settings, check_user_name
 from .errors import CoachError
 
 log = logging.getLogger("infralens_coach.ui")
@@ -22,7 +24,8 @@ log = logging.getLogger("infralens_coach.ui")
 class ServerOptions:
     host: str
     port: int
-    auth: tuple[str, str] | None = field(default=None, repr=False)
+    # One login as (user, password), several as a list of them (Gradio takes both); None: no accounts.
+    auth: tuple[str, str] | list[tuple[str, str]] | None = field(default=None, repr=False)
     open_to_network: bool = False  # a non-loopback address without a password (INFRALENS_ALLOW_OPEN=1)
 
     @property
@@ -54,12 +57,47 @@ def parse_auth(raw: str | None) -> tuple[str, str] | None:
         )
     if not user.strip() or not password:
         raise CoachError("INFRALENS_AUTH needs both a user name and a password (user:password); one of them is empty")
-    return user, password
+    return check_user_name(user.strip()), password
+
+
+def parse_users(raw: str | None, auth_file: Path | None = None) -> list[tuple[str, str]]:
+    """Every login: INFRALENS_AUTH as user:password entries separated by commas (a comma followed by text with no
+    colon stays in the password before it), then INFRALENS_AUTH_FILE's lines (user:password; blank lines and
+    # comments skipped). Each user has their own history; a name given twice is refused."""
+    entries: list[str] = []
+    for piece in raw.split(",") if raw is not None else []:
+        if entries and ":" not in piece:
+            entries[-1] += "," + piece
+        else:
+            entries.append(piece.strip())
+    if auth_file is not None:
+        try:
+            lines = auth_file.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise CoachError(f"cannot read INFRALENS_AUTH_FILE {auth_file}: {exc.strerror or exc}") from exc
+        entries += [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    users = [login for login in map(parse_auth, entries) if login is not None]
+    names = [name for name, _ in users]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise CoachError(f"INFRALENS_AUTH/INFRALENS_AUTH_FILE name {', '.join(twice)} more than once")
+    return users
+
+
+def allowed_paths(settings: Settings) -> list[str]:
+    """What Gradio may serve from the data directory: the recordings folder when there are no accounts. With
+    accounts, nothing: the History tab hands each user a private copy of their own recording (ui_history), so
+    no URL reaches another user's folder."""
+    if settings.auth or settings.auth_file:
+        return []
+    # sessions/: a mock interview's follow-up recordings and its Markdown report (ui_mock)
+    return [str(settings.recordings_dir or settings.data_dir / "audio"), str(settings.data_dir / "sessions")]
 
 
 def server_options(settings: Settings) -> ServerOptions:
     """The checked host, port and login; CoachError (a message for the user) when it must not start."""
-    auth = parse_auth(settings.auth)
+    users = parse_users(settings.auth, settings.auth_file)
+    auth = users[0] if len(users) == 1 else (users or None)
     if not 1 <= settings.port <= 65535:
         raise CoachError(f"INFRALENS_PORT={settings.port} is not a TCP port (1-65535)")
     exposed = not is_loopback(settings.host)
@@ -71,6 +109,20 @@ def server_options(settings: Settings) -> ServerOptions:
             "To serve it without a password anyway, set INFRALENS_ALLOW_OPEN=1."
         )
     return ServerOptions(settings.host, settings.port, auth, open_to_network=exposed and auth is None)
+
+
+def concurrency_limit(settings: Settings) -> int:
+    """How many events of one kind (transcriptions, grades, ...) run at once: Gradio's default_concurrency_limit.
+
+    Gradio runs each event one at a time unless told otherwise, so without it the eighth learner to press
+    Transcribe waits for the seven before (issue 17: 209 s). The speech model and the grader are shared safely
+    by these threads; a deployment with more learners than this runs more app replicas (docs/deploy.md)."""
+    if settings.concurrency < 1:
+        raise CoachError(
+            f"INFRALENS_CONCURRENCY={settings.concurrency} must be at least 1 (requests of one kind handled at "
+            "once per app process; 4 by default)"
+        )
+    return settings.concurrency
 
 
 def start_notes(options: ServerOptions) -> list[str]:
