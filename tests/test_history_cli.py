@@ -352,7 +352,7 @@ def test_regrade_with_the_llm_shows_the_whole_grade(home, monkeypatch):
     quote = "it runs until it completes and retries failed pods"
     reply = {
         "dimensions": [
-            {"id": d, "score": 3, "evidence": [quote, "an invented quote"], "missing": [], "feedback": "ok"}
+            {"id": d, "score": 3, "evidence": [quote, "an invented quote"], "missing": [], "feedback": f"{d}: ok"}
             for d in DIMENSIONS
         ],
         "misconceptions": [],
