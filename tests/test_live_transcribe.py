@@ -322,6 +322,97 @@ def test_a_ten_minute_stream_loses_nothing():
     assert not live.worker.is_alive()
 
 
+# ------------------------------------------------------------ provisional decodes never cost the backlog
+
+
+class SlowDecoder(VoiceWords):
+    """VoiceWords with the engines' decode(): every decode is logged; ``per_s`` seconds of sleep per second of
+    audio makes a slow machine; clearing ``worker_gate`` holds decodes made in the worker thread (finish() runs
+    in the caller's thread and is never held)."""
+
+    def __init__(self, per_s: float = 0.0) -> None:
+        super().__init__()
+        self.per_s = per_s
+        self.decoded: list[np.ndarray] = []
+        self.worker_gate = threading.Event()
+        self.worker_gate.set()
+
+    def decode(self, samples: np.ndarray, prompt: str | None = None, on_progress=None) -> tuple[Segment, ...]:
+        self.decoded.append(np.array(samples))
+        if threading.current_thread().name == "live-transcriber":
+            self.entered.set()
+            self.worker_gate.wait()
+        time.sleep(self.per_s * len(samples) / SR)
+        # a word per second of voice activity (what the coverage check expects: it asks for no recovery decodes)
+        out = []
+        for r in speech_regions(samples):
+            n = max(1, int(np.ceil(r.end_s - r.start_s)))
+            edges = np.linspace(r.start_s, r.end_s, n + 1)
+            out += [Segment("word", a, b, (Word("word", a, b, 1.0),)) for a, b in zip(edges, edges[1:], strict=False)]
+        return tuple(out)
+
+
+def assert_words_in_every_utterance_once(transcript: Transcript, spans: list[tuple[float, float]]) -> None:
+    """Every utterance heard, no word outside one, none twice (a duplicated seam overlaps in time)."""
+    words = transcript.words
+    assert all(a.end_s <= b.start_s + 1e-6 for a, b in zip(words, words[1:], strict=False)), "a word twice"
+    for w in words:
+        assert any(lo - 0.1 <= (w.start_s + w.end_s) / 2 <= hi + 0.1 for lo, hi in spans), w
+    for lo, hi in spans:
+        assert any(lo - 0.1 <= (w.start_s + w.end_s) / 2 <= hi + 0.1 for w in words), (lo, hi)
+
+
+def provisional_decodes(engine: SlowDecoder, live: LiveTranscriber) -> int:
+    """Decodes whose audio is not exactly one settled region's: provisional work."""
+    whole = live.audio()
+    settled = [whole[p.start : p.end] for p in live.parts()]
+    return sum(not any(len(d) == len(s) and np.array_equal(d, s) for s in settled) for d in engine.decoded)
+
+
+@pytest.mark.slow  # espeak-ng makes the speech
+def test_a_slow_machine_decodes_no_provisional_tail():
+    """Decoding at 0.3 x real time the worker keeps up, but has no cores to spare: every decode it makes is a
+    settled region's, even when the speaker pauses before a region is long enough to settle."""
+    samples, spans = laid_out(6)
+    engine = SlowDecoder(per_s=0.3)
+    live = LiveTranscriber(engine)
+    for _lo, hi in spans:  # phrase by phrase, the worker catching up after each (short pauses: nothing settles)
+        feed_in_chunks(live, samples[int(live.view().heard_s * SR) : int((hi + 0.7) * SR)])
+        assert live.wait_idle(60)
+    feed_in_chunks(live, samples[len(live.audio()) :])
+    transcript = live.finish()
+    assert_words_in_every_utterance_once(transcript, spans)
+    assert provisional_decodes(engine, live) == 0
+
+
+@pytest.mark.slow  # espeak-ng makes the speech
+def test_finish_does_not_wait_for_a_stale_provisional_decode():
+    """The worker is decoding the unsettled tail provisionally when the speaker goes on and presses Stop:
+    finish() decodes the rest itself at once instead of waiting for a decode that is stale anyway."""
+    samples, spans = laid_out(5)
+    first_end = int((spans[2][1] + 0.8) * SR)  # three phrases and most of a 1 s pause: they settle as one region
+    engine = SlowDecoder()
+    live = LiveTranscriber(engine, stop_timeout_s=3.0)
+    feed_in_chunks(live, samples[:first_end])
+    assert live.wait_idle(60) and live.view().settled
+    engine.entered.clear()
+    engine.worker_gate.clear()  # the worker's next decode does not return until the test says so
+    tail_end = int((spans[3][1] + 0.3) * SR)
+    feed_in_chunks(live, samples[first_end:tail_end])  # a phrase, too short to settle: a provisional decode
+    assert engine.entered.wait(30)
+    feed_in_chunks(live, samples[tail_end:])  # the speaker goes on: that decode is stale
+    try:
+        transcript = live.finish()
+    finally:
+        engine.worker_gate.set()
+    assert_words_in_every_utterance_once(transcript, spans)
+    parts = live.parts()
+    assert parts[-1].end == len(samples) and all(a.end == b.start for a, b in zip(parts, parts[1:], strict=False))
+    live.worker.join(10)
+    assert not live.worker.is_alive()
+    assert live.parts() == parts  # the abandoned decode changed nothing
+
+
 # ------------------------------------------------------------ the real engine: live equals whole-file
 
 

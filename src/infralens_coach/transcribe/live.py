@@ -48,7 +48,9 @@ LEAD_IN_S = 0.5  # silence kept before speech when a silent stretch is settled o
 MIN_SILENT_S = 1.0  # a silent stretch settles (with no decoding) once it is this long
 SCAN_STEP_S = 0.5  # the worker looks for a pause again after this much new audio
 TAIL_STEP_S = 2.0  # ... and decodes the provisional tail again after this much (only when it has nothing to settle)
-TAIL_MAX_RTF = 0.2  # ... and only while decoding takes under this share of real time: a busy machine settles first
+TAIL_MAX_RTF = 0.2  # ... and only once a decode has shown it takes under this share of real time: a busy machine
+# settles first and never spends the cores on provisional text
+VAD_SETTLE_S = 1.0  # voice activity this far before the end of the audio is final: it is never run over again
 BEHIND_S = 30.0  # more unsettled audio than this: tell the user the rest is finished after Stop
 STOP_TIMEOUT_S = 120.0  # finish() waits this long for the worker's current decode (a 25 s region on a slow machine)
 CANCEL_TIMEOUT_S = 5.0  # cancel() waits no longer: the worker is a daemon and ends after its current decode
@@ -262,6 +264,13 @@ class LiveTranscriber:
         self._parts: list[Part] = []
         self._cut = 0  # samples before this are settled
         self._scanned = -1  # recording length at the worker's last look for a pause
+        # Voice activity is found incrementally: regions before _vad_from (the middle of a pause) are final, so each
+        # step runs the VAD only over the audio since the last pause, not over the whole unsettled stretch.
+        self._vad_lock = threading.Lock()
+        self._vad_from = 0
+        self._vad_known: list[Region] = []  # global seconds, all before _vad_from
+        self._decoding_tail: tuple[int, int] | None = None  # (cut, samples) of a provisional decode in flight
+        self._settling = False  # the worker is decoding a settled region (finish() waits for that one)
         # The unsettled audio decoded when the worker had nothing to settle: (cut it starts at, samples, Part).
         # Shown as the provisional tail; after Stop it is the last region as it is when no speech came after it.
         self._tail: tuple[int, int, Part | None] = (0, 0, None)
@@ -269,7 +278,7 @@ class LiveTranscriber:
         self._idle = False  # the worker has looked at all the audio and has nothing to settle until more comes
         self._ended = False  # finish() or cancel() was called: no more audio
         self._error: CoachError | None = None
-        self._rtf = 0.0  # the worker's last decode: seconds taken per second of audio
+        self._rtf: float | None = None  # the worker's last decode: seconds taken per second of audio (None: none yet)
         self._result: Transcript | None = None
         self._finishing = threading.Lock()  # one finish() at a time (a double click on Stop)
         self.worker = threading.Thread(target=self._run, name="live-transcriber", daemon=True)
@@ -339,15 +348,12 @@ class LiveTranscriber:
             self._ended = True
             if self._result is not None:
                 return self._result
-        if not self._stop_worker(self._stop_timeout_s):
-            raise TranscriptionError(
-                f"the live transcription did not stop within {self._stop_timeout_s:.0f} s; the recording is kept"
-            )
+        self._stop_for_finish()
         with self._cond:
             n, cut = self._recording.n, self._cut
             rest = self._recording.slice(cut)
         require_audio_length(np.broadcast_to(np.float32(0), (n,)))  # only its length counts
-        regions = speech_regions(rest) if len(rest) else ()
+        regions = self._regions(cut, n)
         reused = self._reusable_tail(cut, n, regions)
         plan = [] if reused is not None else _plan_rest(regions, rest)
         speech_s = sum(r.speech_s for p in self.parts() for r in p.speech) + sum(r.speech_s for r in regions)
@@ -378,16 +384,25 @@ class LiveTranscriber:
                 if snapshot is None:
                     return
                 cut, window, whole = snapshot
-                regions = speech_regions(window) if len(window) else ()
+                regions = clip_regions(self._regions(cut, cut + len(window)), 0.0, len(window) / SAMPLE_RATE)
                 pos_s = next_cut(regions, len(window) / SAMPLE_RATE)
                 if pos_s is not None:
                     end = int(round(pos_s * SAMPLE_RATE))
                     if pos_s == MAX_REGION_S:  # no pause at all: the quietest moment before the limit
                         end = quietest(window, end)
                     local = clip_regions(regions, 0.0, end / SAMPLE_RATE)
+                    with self._cond:
+                        if self._stop:  # Stop came while looking: finish() does it (it is not waiting for us)
+                            return
+                        self._settling = True
                     started = time.perf_counter()
-                    self._commit(self._transcribe_part(cut, window[:end], local))
-                    self._rtf = (time.perf_counter() - started) / max(end / SAMPLE_RATE, 1.0)
+                    try:
+                        self._commit(self._transcribe_part(cut, window[:end], local))
+                    finally:
+                        with self._cond:
+                            self._settling = False
+                    if local:  # silence settles without decoding: it says nothing about the machine's speed
+                        self._rtf = (time.perf_counter() - started) / max(end / SAMPLE_RATE, 1.0)
                     with self._cond:
                         self._scanned = -1  # there may be another region ready already
                 elif self._provisional and whole and regions:
@@ -422,15 +437,26 @@ class LiveTranscriber:
         speech_end_s = max(r.end_s for r in regions)
         if tail_start == cut and speech_end_s <= tail_n / SAMPLE_RATE - VAD_MARGIN_S:
             return  # only silence since the last tail decode
+        if self._rtf is None or self._rtf > TAIL_MAX_RTF:
+            return  # a slow machine (or one not measured yet): settling comes first, provisional text is a luxury
         paused = speech_end_s <= length_s - VAD_MARGIN_S - MIN_PAUSE_S
         grown = tail_start != cut or len(window) - tail_n >= TAIL_STEP_S * SAMPLE_RATE
-        if not (paused or (grown and self._rtf <= TAIL_MAX_RTF)):
+        if not (paused or grown):
             return
+        with self._cond:
+            if self._stop or self._recording.n - (cut + len(window)) >= SCAN_STEP_S * SAMPLE_RATE:
+                return  # stale before it starts: newer audio may settle a region, look at that first
+            self._decoding_tail = (cut, len(window))
         started = time.perf_counter()
-        part = self._transcribe_part(cut, window, clip_regions(regions, 0.0, length_s))
+        try:
+            part = self._transcribe_part(cut, window, clip_regions(regions, 0.0, length_s))
+        finally:
+            with self._cond:
+                self._decoding_tail = None
+                self._cond.notify_all()
         self._rtf = (time.perf_counter() - started) / max(length_s, 1.0)
         with self._cond:
-            if self._cut == cut:
+            if self._cut == cut and not self._ended:
                 self._tail = (cut, len(window), part)
 
     def _reusable_tail(self, cut: int, n: int, regions: Sequence[Region]) -> Part | None:
@@ -443,6 +469,61 @@ class LiveTranscriber:
         if max(r.end_s for r in regions) > tail_n / SAMPLE_RATE - VAD_MARGIN_S:
             return None  # speech at or after the end of what was decoded
         return dataclasses.replace(part, end=n, speech=shift_regions(regions, cut / SAMPLE_RATE))
+
+    def _stop_for_finish(self) -> None:
+        """Stop the worker. Wait for a settled region it is decoding (work that is needed) and for a provisional
+        decode that will be the last region as it is; never for a provisional decode made stale by later speech
+        (the worker drops its result and ends once the engine returns)."""
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+            tail = None if self._settling else self._decoding_tail
+        if tail is not None:
+            cut, length = tail
+            with self._cond:
+                n = self._recording.n
+            regions = self._regions(cut, n)
+            if regions and max(r.end_s for r in regions) > length / SAMPLE_RATE - VAD_MARGIN_S:
+                return  # speech after what it decodes: decoding it again is needed anyway
+        if not self._stop_worker(self._stop_timeout_s):
+            raise TranscriptionError(
+                f"the live transcription did not stop within {self._stop_timeout_s:.0f} s; the recording is kept"
+            )
+
+    def _regions(self, start: int, end: int) -> tuple[Region, ...]:
+        """Voiced regions of samples [start, end) in seconds from ``start`` (``start`` is a cut: in a pause).
+
+        Incremental: the VAD runs only from the last pause it settled, and regions found at least VAD_SETTLE_S
+        before the end of the audio it saw are kept for the next call, so each step costs a sentence, not the
+        whole unsettled stretch. A new VAD run always starts in the middle of a pause, like a region does."""
+        with self._vad_lock:
+            if self._vad_from < start:  # a cut past the last settled pause (a forced cut in continuous speech)
+                self._vad_from = start
+                self._vad_known = []
+            self._vad_known = [r for r in self._vad_known if r.end_s > start / SAMPLE_RATE]  # settled: not needed
+            found: tuple[Region, ...] = ()
+            if end > self._vad_from:
+                samples = self._recording.slice(self._vad_from, end)
+                found = shift_regions(speech_regions(samples), self._vad_from / SAMPLE_RATE)
+            regions = [*self._vad_known, *found]
+            self._advance_vad(found, end)
+        start_s, end_s = start / SAMPLE_RATE, end / SAMPLE_RATE
+        return clip_regions(regions, start_s, end_s)
+
+    def _advance_vad(self, found: Sequence[Region], end: int) -> None:
+        """Move _vad_from to the middle of the latest pause (of at least MIN_PAUSE_S) that ends VAD_SETTLE_S
+        before ``end``: the regions before it are final."""
+        from_s, settled_s = self._vad_from / SAMPLE_RATE, end / SAMPLE_RATE - VAD_SETTLE_S
+        pos_s, before = None, 0
+        for i in range(len(found)):
+            gap_start = found[i - 1].end_s if i else from_s
+            if found[i].start_s > settled_s:
+                break
+            if found[i].start_s - gap_start >= MIN_PAUSE_S:
+                pos_s, before = (gap_start + found[i].start_s) / 2, i
+        if pos_s is not None and pos_s > from_s:
+            self._vad_known.extend(found[:before])
+            self._vad_from = int(round(pos_s * SAMPLE_RATE))
 
     def _stop_worker(self, timeout_s: float) -> bool:
         """Tell the worker to stop after its current decode; True once it has ended."""
