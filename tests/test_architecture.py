@@ -27,7 +27,8 @@ FOUNDATION = {"", "config", "content", "errors"}  # "" is the package itself (it
 # Third-party libraries that only their one owner may import (heavy, or an edge of the system).
 OWNERS = {
     "gradio": lambda m: m.startswith("ui"),
-    "litellm": lambda m: m == "grading.llm",
+    # The LLM grader, and the speech-server engine (issue 17): litellm's chat and transcription calls, nowhere else.
+    "litellm": lambda m: m in ("grading.llm", "transcribe.remote"),
     "snowballstemmer": lambda m: m == "grading.text",
     "sounddevice": lambda m: m == "recorder",
     "av": lambda m: m == "audio",
@@ -186,6 +187,8 @@ def test_heavy_and_edge_libraries_have_one_owner():
     ]  # fmt: skip
     assert not wrong, "\n".join(wrong)
     assert "ext:gradio" in edges["ui"] and "ext:litellm" in edges["grading.llm"]  # the rule is not vacuous
+    assert "ext:litellm" in edges["transcribe.remote"]
+    assert [m for m in edges if "ext:litellm" in edges[m]] == ["grading.llm", "transcribe.remote"]  # exactly two
 
 
 def test_front_ends_grade_and_keep_only_through_the_coach():
@@ -235,6 +238,7 @@ def test_loading_a_reference_only_pack_imports_no_grading_and_no_stemmer(tmp_pat
 ENV_FOR_LIBRARIES = {
     "grading.llm": "LITELLM_* switches before litellm loads; provider keys are redacted from messages",
     "transcribe.models": "HF_HUB_OFFLINE and XDG_CACHE_HOME, as the model hubs read them",
+    "transcribe.remote": "OPENAI_API_KEY, as the OpenAI client reads it (a placeholder for a keyless local server)",
     "ui": "GRADIO_ANALYTICS_ENABLED before gradio loads",
 }
 

@@ -22,7 +22,7 @@ from .ui_history import DATE_RANGES, EXPORT_FORMATS, HISTORY_COLUMNS, HistoryVie
 from .ui_live import LIVE_CSS, STREAM_EVERY_S, LiveMic
 from .ui_mock import build_mock_tab
 from .ui_practice import DEFAULT_TARGET, TARGETS, Practice
-from .ui_server import allowed_paths, configure_logging, server_options, start_notes
+from .ui_server import allowed_paths, concurrency_limit, configure_logging, server_options, start_notes
 from .ui_settings import SettingsView, Warmup
 
 MAX_UPLOAD = "50mb"
@@ -36,6 +36,7 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
     settings_view = SettingsView(coach, warmup)
     live = LiveMic(practice, status=lambda: warmup.status if warmup else "")
     choices = [(f"{q.card:02d} · {q.question} [{q.group or 'your pack'}]", q.id) for q in coach.bank.questions]
+    limit = concurrency_limit(coach.settings)  # INFRALENS_CONCURRENCY: learners served at once per event
 
     # Callables: Gradio evaluates them at every page load, so the suggestion follows the history.
     demo = gr.Blocks(title="infralens-coach", delete_cache=(3600, 3600))
@@ -220,14 +221,14 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
             show_progress="hidden",
         )  # fmt: skip
         mic.stop_recording(
-            live.stopped, [picker, target, heard], live_out, api_visibility="private", concurrency_limit=4
+            live.stopped, [picker, target, heard], live_out, api_visibility="private", concurrency_limit=limit
         ).success(
             live.auto_grade, [picker, transcript, heard], grade_out, api_visibility="private",
             concurrency_id="grade",
         ).success(lambda: "", None, switch_note, api_visibility="private")  # fmt: skip
         mic_btn.click(
             live.transcribe, [picker, target, heard], live_out, api_name="live_transcribe",  # /transcribe: the file
-            api_visibility="private", concurrency_limit=4,
+            api_visibility="private", concurrency_limit=limit,
         )  # fmt: skip
         demo.unload(live.closed)
         demo.load(live.model_md, None, model_note, api_visibility="private")
@@ -301,6 +302,10 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
         api(practice.questions, api_name="questions")
         api(practice.suggested_id, api_name="next")
         demo.load(settings_view.markdown, None, settings_box, api_visibility="private")
+    # Gradio runs each event one at a time unless told: with this, `limit` transcriptions and `limit` grades run
+    # at once (the "transcribe" and "grade" concurrency groups each share it). Set here, not in launch(), so
+    # `gradio app.py` gets it too.
+    demo.queue(default_concurrency_limit=limit)
     return demo
 
 

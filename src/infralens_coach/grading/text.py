@@ -9,13 +9,25 @@ end on a word end (a trailing "s" or, after a long word, up to three letters of 
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import cast
+from typing import Any, cast
 
 import snowballstemmer
 
-_STEMMER = snowballstemmer.stemmer("english")
+# One Snowball stemmer per thread: it keeps the word being stemmed in itself, so a shared one gave wrong stems and
+# IndexErrors when the web app graded several answers at once (tests/test_concurrency.py).
+_STEMMERS = threading.local()
+
+
+def _stemmer() -> Any:  # snowballstemmer is untyped
+    stemmer = getattr(_STEMMERS, "english", None)
+    if stemmer is None:
+        stemmer = _STEMMERS.english = snowballstemmer.stemmer("english")
+    return stemmer
+
+
 _TOKEN = re.compile(r"[A-Za-z]+|[0-9]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
 # Long unpunctuated speech is cut into overlapping windows so "same sentence" stays meaningful.
@@ -102,7 +114,7 @@ def stem(word: str) -> str:
         return word
     if len(word) == 4 and word.endswith("pus"):  # gpus, cpus, tpus: Snowball keeps their "s"
         word = word[:-1]
-    return cast(str, _STEMMER.stemWord(_fold(word)))  # snowballstemmer is untyped
+    return cast(str, _stemmer().stemWord(_fold(word)))
 
 
 @dataclass(frozen=True)

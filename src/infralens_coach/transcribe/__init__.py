@@ -13,6 +13,7 @@ registered with ``register(name, factory)`` like the real ones.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 
 from .. import audio
@@ -44,7 +45,21 @@ def _openai_whisper(model: str | None, *, beam_size: int, threads: int) -> Trans
     return OpenAIWhisperTranscriber(model, beam_size=beam_size, threads=threads)
 
 
-_ENGINES: dict[str, Factory] = {"faster-whisper": _faster_whisper, "openai-whisper": _openai_whisper}
+def _remote(model: str | None, *, beam_size: int, threads: int, settings: Settings) -> Transcriber:
+    """The speech server (INFRALENS_STT_*), with the local engine as its fallback, loaded only when needed."""
+    from .remote import RemoteTranscriber
+
+    local_settings = dataclasses.replace(settings, whisper_engine=DEFAULT_ENGINE)
+    remote = RemoteTranscriber.from_settings(settings, lambda: get_transcriber(settings=local_settings))
+    if model:
+        remote.model = model
+    return remote
+
+
+_ENGINES: dict[str, Factory] = {
+    "faster-whisper": _faster_whisper, "openai-whisper": _openai_whisper, "remote": _remote,
+}  # fmt: skip
+REMOTE_ENGINE = "remote"
 _INSTANCES: dict[tuple[str, str | None, int, int], Transcriber] = {}
 
 
@@ -61,9 +76,13 @@ def get_transcriber(
     """The engine by name with its model, one instance per (engine, model, beam, threads) per process."""
     settings = settings or Settings()
     engine = engine or settings.whisper_engine or DEFAULT_ENGINE
-    model = model or settings.whisper_model
     if engine not in _ENGINES:
         raise TranscriptionError(f"unknown speech engine {engine!r}; choose one of {', '.join(_ENGINES)}")
+    if engine == REMOTE_ENGINE:  # no model to hold: one per recording (it remembers a fallback for that recording)
+        return _ENGINES[engine](
+            model, beam_size=settings.whisper_beam_size, threads=settings.whisper_threads, settings=settings
+        )
+    model = model or settings.whisper_model
     if settings.whisper_beam_size < 1 or settings.whisper_threads < 1:
         raise TranscriptionError("INFRALENS_WHISPER_BEAM and INFRALENS_WHISPER_THREADS must be at least 1")
     key = (engine, model, settings.whisper_beam_size, settings.whisper_threads)
