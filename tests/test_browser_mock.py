@@ -109,6 +109,8 @@ def wait_for_step(page, kind: str, card: int) -> dict[str, str]:
 def answer_by_countdown(page) -> None:
     """Record and let the countdown warn and stop it; wait until the page has moved on."""
     before = step_of(page)
+    # The flags are the last answer's until Record starts this countdown: clear them, so only this answer's count.
+    page.evaluate("() => { if (window.__ilMock) Object.assign(window.__ilMock, {warned: false, autoStopped: false}); }")
     page.locator("#il-mock-mic button.record-button").click()
     page.wait_for_function("() => window.__ilMock && window.__ilMock.warned", timeout=LIMIT_S * 1000)
     assert "wrap up" in page.locator("#il-mock-countdown").inner_text()
