@@ -390,3 +390,54 @@ def test_the_live_box_escapes_text_and_marks_the_tail():
     assert "A &lt;b&gt;Job&lt;/b&gt; runs." in box and '<span class="il-tail">it complete …</span>' in box
     assert "32 s behind" in box and "12 s heard" in box
     assert "il-tail" not in live_html(view, "done") and "behind" not in live_html(view, "done")
+
+
+class CountingEngine:
+    """A Transcriber that takes `delay_s` per decode and counts them (the page's events overlap meanwhile)."""
+
+    name = "counting"
+    model_name = "counting"
+
+    def __init__(self, delay_s: float = 0.5) -> None:
+        self.delay_s, self.decodes = delay_s, 0
+
+    def warm_up(self) -> None:
+        pass
+
+    def transcribe(self, audio, *, prompt=None, on_progress=None) -> Transcript:
+        import time
+
+        self.decodes += 1
+        time.sleep(self.delay_s)
+        words = tuple(Word(w, i * 0.4, i * 0.4 + 0.3, 0.9) for i, w in enumerate("A Job runs to completion".split()))
+        text = " ".join(w.text for w in words)
+        return Transcript(text, (Segment(text, 0.0, 2.0, words),), len(audio) / 16_000, 2.0, self.name, self.model_name)
+
+
+@pytest.mark.slow  # espeak-ng makes the clip
+def test_the_upload_event_and_the_button_share_one_decode_and_only_one_fills_the_answer():
+    """Upload fires its own event and a person presses "Transcribe upload" while it runs: one decode, and the late
+    event must not write the transcript over what the person has typed since it appeared (a lost edit)."""
+    import threading
+
+    from infralens_coach import transcribe
+
+    engine = CountingEngine()
+    transcribe.register("counting", lambda model, **_: engine)
+    clip, _ = clips.long_answer(3.0)
+    with outside_home("ui-shared-decode") as home, HistoryStore(home / "history.db") as store:
+        practice = Practice(Coach(QuestionBank.load(), Settings(whisper_engine="counting"), store=store))
+        outs: list[tuple] = []
+
+        def event() -> None:
+            outs.append(practice.transcribe_upload(CARD, str(clip), "Full (2 min)", None, ProgressRecorder()))
+
+        threads = [threading.Thread(target=event) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert engine.decodes == 1
+    filled = [o for o in outs if isinstance(o[0], str)]
+    assert len(filled) == 1 and filled[0][0] == "A Job runs to completion"
+    assert all(o[2] is not None and o[2].result.text == "A Job runs to completion" for o in outs)  # both hear it

@@ -10,9 +10,10 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -125,12 +126,54 @@ Transcribed = tuple[str | Skip, str, Heard | None, bool]
 Feedback = tuple[str, str, str, str, str, Heard | None, str]
 
 
+class SharedDecodes:
+    """One decode at a time per (recording, card). The upload's own event and the button pressed while it runs ask
+    for the same recording at once: the second waits for the first's result and is told so, because a second
+    decode landing later would write the transcript over what the person typed in the meantime. A request after
+    the decode has finished decodes again (the same bytes uploaded twice share one path)."""
+
+    @dataclass
+    class _Run:
+        done: threading.Event = field(default_factory=threading.Event)
+        result: SpokenAnswer | None = None
+        error: BaseException | None = None
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._running: dict[tuple[str, str], SharedDecodes._Run] = {}
+
+    def run(self, key: tuple[str, str], decode: Callable[[], SpokenAnswer]) -> tuple[SpokenAnswer, bool]:
+        """-> (the answer, whether this call decoded it rather than joining one in flight)."""
+        with self._guard:
+            run = self._running.get(key)
+            joined = run is not None
+            if run is None:
+                run = self._running[key] = SharedDecodes._Run()
+        if joined:
+            run.done.wait()
+        else:
+            try:
+                run.result = decode()
+            except BaseException as exc:
+                run.error = exc
+                raise
+            finally:
+                with self._guard:
+                    del self._running[key]
+                run.done.set()
+        if run.error is not None:
+            raise run.error
+        assert run.result is not None
+        return run.result, not joined
+
+
 class Practice:
     def __init__(self, coach: Coach, default_port: int = 7860, users: Users | None = None) -> None:
         self.coach = coach
         self.default_port = default_port
         self.users = users or Users(coach)  # the requesting user's Coach: their history, suggestions, progress
         self._offline: Grader | None = None  # the offline grader (grade_offline), made on first use
+        self._decodes = SharedDecodes()
 
     def question(self, qid: str | None) -> Question:
         try:
@@ -224,10 +267,16 @@ class Practice:
             progress_bar(fraction, desc=text)
 
         try:
-            result = self.coach.transcribe(question, audio, targets=targets_for(target), on_progress=on_progress)
+            result, decoded = self._decodes.run(
+                (audio, question.id),
+                lambda: self.coach.transcribe(question, audio, targets=targets_for(target), on_progress=on_progress),
+            )
         except CoachError as exc:
             raise fail(exc) from exc
-        return result.text, metrics_md(result.metrics.to_dict()), Heard(audio, mode, question.id, result), False
+        if not decoded:  # the event that decoded it fills the answer box; this one must not overwrite an edit
+            result = self.coach.measure(result, targets_for(target))
+        text: str | Skip = result.text if decoded else gr.skip()
+        return text, metrics_md(result.metrics.to_dict()), Heard(audio, mode, question.id, result), False
 
     def transcribe_recording(
         self,
