@@ -169,19 +169,11 @@ def diff(ctx: click.Context, ids: tuple[str, ...], card: str | None, as_json: bo
 @click.pass_context
 def export(ctx: click.Context, fmt: str, out: Path | None, card: str | None) -> None:
     """Export attempts as CSV, JSON (both read back losslessly) or a Markdown report."""
-    from .errors import HistoryError
     from .export import export as render_export
 
     with _store(ctx) as store:
         text = render_export(store.list(_card(ctx, card)), fmt)
-    if out is None:
-        click.echo(text, nl=False)
-        return
-    try:
-        out.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise HistoryError(f"cannot write {out}: {exc.strerror or exc}") from exc
-    click.echo(f"wrote {out}", err=True)
+    write_or_echo(text, out)
 
 
 @history.command()
@@ -277,7 +269,6 @@ def sessions(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def session_show(ctx: click.Context, session_id: str, as_json: bool, out: Path | None) -> None:
     """Show a mock interview's report (ID or a unique prefix of it); --out exports it as Markdown."""
-    from .errors import HistoryError
     from .mock import session_of
     from .mock_report import report_markdown, session_report
 
@@ -288,14 +279,7 @@ def session_show(ctx: click.Context, session_id: str, as_json: bool, out: Path |
         _emit_json({"session": kept.data, "attempt_ids": [a for _, a in kept.attempt_ids], "report": report.to_json()})
         return
     text = report_markdown(report)
-    if out is None:
-        click.echo(text, nl=False)
-        return
-    try:
-        out.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise HistoryError(f"cannot write {out}: {exc.strerror or exc}") from exc
-    click.echo(f"wrote {out}", err=True)
+    write_or_echo(text, out)
 
 
 @click.command("next", help="Suggest the card to practise next.\n\n\b\n" + SCHEDULE_RULE)
@@ -354,3 +338,17 @@ def saved_note(attempt: Attempt) -> str:
 def register(group: click.Group) -> None:
     for command in (history, next_card, checklist):
         group.add_command(command)
+
+
+def write_or_echo(text: str, out: Path | None) -> None:
+    """To the file (saying so on stderr), or to stdout without one."""
+    from .errors import HistoryError
+
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise HistoryError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    click.echo(f"wrote {out}", err=True)

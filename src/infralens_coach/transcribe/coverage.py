@@ -125,7 +125,7 @@ def transcribe_covered(
     speech_s = sum(r.speech_s for r in regions)
     require_speech_time(speech_s)  # before any decoding work
     duration_s = len(audio) / SAMPLE_RATE
-    report = _Reporter(on_progress, duration_s)
+    report = ProgressReporter(on_progress, duration_s)
     segments, gaps, recovered = decode_covering(audio, decode, regions, prompt=prompt, on_progress=report)
     transcript = finish(
         segments, duration_s=duration_s, speech_s=speech_s, engine=engine, model=model, gaps=gaps, recovered=recovered
@@ -244,7 +244,7 @@ def _overlap(a: Gap, b: Gap) -> bool:
     return a.start_s < b.end_s and b.start_s < a.end_s
 
 
-class _Reporter:
+class ProgressReporter:
     """on_progress made safe: never backwards, never past the total before the transcript is final."""
 
     def __init__(self, on_progress: Progress | None, total_s: float) -> None:

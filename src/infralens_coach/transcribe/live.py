@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +37,7 @@ from .base import (
     require_speech_time,
 )
 from .base import finish as assemble
-from .coverage import Decode, Region, decode_covering, speech_regions
+from .coverage import Decode, ProgressReporter, Region, decode_covering, speech_regions
 
 SAMPLE_RATE = 16_000
 MIN_PAUSE_S = 0.25  # a pause this long ends a region (espeak's sentence ends are 0.29-0.38 s, its commas 0.2 s)
@@ -358,7 +358,7 @@ class LiveTranscriber:
         plan = [] if reused is not None else _plan_rest(regions, rest)
         speech_s = sum(r.speech_s for p in self.parts() for r in p.speech) + sum(r.speech_s for r in regions)
         require_speech_time(speech_s)  # before any decoding work, like the whole-file path
-        report = _Monotonic(on_progress, n / SAMPLE_RATE)
+        report = ProgressReporter(on_progress, n / SAMPLE_RATE)
         report(cut / SAMPLE_RATE)
         start = 0
         for end in plan:
@@ -606,21 +606,3 @@ def _plan_rest(regions: Sequence[Region], rest: np.ndarray) -> list[int]:
         ends.append(min(end, len(rest)))
         start = ends[-1]
     return ends
-
-
-class _Monotonic:
-    """on_progress never backwards, and (total, total) only once the transcript is final."""
-
-    def __init__(self, on_progress: Callable[[float, float], None] | None, total_s: float) -> None:
-        self.on_progress, self.total_s, self.done_s = on_progress, total_s, -1.0
-
-    def __call__(self, done_s: float) -> None:
-        self._send(min(done_s, self.total_s * 0.99))
-
-    def done(self) -> None:
-        self._send(self.total_s)
-
-    def _send(self, done_s: float) -> None:
-        if self.on_progress is not None and done_s > self.done_s:
-            self.done_s = done_s
-            self.on_progress(done_s, self.total_s)
