@@ -34,7 +34,7 @@ from .delivery import DeliveryTargets
 from .errors import AudioError, CoachError
 from .render_html import esc
 from .transcribe.live import LiveView
-from .ui_practice import Feedback, Heard, Practice, fail, metrics_md, targets_for, user_error
+from .ui_practice import Feedback, Heard, Practice, fail, metrics_md, session_of, targets_for, user_error
 from .ui_server import log_user_error
 
 log = logging.getLogger("infralens_coach.ui")
@@ -315,11 +315,6 @@ def chunk_samples(value: str) -> tuple[np.ndarray, int]:
 
 def _quiet(*_: object, **__: object) -> None:
     """A progress bar nobody sees (the button's own event shows Gradio's spinner)."""
-
-
-def session_of(request: gr.Request | None) -> str:
-    """The browser session (tab) a handler runs for; the API without a session gets one of its own."""
-    return (request.session_hash if request is not None else None) or "no-session"
 
 
 # ------------------------------------------------------------ the handlers

@@ -127,10 +127,11 @@ Feedback = tuple[str, str, str, str, str, Heard | None, str]
 
 
 class SharedDecodes:
-    """One decode at a time per (recording, card). The upload's own event and the button pressed while it runs ask
-    for the same recording at once: the second waits for the first's result and is told so, because a second
-    decode landing later would write the transcript over what the person typed in the meantime. A request after
-    the decode has finished decodes again (the same bytes uploaded twice share one path)."""
+    """One decode at a time per (browser session, recording, card). The upload's own event and the button pressed
+    while it runs ask for the same recording at once: the second waits for the first's result and is told so,
+    because a second decode landing later would write the transcript over what the person typed in the meantime.
+    A request after the decode has finished decodes again. The session is part of the key because the same bytes
+    uploaded by two people share one cached path, and each of them must get the transcript in their own answer box."""
 
     @dataclass
     class _Run:
@@ -140,9 +141,9 @@ class SharedDecodes:
 
     def __init__(self) -> None:
         self._guard = threading.Lock()
-        self._running: dict[tuple[str, str], SharedDecodes._Run] = {}
+        self._running: dict[tuple[str, str, str], SharedDecodes._Run] = {}
 
-    def run(self, key: tuple[str, str], decode: Callable[[], SpokenAnswer]) -> tuple[SpokenAnswer, bool]:
+    def run(self, key: tuple[str, str, str], decode: Callable[[], SpokenAnswer]) -> tuple[SpokenAnswer, bool]:
         """-> (the answer, whether this call decoded it rather than joining one in flight)."""
         with self._guard:
             run = self._running.get(key)
@@ -165,6 +166,11 @@ class SharedDecodes:
             raise run.error
         assert run.result is not None
         return run.result, not joined
+
+
+def session_of(request: gr.Request | None) -> str:
+    """The browser session (tab) or API client a handler runs for; calls without a session share one."""
+    return (request.session_hash if request is not None else None) or "no-session"
 
 
 class Practice:
@@ -268,7 +274,7 @@ class Practice:
 
         try:
             result, decoded = self._decodes.run(
-                (audio, question.id),
+                (session_of(request), audio, question.id),
                 lambda: self.coach.transcribe(question, audio, targets=targets_for(target), on_progress=on_progress),
             )
         except CoachError as exc:
