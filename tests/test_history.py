@@ -237,6 +237,16 @@ def test_microphone_samples_are_kept_as_a_wav(home, bank):
             assert (wav.getframerate(), wav.getnchannels(), wav.getnframes()) == (16_000, 1, 16_000)
 
 
+def test_int16_microphone_samples_are_kept_as_they_were_heard(home, bank):
+    """Before: sounddevice's int16 blocks were clipped to [-1, 1] as if they were floats (a square wave)."""
+    heard = (9000 * np.sin(np.linspace(0, 2000, 16_000))).astype(np.int16)
+    with opened() as store:
+        saved = store.save(graded_attempt(bank, mode="voice"), audio=heard)
+        with wave.open(str(store.audio_file(saved))) as wav:
+            kept = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+    assert len(kept) == len(heard) and np.abs(kept.astype(int) - heard.astype(int)).max() <= 1
+
+
 def test_keep_audio_off_stores_no_copy(home, bank, tmp_path, monkeypatch):
     monkeypatch.setenv("INFRALENS_KEEP_AUDIO", "0")
     recording = tmp_path / "answer.webm"

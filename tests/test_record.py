@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import wave
 
 import numpy as np
 import pytest
@@ -61,6 +62,20 @@ def test_practice_record_prints_feedback(microphone):
     assert "Kubernetes Job instead of a Deployment" in result.stdout  # the question is shown first
     assert "Transcript:" in result.stdout and "Delivery:" in result.stdout
     assert "speech model tiny.en (bundled)" in result.stderr
+
+
+@pytest.mark.slow
+def test_practice_record_keeps_the_recording_it_heard(microphone, tmp_path):
+    """The saved attempt's WAV is the microphone's audio (before: int16 clipped as floats into a square wave)."""
+    home = tmp_path / "home"
+    result = cli("practice", "7", "--record", "--seconds", "6", "--json", alsa_conf=microphone, input="",
+                 extra_env={"INFRALENS_HOME": str(home)})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (kept,) = (home / "audio").rglob("*.wav")
+    with wave.open(str(kept)) as wav:
+        saved = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").astype(int)
+    source = np.fromfile(clips.raw_microphone(clips.ANSWER, tail_s=1.0), dtype="<i2").astype(int)
+    assert len(saved) == 6 * 16_000 and np.abs(saved - source[: len(saved)]).max() <= 1
 
 
 @pytest.mark.slow

@@ -45,7 +45,7 @@ def from_array(
     """Normalise an in-memory recording: int or float, (n,) or (n, channels) -> 16 kHz mono float32."""
     a = np.asarray(samples)
     if np.issubdtype(a.dtype, np.integer):
-        a = _int_to_float(a)
+        a = int_to_float(a)
     elif not np.issubdtype(a.dtype, np.floating):
         raise AudioError(f"audio array has unsupported dtype {a.dtype}")
     if a.ndim == 2:
@@ -67,7 +67,8 @@ def duration_s(samples: np.ndarray) -> float:
     return len(samples) / SAMPLE_RATE
 
 
-def _int_to_float(a: np.ndarray) -> np.ndarray:
+def int_to_float(a: np.ndarray) -> np.ndarray:
+    """PCM integers (signed, or unsigned like 8-bit WAV) -> float64 in [-1, 1]."""
     info = np.iinfo(a.dtype)
     if info.min == 0:  # unsigned, e.g. 8-bit WAV
         return (a.astype(np.float64) - (info.max + 1) / 2) / ((info.max + 1) / 2)

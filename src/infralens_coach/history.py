@@ -13,7 +13,10 @@ Storage only: grading and the failure policy live in the Coach (coach.py), which
   it a grade later. Audio is copied to <data dir>/audio/<id><ext> unless INFRALENS_KEEP_AUDIO=0.
 - PostgreSQL (INFRALENS_DATABASE_URL=postgresql://..., psycopg 3, imported only then) runs the same migrations:
   the SQL is written once, for SQLite, and history_sql.py is the dialect layer (placeholders, column types,
-  BEGIN). Upserts use ON CONFLICT, which both accept. Recordings stay in a directory (INFRALENS_RECORDINGS_DIR).
+  BEGIN). Upserts use ON CONFLICT, which both accept.
+- Recordings (recordings.py) are files in a directory (INFRALENS_RECORDINGS_DIR, else <data dir>/audio), or objects
+  in an S3-compatible bucket (INFRALENS_RECORDINGS_BUCKET) cached in that directory; audio_path is "audio/<key>"
+  either way. A recording the bucket cannot take waits in the cache: the attempt is saved all the same.
 - Users: a store is one user's view (`store.for_user(name)`; "" is the single user with no accounts). Every
   read and write is scoped to it, and recordings go to audio/<user>/<id><ext>; `audio_file` refuses any other.
 
@@ -50,6 +53,7 @@ from .attempt import (  # noqa: F401  (re-exported: the history's public names)
 from .config import Settings, check_user_name
 from .errors import CoachError, HistoryError
 from .history_sql import Db, Postgres, Row, redact, tables
+from .recordings import DirectoryRecordings, Recordings, open_recordings
 
 if TYPE_CHECKING:
     import numpy as np
@@ -248,20 +252,16 @@ def _write_wav(samples: np.ndarray, path: Path, sample_rate: int = 16_000) -> No
 
     import numpy as np
 
-    pcm = (np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0) * 32767).astype("<i2").tobytes()
+    from .audio import SAMPLE_RATE, from_array
+
+    # int16 from the microphone (sounddevice) or float in [-1, 1]: scaled, never clipped as if it were float
+    mono = from_array(samples, sample_rate, max_duration_s=None)
+    pcm = (np.clip(mono, -1.0, 1.0) * 32767).astype("<i2").tobytes()
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
-        out.setframerate(sample_rate)
+        out.setframerate(SAMPLE_RATE)
         out.writeframes(pcm)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -296,6 +296,7 @@ class HistoryStore:
         keep_audio: bool = True,
         data_dir: Path | None = None,
         recordings_dir: Path | None = None,
+        recordings: Recordings | None = None,
         user: str = "",
     ) -> None:
         """`location`: a SQLite file, or a postgresql:// URL (then `data_dir` holds the recordings)."""
@@ -315,7 +316,9 @@ class HistoryStore:
             self.data_dir = data_dir or self.path.parent
             self.db = self._open_sqlite(self.path)
         self._errors = self.db.errors if isinstance(self.db, Postgres) else (sqlite3.Error,)
-        self.audio_root = recordings_dir or self.data_dir / "audio"
+        # where recordings are kept: `recordings` (a bucket: HistoryStore.open), else files in recordings_dir
+        self.recordings = recordings or DirectoryRecordings(recordings_dir or self.data_dir / "audio")
+        self.audio_root = self.recordings.root
 
     def _open_sqlite(self, path: Path) -> sqlite3.Connection:
         try:
@@ -362,7 +365,7 @@ class HistoryStore:
         (INFRALENS_HOME or the platform's app data dir); as settings.user sees it."""
         return cls(
             settings.database_url or settings.data_dir / DB_NAME, keep_audio=settings.keep_audio,
-            data_dir=settings.data_dir, recordings_dir=settings.recordings_dir, user=settings.user,
+            data_dir=settings.data_dir, recordings=open_recordings(settings), user=settings.user,
         )  # fmt: skip
 
     def for_user(self, user: str) -> HistoryStore:
@@ -410,7 +413,7 @@ class HistoryStore:
             )
         elif audio is not None and self.keep_audio:
             copied = self._keep_audio(audio, attempt.id)
-            attempt = dataclasses.replace(attempt, audio_path=self._key(copied))
+            attempt = dataclasses.replace(attempt, audio_path="audio/" + copied)
         if isinstance(audio, (str, os.PathLike)) and attempt.audio_source is None:
             attempt = dataclasses.replace(attempt, audio_source=Path(audio).name)
         try:
@@ -422,7 +425,7 @@ class HistoryStore:
                 self._insert_dimensions(attempt)
         except self._errors as exc:
             if copied is not None:
-                copied.unlink(missing_ok=True)
+                self.recordings.delete(copied)
             raise HistoryError(f"could not save the attempt to {self.path}: {exc}") from exc
         return attempt
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..audio import int_to_float
 from ..errors import AudioError, CoachError, NoSpeechError, TranscriptionError
 from .base import (
     Gap,
@@ -207,9 +208,7 @@ def to_mono_float(samples: np.ndarray) -> np.ndarray:
     Gradio stream; a chunk is never transposed, since a 1-frame stereo chunk would look like 2 mono frames)."""
     a = np.asarray(samples)
     if np.issubdtype(a.dtype, np.integer):
-        info = np.iinfo(a.dtype)
-        half = (info.max + 1) / 2
-        a = (a.astype(np.float64) - half) / half if info.min == 0 else a.astype(np.float64) / float(-info.min)
+        a = int_to_float(a)
     elif np.issubdtype(a.dtype, np.floating):
         a = a.astype(np.float64)
     else:
