@@ -3,6 +3,7 @@ directory outside /tmp, and a progress callable that records what the page would
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import wave
 from pathlib import Path
@@ -19,6 +20,7 @@ from infralens_coach.config import Settings
 from infralens_coach.content import QuestionBank
 from infralens_coach.delivery import delivery_metrics
 from infralens_coach.errors import NoSpeechError
+from infralens_coach.grading import KeywordGrader
 from infralens_coach.history import HistoryStore
 from infralens_coach.transcribe import Segment, Transcript, Word
 from infralens_coach.transcribe.live import LiveView
@@ -329,6 +331,35 @@ def test_the_offline_grade_follows_stop_once_and_grade_pressed_at_once_waits_for
     feedback, *_, saved, heard, graded_for = mic.auto_grade(CARD, text, heard, tab("a"))
     assert "il-overall" in feedback and graded_for == CARD and made[-1].finished == 1
     assert mic.practice.coach.store.get(saved.split("`")[1]).audio_path
+
+
+class LabelledGrader:
+    """The configured grader (an LLM, say): the keyword grade under another name (the Grader protocol)."""
+
+    name = "llm:fake/model"
+
+    def grade(self, question, rubric, answer):
+        return dataclasses.replace(KeywordGrader().grade(question, rubric, answer), decided_by=self.name)
+
+
+def test_grade_after_the_automatic_grade_regrades_that_attempt_instead_of_keeping_the_answer_twice():
+    """Before: with an LLM configured, the offline grade after Stop and Grade pressed on the same transcript kept
+    two attempts of one answer. Now Grade replaces the offline grade; an edited answer is a new attempt."""
+    with outside_home("ui-live-regrade") as home, HistoryStore(home / "history.db") as store:
+        coach = Coach(QuestionBank.load(), Settings(llm_model="fake/model"), grader=LabelledGrader(), store=store)
+        mic = LiveMic(Practice(coach), LiveSessions(lambda q: FakeLiveAnswer(q), clock=Clock()), folder=home / "l")
+        mic.started(CARD, tab("a"))
+        mic.chunk(streamed_chunk(home, 0, seconds=2.0), CARD, tab("a"))
+        text, _, heard, _, _ = last(mic.stopped(CARD, "Full (2 min)", None, tab("a")))
+        *_, heard, _ = mic.auto_grade(CARD, text, heard, tab("a"))
+        assert [a.decided_by for a in store.list()] == ["keyword"]
+
+        *_, saved, heard, _ = mic.grade(CARD, text, heard, tab("a"))
+        (kept,) = store.list()
+        assert kept.decided_by == "llm:fake/model" and kept.id in saved and kept.audio_path
+
+        mic.grade(CARD, text + " And it retries failed pods.", heard, tab("a"))  # an edit: a new answer
+        assert [a.decided_by for a in store.list()] == ["llm:fake/model"] * 2
 
 
 def test_a_stream_that_stops_says_so_and_what_was_heard_can_be_finished(live):

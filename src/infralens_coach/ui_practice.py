@@ -22,7 +22,7 @@ import numpy as np
 
 from . import progress, render_html
 from .attempt import Attempt
-from .coach import Coach, SpokenAnswer
+from .coach import Coach, Graded, Regraded, SpokenAnswer
 from .content import DIMENSION_NAMES, Question
 from .delivery import TARGET_PRESETS, DeliveryTargets
 from .errors import CoachError
@@ -115,6 +115,9 @@ class Heard:
     question_id: str  # the card whose prompt steered the transcription
     result: SpokenAnswer
     kept: str | None = None  # the history's copy: later grades of this recording share it
+    # (attempt id, card id, text) of the attempt the automatic offline grade after a live Stop saved: Grade pressed
+    # on that same text and card grades that attempt again (with the configured grader) instead of saving another.
+    auto_graded: tuple[str, str, str] | None = None
 
     def audio(self) -> str | None:
         return next((p for p in (self.kept, self.path) if p and Path(p).is_file()), None)
@@ -335,7 +338,7 @@ class Practice:
             self._offline = build_grader(settings, "keyword") if settings.llm_model else self.coach.grader
         mine = self._users_coach(request)
         offline = Coach(mine.bank, mine.settings, grader=self._offline, store=mine.store)  # the same history
-        return self.grade(qid, text, heard, coach=offline)
+        return self.grade(qid, text, heard, coach=offline, automatic=True)
 
     def _users_coach(self, request: gr.Request | None) -> Coach:
         try:
@@ -345,24 +348,31 @@ class Practice:
 
     def grade(
         self, qid: str, text: str, heard: Heard | None, *, coach: Coach | None = None,
-        request: gr.Request | None = None,
+        request: gr.Request | None = None, automatic: bool = False,
     ) -> Feedback:  # fmt: skip
         """-> (feedback, reference, highlighted answer, change, saved note, heard, graded card id).
 
         The attempt is a voice/upload answer, with its recording and delivery metrics, only while the answer is
         still (an edit of) the transcript; a new typed answer is saved as text. It is kept in the requesting
-        user's history (`coach` already is one user's)."""
+        user's history (`coach` already is one user's). Grade pressed on the very answer the automatic grade
+        after Stop saved grades that attempt again rather than keeping the same answer twice."""
         question = self.question(qid)
         coach = coach or self._users_coach(request)
         spoken = heard if heard is not None and is_edit_of(text, heard.result.text) else None
         try:
-            graded = coach.submit(
-                question, text or "", mode=spoken.mode if spoken else "text",
-                spoken=spoken.result if spoken else None, audio=spoken.audio() if spoken else None,
-            )  # fmt: skip
+            if spoken is not None and spoken.auto_graded is not None and spoken.auto_graded[1:] == (question.id, text):
+                graded: Graded | Regraded = coach.regrade(spoken.auto_graded[0])
+                spoken = dataclasses.replace(spoken, auto_graded=None)
+            else:
+                graded = coach.submit(
+                    question, text or "", mode=spoken.mode if spoken else "text",
+                    spoken=spoken.result if spoken else None, audio=spoken.audio() if spoken else None,
+                )  # fmt: skip
             attempt = graded.attempt
             if spoken is not None and attempt is not None and attempt.audio_path and coach.store is not None:
                 heard = dataclasses.replace(spoken, kept=str(coach.store.audio_file(attempt)))
+                if automatic:
+                    heard = dataclasses.replace(heard, auto_graded=(attempt.id, question.id, text))
         except CoachError as exc:
             raise fail(exc) from exc
         return (
