@@ -193,10 +193,16 @@ def _answer(
         spoken = coach.transcribe(question, path, targets=targets)
         click.echo(f"  [{path.name}] {spoken.text}", file=out)
         return spoken.text, spoken, path, "upload"
-    # Recorded whole, then transcribed: a short answer needs no live transcript, and the countdown is the view.
-    samples = record_with_countdown(device or "", step.seconds, None, out)
+    # Transcribed while the person speaks (like `practice --record`): at the auto-stop only the last pause's worth
+    # is left, so the next question follows at once. The countdown is the view; the transcript is shown after.
+    live = coach.start_live(question)
+    try:
+        samples = record_with_countdown(device or "", step.seconds, live.feed, out)
+    except BaseException:  # Ctrl-C or a microphone error: stop the worker, then let it through
+        live.cancel()
+        raise
+    spoken = live.finish(targets=targets)
     audio = samples.astype("float32") / 32768.0  # the recorder's int16 as the [-1, 1] floats decode and History take
-    spoken = coach.transcribe(question, audio, targets=targets)
     click.echo(f"  Heard: {spoken.text}", file=out)
     return spoken.text, spoken, audio, "voice"
 
