@@ -286,12 +286,10 @@ def session_show(ctx: click.Context, session_id: str, as_json: bool, out: Path |
 @click.option("--json", "as_json", is_flag=True, help="Print the ranked list as JSON.")
 @click.pass_context
 def next_card(ctx: click.Context, as_json: bool) -> None:
-    from . import progress
-    from .mock import practice_marks
+    from .mock import next_cards
 
     with _store(ctx) as store:
-        marks = practice_marks(store)  # cards a finished mock interview named to practise next: due now
-        ranked = progress.suggestions(_bank(ctx).questions, store.list(graded_only=True), marked=marks)
+        ranked = next_cards(_bank(ctx).questions, store)  # the web app's suggestion too (ui_practice.suggested_id)
     if as_json:
         _emit_json([s.to_json() for s in ranked])
         return

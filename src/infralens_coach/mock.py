@@ -38,7 +38,7 @@ from .config import Settings
 from .content import DIMENSION_NAMES, DIMENSIONS, GROUPS, Question, QuestionBank, Rubric
 from .errors import AnswerError, HistoryError
 from .grading.base import DimensionScore, Grade
-from .progress import CHECKLIST_CARDS
+from .progress import CHECKLIST_CARDS, Suggestion, suggestions
 
 if TYPE_CHECKING:
     from .attempt import Attempt
@@ -504,3 +504,11 @@ def practice_marks(store: HistoryStore) -> dict[int, str]:
             when = kept.data.get("completed_utc") or kept.updated_utc
             marks[int(item["card"])] = max(marks.get(int(item["card"]), ""), when)
     return marks
+
+
+def next_cards(questions: Sequence[Question], store: HistoryStore | None) -> list[Suggestion]:
+    """What to practise next, best first: the one ranking `infralens-coach next` and the web app both show
+    (progress.suggestions over the graded attempts, a finished session's marks due now). No history: fresh cards."""
+    if store is None:
+        return suggestions(questions, [])
+    return suggestions(questions, store.list(graded_only=True), marked=practice_marks(store))

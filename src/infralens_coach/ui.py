@@ -18,7 +18,7 @@ from . import render_html
 from .coach import Coach
 from .config import Settings
 from .content import GROUPS
-from .ui_history import DATE_RANGES, EXPORT_FORMATS, HISTORY_COLUMNS, HistoryView
+from .ui_history import DATE_RANGES, EXPORT_FORMATS, HISTORY_COLUMNS, HistoryView, build_sessions_panel
 from .ui_live import LIVE_CSS, STREAM_EVERY_S, LiveMic
 from .ui_mock import build_mock_tab
 from .ui_practice import DEFAULT_TARGET, TARGETS, Practice
@@ -170,6 +170,7 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
                     yes_btn = gr.Button("Yes, delete", variant="stop", elem_id="il-delete-yes")
                     no_btn = gr.Button("Cancel", elem_id="il-delete-no")
             history_status = gr.Markdown(elem_id="il-history-status")
+            build_sessions_panel(history, history_tab)  # the mock interviews and their reports (ui_history)
             gr.Markdown("### Progress on a card")
             plot_card = gr.Dropdown(choices, value=practice.suggested_id, label="Card")
             plot = gr.HTML(elem_id="il-progress", label="Score per dimension (0–4), attempt by attempt")

@@ -1,4 +1,5 @@
-"""The History tab's handlers: the filtered table, one attempt with its recording, export, delete, progress.
+"""The History tab's handlers: the filtered table, one attempt with its recording, export, delete, progress, and
+the mock interviews (each session and its report, as `infralens-coach history sessions|session` shows them).
 
 Plain methods on one object, so tests call them directly as well as through the running app. Each takes the
 gr.Request Gradio passes and reads only the signed-in user's history (ui_users): with accounts on, another
@@ -18,17 +19,19 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from . import export, progress, render_html
+from . import export, mock, progress, render_html
 from .attempt import Attempt
 from .coach import Coach
 from .content import DIMENSION_NAMES
 from .errors import CoachError, HistoryError
 from .grading.base import Grade
-from .history import HistoryStore
+from .history import HistoryStore, KeptSession
+from .mock_report import SessionReport, report_markdown, session_report
 from .ui_practice import fail, metrics_md
 from .ui_users import Users
 
 HISTORY_COLUMNS = ["id", "when (UTC)", "card", "mode", "overall", "graded by", "state"]
+SESSION_COLUMNS = ["session", "when (UTC)", "style", "cards", "state", "overall"]
 CARD_COLUMNS = ["card", "question", "group", "status", "graded attempts", "last overall"]
 DATE_RANGES = {"all time": None, "last 7 days": 7, "last 30 days": 30}
 EXPORT_FORMATS = {"JSON": "json", "CSV": "csv"}
@@ -46,6 +49,17 @@ def attempt_label(a: Attempt) -> str:
     """How an attempt reads in the picker: card, date and score (its id is the value behind it)."""
     score = f"{a.overall}/100" if a.graded else "ungraded"
     return f"card {a.card:02d} · {a.created_utc[:16].replace('T', ' ')} UTC · {score} · {a.mode}"
+
+
+def session_label(kept: KeptSession, report: SessionReport) -> str:
+    """How a mock interview reads in the picker: date, cards, state and score (its id is the value behind it)."""
+    score = f"{report.overall}/100" if report.overall is not None else "no answer yet"
+    cards = ", ".join(str(c.card) for c in report.cards)
+    return f"{kept.created_utc[:16].replace('T', ' ')} UTC · cards {cards} · {_state(kept)} · {score}"
+
+
+def _state(kept: KeptSession) -> str:
+    return "complete" if kept.state == "complete" else "incomplete"  # an unfinished session is never "failed"
 
 
 class HistoryView:
@@ -231,6 +245,38 @@ class HistoryView:
             f"Deleted {attempt_label(attempt)} (`{attempt.id}`).",
         )
 
+    # ------------------------------------------------------------ mock interviews
+
+    def sessions(self, request: gr.Request | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+        """-> (the user's mock interviews, newest first, as `history sessions` lists them; the "Open a session"
+        picker with one labelled choice per row)."""
+        store = self._store(request)
+        kept = list(reversed(store.list_sessions())) if store is not None else []
+        reports = [session_report(mock.session_of(k), self.bank) for k in kept]
+        data = [
+            [k.id, k.created_utc.replace("T", " ")[:16], k.style, ", ".join(str(c.card) for c in r.cards), _state(k),
+             "" if r.overall is None else r.overall]
+            for k, r in zip(kept, reports, strict=True)
+        ]  # fmt: skip
+        return (
+            pd.DataFrame(data, columns=SESSION_COLUMNS),
+            gr.update(choices=[(session_label(k, r), k.id) for k, r in zip(kept, reports, strict=True)]),
+        )
+
+    def open_session(self, session_id: str | None, request: gr.Request | None = None) -> tuple[str, str | None]:
+        """-> (the session's report: the Markdown of `history session ID`, and that Markdown as a file to download)."""
+        if not session_id:
+            return "", None
+        store = self._history(request)
+        try:
+            kept = store.get_session(session_id)  # only this user's: another's is "no session"
+            text = report_markdown(session_report(mock.session_of(kept), self.bank))
+        except CoachError as exc:
+            raise fail(exc) from exc
+        path = self._scratch() / f"mock-interview-{kept.id}.md"
+        path.write_text(text, encoding="utf-8")
+        return text, str(path)
+
     # ------------------------------------------------------------ progress
 
     def progress_chart(self, qid: str | None, request: gr.Request | None = None) -> str:
@@ -241,7 +287,9 @@ class HistoryView:
 
     def latest_card(self, request: gr.Request | None = None) -> str:
         done = self.attempts(request=request)
-        return done[-1].question_id if done else progress.suggestions(self.bank.questions, done)[0].question_id
+        if done:
+            return done[-1].question_id
+        return mock.next_cards(self.bank.questions, self._store(request))[0].question_id
 
     def checklist_md(self, request: gr.Request | None = None) -> str:
         icons = {"solid": "**solid**", "weak": "*weak*", "not yet": "not yet"}
@@ -253,7 +301,7 @@ class HistoryView:
             + (f" (last {i.last_overall}/100)" if i.last_overall is not None else "")
             for i in items
         ]
-        nxt = progress.suggestions(self.bank.questions, done)[0]
+        nxt = mock.next_cards(self.bank.questions, self._store(request))[0]  # `infralens-coach next`'s card
         lines += ["", f"**Practise next:** card {nxt.card:02d} · {nxt.question}"]
         return "\n".join(lines)
 
@@ -266,3 +314,17 @@ class HistoryView:
             for i in items
         ]
         return pd.DataFrame(rows, columns=CARD_COLUMNS)
+
+
+def build_sessions_panel(history: HistoryView, tab: gr.Tab) -> None:
+    """The History tab's mock interviews: the list, refreshed when the tab opens, and one session's report.
+    Call inside the History tab's block; `tab` is that tab."""
+    gr.Markdown("### Mock interviews")
+    table = gr.Dataframe(headers=SESSION_COLUMNS, interactive=False, elem_id="il-history-sessions")
+    # allow_custom_value: the API (and a fresh page) may open any id, not only the listed ones
+    pick = gr.Dropdown([], label="Open a session's report", allow_custom_value=True, elem_id="il-session-pick")
+    report = gr.Markdown(elem_id="il-session-report")
+    download = gr.File(label="The report (Markdown)", interactive=False, elem_id="il-session-export")
+    tab.select(history.sessions, None, [table, pick], api_name="sessions")
+    table.select(history.open_row, table, pick, api_visibility="private")  # the id is the first column here too
+    pick.change(history.open_session, pick, [report, download], api_name="session")

@@ -20,7 +20,7 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from . import progress, render_html
+from . import mock, progress, render_html
 from .attempt import Attempt
 from .coach import Coach, Graded, Regraded, SpokenAnswer
 from .content import DIMENSION_NAMES, Question
@@ -201,13 +201,13 @@ class Practice:
         return [{"id": q.id, "card": q.card, "question": q.question, "group": q.group} for q in bank.questions]
 
     def suggested_id(self, request: gr.Request | None = None) -> str:
-        """The card to practise next (progress.suggestions over the user's history); asked at every page load."""
+        """The card to practise next over the user's history: `infralens-coach next`'s ranking (mock.next_cards,
+        a finished mock interview's marks included); asked at every page load."""
         try:
             store = self.users.store(request)
         except CoachError as exc:
             raise fail(exc) from exc
-        attempts = store.list() if store is not None else []
-        return progress.suggestions(self.coach.bank.questions, attempts)[0].question_id
+        return mock.next_cards(self.coach.bank.questions, store)[0].question_id
 
     def suggested_question_html(self, request: gr.Request | None = None) -> str:
         return render_html.question_html(self.question(self.suggested_id(request)), target_text(DEFAULT_TARGET))
