@@ -17,7 +17,7 @@ from infralens_coach.ui_history import HISTORY_COLUMNS, HistoryView
 # The endpoints the README and the API tests call; the page's own events stay private.
 PUBLIC_ENDPOINTS = {
     "/attempt", "/checklist", "/delete_attempt", "/export", "/grade", "/history", "/mic_check", "/next",
-    "/progress", "/question", "/questions", "/transcribe", "/transcribe_upload",
+    "/progress", "/question", "/questions", "/session", "/sessions", "/transcribe", "/transcribe_upload",
 }  # fmt: skip
 
 
