@@ -6,8 +6,8 @@ between clips: every relaunch is a reload mid-session, and must resume where it 
 nothing about tradeoffs, so its probe must be on tradeoffs; its follow-up answer is about tradeoffs. Nothing
 presses Stop: with INFRALENS_TARGET_SECONDS=5-20 every answer runs into the 20 s countdown, which warns 10 s
 before and stops the recording itself. The report and the sessions table show the session; so does the CLI.
-The app is the tab on its own page (`python -m infralens_coach.ui_mock`); the screenshot of the report is
-docs/mock-report.png.
+The app is the tab on its own page (`python -m infralens_coach.ui_mock`); the test screenshots the report into
+artifacts/browser/mock-report.png (docs/mock-report.png is a copy, refreshed by hand: tests never write the repo).
 """
 
 from __future__ import annotations
@@ -181,9 +181,7 @@ def test_a_three_card_interview_probes_the_weak_dimension_stops_at_the_limit_and
                            "6 answer(s) ran into the countdown", "Probe"):  # fmt: skip
                 assert needle in text, needle
             assert "complete" in page.locator("#il-mock-sessions").inner_text()
-            report.screenshot(path=str(ARTIFACTS / "mock-report.png"))
-            (REPO / "docs").mkdir(exist_ok=True)
-            shutil.copyfile(ARTIFACTS / "mock-report.png", REPO / "docs" / "mock-report.png")
+            report.screenshot(path=str(ARTIFACTS / "mock-report.png"))  # docs/mock-report.png is a copy of it
             context.close()
         finally:
             with contextlib.suppress(Exception):  # a failed step leaves its browser open: close it before the home goes
