@@ -397,11 +397,13 @@ class MockSession:
         return Outcome(step, grade, score=grade.dimension(dimension))
 
     def _keep_follow_up_audio(self, audio: Any, step: Step) -> str | None:
-        """A copy of the follow-up recording in sessions/<id>/ (the main answer's audio is kept with its attempt)."""
+        """A copy of the follow-up recording in sessions/<id>/, or sessions/users/<user>/<id>/ for a signed-in user
+        (the main answer's audio is kept with its attempt, in audio/<user>/)."""
         store = self.coach.store
         if store is None or not store.keep_audio or audio is None:
             return None
-        folder = store.data_dir / "sessions" / self.data.id
+        root = store.data_dir / "sessions"
+        folder = (root / "users" / store.user if store.user else root) / self.data.id
         name = f"card{step.index + 1:02d}-follow-up"
         try:
             folder.mkdir(parents=True, exist_ok=True)

@@ -127,7 +127,7 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
                     highlighted = gr.HTML(elem_id="il-highlighted")
                 with gr.Column(scale=2):
                     reference = gr.HTML(elem_id="il-reference-panel")
-        build_mock_tab(coach, demo)
+        build_mock_tab(coach, demo, practice.users)  # one set of per-user Coaches for every tab
         with gr.Tab("History", id="history", elem_id="il-history-tab") as history_tab:
             with gr.Row():
                 card_filter = gr.Dropdown([("all cards", "all cards")] + choices, value="all cards", label="Card")

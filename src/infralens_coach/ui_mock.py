@@ -10,11 +10,17 @@ and the session's report at the end (mock.py does the work; these handlers are t
 - The session id is kept in the browser (localStorage, gr.BrowserState) and the session in History after every
   step, so a reload or a closed tab resumes where it stopped; nothing recorded is lost.
 - practice style shows the scores after each answer; interview style shows nothing until the report.
+- With accounts (INFRALENS_AUTH), every handler works in the signed-in user's history (ui_users): another user's
+  session id is "no session", the list shows the user's own sessions, and the report file is a private copy
+  outside the data directory (which is not served then).
 """
 
 from __future__ import annotations
 
 import html
+import tempfile
+import time
+from pathlib import Path
 from typing import Any
 
 import gradio as gr  # on its own (`python -m`), set GRADIO_ANALYTICS_ENABLED=False as ui.py does
@@ -25,6 +31,7 @@ from .content import DIMENSION_NAMES, GROUPS
 from .errors import CoachError
 from .mock_report import report_markdown, session_report
 from .ui_practice import fail
+from .ui_users import Users
 
 CHOOSERS = {
     "Review checklist (cards 1-8)": "checklist",
@@ -34,6 +41,7 @@ CHOOSERS = {
     "Card list": "cards",
 }
 STORAGE_KEY = "infralens-mock-session"
+REPORT_KEEP_S = 600  # a signed-in user's report copy is handed to Gradio's cache at once; older ones are removed
 
 # The countdown, in the browser: started by Record, it shows the time left, warns 10 s before the limit and presses
 # Stop itself at 0 (window.__ilMock records what happened, for the browser test).
@@ -81,27 +89,37 @@ SPEAK_JS = """
 
 
 class MockTab:
-    """The tab's handlers: every call reads the session from History by id, so any tab or reload can continue it."""
+    """The tab's handlers: every call reads the session from History by id, so any tab or reload can continue it.
+    Each takes the gr.Request Gradio passes and works in that user's history (the one history without accounts)."""
 
-    def __init__(self, coach: Coach) -> None:
+    def __init__(self, coach: Coach, users: Users | None = None) -> None:
         self.coach = coach
+        self.users = users or Users(coach)
+        self._report_dir: Path | None = None
+
+    def _coach(self, request: gr.Request | None) -> Coach:
+        """The requesting user's Coach: their history, their sessions."""
+        try:
+            return self.users.coach(request)
+        except CoachError as exc:
+            raise fail(exc) from exc
 
     # -- the views every handler returns
 
-    def _view(self, session: mock.MockSession | None, feedback: str = "") -> tuple[Any, ...]:
+    def _view(self, coach: Coach, session: mock.MockSession | None, feedback: str = "") -> tuple[Any, ...]:
         """(session id, browser copy, question html, seconds, text to speak, feedback, report, export file,
         recorder, typed answer, sessions table)"""
         if session is None:
             return ("", None, "<p>Choose the cards and a style, then <b>Start</b>.</p>", 0, "", feedback, "",
-                    gr.update(value=None, visible=False), None, "", self.sessions_md())  # fmt: skip
+                    gr.update(value=None, visible=False), None, "", self._sessions(coach))  # fmt: skip
         step = session.next_step()
         sid = session.data.id
         if step is None:
-            report = report_markdown(session_report(session.data, self.coach.bank))
+            report = report_markdown(session_report(session.data, coach.bank))
             done = "<p id='il-mock-done'><b>Session complete.</b> The report is below; it is kept in History.</p>"
             return (sid, None, done, 0, "The interview is over. Here is your report.", feedback, report,
-                    gr.update(value=self._export(session, report), visible=True), None, "",
-                    self.sessions_md())  # fmt: skip
+                    gr.update(value=self._export(coach, session, report), visible=True), None, "",
+                    self._sessions(coach))  # fmt: skip
         kind = "Follow-up" if step.kind == "follow_up" else "Question"
         question = (
             f"<div id='il-mock-step' data-kind='{step.kind}' data-card='{step.card}' "
@@ -111,18 +129,37 @@ class MockTab:
             "</div>"
         )
         return (sid, sid, question, step.seconds, step.text, feedback, "", gr.update(value=None, visible=False),
-                None, "", self.sessions_md())  # fmt: skip
+                None, "", self._sessions(coach))  # fmt: skip
 
-    def _export(self, session: mock.MockSession, report: str) -> str:
-        folder = self.coach.settings.data_dir / "sessions" / session.data.id
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"mock-interview-{session.data.id}.md"
+    def _export(self, coach: Coach, session: mock.MockSession, report: str) -> str:
+        """The report as a Markdown file for the browser: kept beside the session for the single user (its folder
+        is served); for a signed-in user a private copy Gradio moves into its cache (no user's folder is served)."""
+        name = f"mock-interview-{session.data.id}.md"
+        if coach.store is not None and coach.store.user:
+            path = self._scratch() / name  # session ids are unique: one user's, and Gradio copies it at once
+        else:
+            folder = coach.settings.data_dir / "sessions" / session.data.id
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / name
         path.write_text(report, encoding="utf-8")
         return str(path)
 
-    def sessions_md(self) -> str:
-        """The History of mock interviews: each session, complete or incomplete (never failed)."""
-        store = self.coach.store
+    def _scratch(self) -> Path:
+        if self._report_dir is None:
+            self._report_dir = Path(tempfile.mkdtemp(prefix="infralens-mock-"))
+        for old in self._report_dir.iterdir():  # Gradio serves its own copy; ours is only needed for a moment
+            if old.stat().st_mtime < time.time() - REPORT_KEEP_S:
+                old.unlink(missing_ok=True)
+        return self._report_dir
+
+    def sessions_md(self, request: gr.Request | None = None) -> str:
+        """The History of mock interviews: each of the user's sessions, complete or incomplete (never failed)."""
+        if request is None and self.users.accounts:
+            return "Sign in to see your mock interviews."  # the page's first build: no user yet, so no history
+        return self._sessions(self._coach(request))
+
+    def _sessions(self, coach: Coach) -> str:
+        store = coach.store
         if store is None:
             return "History is off."
         kept = store.list_sessions()[-10:]
@@ -130,7 +167,7 @@ class MockTab:
             return "No mock interviews yet."
         lines = ["| session | when (UTC) | style | state | score | cards |", "| --- | --- | --- | --- | --- | --- |"]
         for k in reversed(kept):
-            report = session_report(mock.session_of(k), self.coach.bank)
+            report = session_report(mock.session_of(k), coach.bank)
             state = "complete" if k.state == "complete" else "incomplete (resumable)"
             score = "" if report.overall is None else f"{report.overall}/100"
             cards = ", ".join(str(c.card) for c in report.cards)
@@ -152,14 +189,17 @@ class MockTab:
 
     # -- events
 
-    def start(self, chooser: str, group: str | None, cards: str, count: float, style: str) -> tuple[Any, ...]:
+    def start(
+        self, chooser: str, group: str | None, cards: str, count: float, style: str, request: gr.Request | None = None
+    ) -> tuple[Any, ...]:
         from . import progress
 
         how = CHOOSERS.get(chooser, "checklist")
-        bank = self.coach.bank
+        coach = self._coach(request)
+        bank = coach.bank
         try:
             if how == "due":
-                store = self.coach.store
+                store = coach.store
                 attempts = store.list(graded_only=True) if store is not None else []
                 marks = mock.practice_marks(store) if store is not None else {}
                 ranked = progress.suggestions(bank.questions, attempts, marked=marks)
@@ -172,58 +212,78 @@ class MockTab:
                 chosen, selection = mock.choose_cards(bank, cards=[c for c in cards.replace(" ", "").split(",") if c])
             else:
                 chosen, selection = mock.choose_cards(bank, checklist=True)
-            session = mock.MockSession.start(self.coach, chosen, style=style, selection=selection)
+            session = mock.MockSession.start(coach, chosen, style=style, selection=selection)
         except CoachError as exc:
             raise fail(exc) from exc
-        return self._view(session, f"Started: {len(chosen)} cards ({selection}), {style} style.")
+        return self._view(coach, session, f"Started: {len(chosen)} cards ({selection}), {style} style.")
 
-    def resume(self, session_id: str | None) -> tuple[Any, ...]:
+    def resume(self, session_id: str | None, request: gr.Request | None = None) -> tuple[Any, ...]:
         """On page load: the browser's unfinished session, where it stopped (or the start screen)."""
-        if not session_id or self.coach.store is None:
-            return self._view(None)
+        coach = self._coach(request)
+        if not session_id or coach.store is None:
+            return self._view(coach, None)
         try:
-            session = mock.MockSession.resume(self.coach, session_id)
+            session = mock.MockSession.resume(coach, session_id)
         except CoachError:
-            return self._view(None)  # gone (deleted, another history): start afresh
+            # gone (deleted), or another user's on a shared browser: start afresh, and leave the browser's copy
+            # to the user whose session it is
+            return tuple(gr.skip() if i == 1 else v for i, v in enumerate(self._view(coach, None)))
         if session.next_step() is None:
-            return self._view(None)
-        return self._view(session, f"Resumed session {session.data.id} where it stopped.")
+            return self._view(coach, None)
+        return self._view(coach, session, f"Resumed session {session.data.id} where it stopped.")
 
-    def answer_audio(self, session_id: str, audio: str | None) -> tuple[Any, ...]:
+    def open_session(self, session_id: str, request: gr.Request | None = None) -> tuple[Any, ...]:
+        """A session of the user's by id (or its last characters): an incomplete one where it stopped, a complete
+        one with its report. Another user's id is "no session"."""
+        coach = self._coach(request)
+        if not (session_id or "").strip():
+            raise fail(CoachError("type a session id: the Past mock interviews table lists yours"))
+        try:
+            session = mock.MockSession.resume(coach, session_id.strip())
+        except CoachError as exc:
+            raise fail(exc) from exc
+        done = session.next_step() is None
+        note = "Complete: the report is below." if done else "Resumed where it stopped."
+        return self._view(coach, session, f"Session {session.data.id}. {note}")
+
+    def answer_audio(self, session_id: str, audio: str | None, request: gr.Request | None = None) -> tuple[Any, ...]:
         if not audio:
             raise fail(CoachError("nothing was recorded: press Record, answer, then Stop"))
-        return self._answer(session_id, None, audio)
+        return self._answer(self._coach(request), session_id, None, audio)
 
-    def answer_text(self, session_id: str, text: str) -> tuple[Any, ...]:
-        return self._answer(session_id, text, None)
+    def answer_text(self, session_id: str, text: str, request: gr.Request | None = None) -> tuple[Any, ...]:
+        return self._answer(self._coach(request), session_id, text, None)
 
-    def _answer(self, session_id: str, text: str | None, audio: str | None) -> tuple[Any, ...]:
+    def _answer(self, coach: Coach, session_id: str, text: str | None, audio: str | None) -> tuple[Any, ...]:
         if not session_id:
             raise fail(CoachError("no session: press Start first"))
         try:
-            session = mock.MockSession.resume(self.coach, session_id)
+            session = mock.MockSession.resume(coach, session_id)
             step = session.next_step()
             if step is None:
-                return self._view(session)
+                return self._view(coach, session)
             spoken = None
             if audio is not None:
-                question = self.coach.bank.get(session.data.runs[step.index].question_id)
-                spoken = self.coach.transcribe(question, audio)
+                question = coach.bank.get(session.data.runs[step.index].question_id)
+                spoken = coach.transcribe(question, audio)
                 text = spoken.text
             outcome = session.answer(text or "", spoken=spoken, audio=audio, mode="voice" if spoken else "text")
         except CoachError as exc:
             raise fail(exc) from exc
         heard = f"Heard: “{html.escape(text or '')}”\n\n" if spoken is not None else ""
-        return self._view(session, heard + self._feedback(session, outcome))
+        return self._view(coach, session, heard + self._feedback(session, outcome))
 
-    def abandon(self) -> tuple[Any, ...]:
-        """Leave the session (it stays in History as incomplete, resumable from the CLI) and show the start screen."""
-        return self._view(None, "Left the session; it is kept as incomplete.")
+    def abandon(self, request: gr.Request | None = None) -> tuple[Any, ...]:
+        """Leave the session (it stays in History as incomplete, resumable by id) and show the start screen."""
+        return self._view(self._coach(request), None, "Left the session; it is kept as incomplete.")
 
 
-def build_mock_tab(coach: Coach, demo: gr.Blocks) -> MockTab:
+def build_mock_tab(coach: Coach, demo: gr.Blocks, users: Users | None = None) -> MockTab:
     """Add the Mock interview tab to `demo` (call inside `with demo:`; `demo` gets the resume-on-load event)."""
-    tab = MockTab(coach)
+    tab = MockTab(coach, users)
+    # Outside the tab: a tab not yet shown is not rendered, so a BrowserState inside it reached the resume-on-load
+    # event empty in the full app (a reload then lost the session's place)
+    saved_id = gr.BrowserState(None, storage_key=STORAGE_KEY)
     with gr.Tab("Mock interview", id="mock"):
         gr.Markdown(
             "A mock interview: 3-8 questions asked in turn (read aloud, and on screen), a countdown for each answer, "
@@ -240,7 +300,6 @@ def build_mock_tab(coach: Coach, demo: gr.Blocks) -> MockTab:
             start_btn = gr.Button("Start", variant="primary", elem_id="il-mock-start")
             leave_btn = gr.Button("Leave this session", elem_id="il-mock-leave")
         session_id = gr.Textbox(label="Session", interactive=False, elem_id="il-mock-session")
-        saved_id = gr.BrowserState(None, storage_key=STORAGE_KEY)
         question = gr.HTML(elem_id="il-mock-question")
         with gr.Row():
             seconds = gr.Number(label="Answer time (s)", interactive=False, elem_id="il-mock-seconds", scale=0)
@@ -256,6 +315,11 @@ def build_mock_tab(coach: Coach, demo: gr.Blocks) -> MockTab:
         export = gr.File(label="Report (Markdown)", visible=False, elem_id="il-mock-export")
         with gr.Accordion("Past mock interviews", open=True):
             sessions = gr.Markdown(tab.sessions_md, elem_id="il-mock-sessions")
+            with gr.Row():
+                open_id = gr.Textbox(label="Open a session (its id, or its last characters)", elem_id="il-mock-open-id",
+                                     scale=4)  # fmt: skip
+                open_btn = gr.Button("Open", elem_id="il-mock-open", scale=1)
+                refresh_btn = gr.Button("Refresh the list", elem_id="il-mock-refresh", scale=1)
 
     outputs = [session_id, saved_id, question, seconds, speak, feedback, report, export, mic, typed, sessions]
 
@@ -266,12 +330,14 @@ def build_mock_tab(coach: Coach, demo: gr.Blocks) -> MockTab:
     mic.start_recording(None, seconds, None, js=COUNTDOWN_JS, api_visibility="private")
     then_speak(
         mic.stop_recording(None, None, None, js=STOP_COUNTDOWN_JS, api_visibility="private").then(
-            tab.answer_audio, [session_id, mic], outputs, api_visibility="private", concurrency_id="mock"
+            tab.answer_audio, [session_id, mic], outputs, api_name="mock_answer_audio", concurrency_id="mock"
         )
     )
     then_speak(typed_btn.click(tab.answer_text, [session_id, typed], outputs, api_name="mock_answer",
                                concurrency_id="mock"))  # fmt: skip
     leave_btn.click(tab.abandon, None, outputs, api_visibility="private")
+    then_speak(open_btn.click(tab.open_session, open_id, outputs, api_name="mock_open"))
+    refresh_btn.click(tab.sessions_md, None, sessions, api_name="mock_sessions")
     # A reload or a reopened tab: the browser remembers the session id; History has the rest.
     then_speak(demo.load(tab.resume, saved_id, outputs, api_visibility="private"))
     return tab
@@ -291,11 +357,11 @@ def build_mock_demo(coach: Coach | None = None) -> gr.Blocks:
 
 if __name__ == "__main__":
     from .config import Settings
-    from .ui_server import server_options
+    from .ui_server import allowed_paths, server_options
 
     settings = Settings.from_env()
     options = server_options(settings)
     build_mock_demo().launch(
         server_name=options.host, server_port=options.port, share=False, auth=options.auth, quiet=True,
-        allowed_paths=[str(settings.data_dir / "sessions")],
+        allowed_paths=allowed_paths(settings),  # with accounts none: reports go out as private copies
     )  # fmt: skip
