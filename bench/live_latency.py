@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from support import clips  # noqa: E402
 from support.app_server import AppServer, outside_home  # noqa: E402
+from support.browser import launch  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
 CARD = "Kubernetes Job instead of a Deployment"
 TARGET_TRANSCRIPT_S = 1.5
 TARGET_FEEDBACK_S = 0.5
@@ -80,19 +80,6 @@ def mic_file(seconds: float) -> Path:
             capture_output=True,
         )
     return out
-
-
-def launch(playwright, fake_audio: Path):
-    return playwright.chromium.launch(
-        executable_path=CHROMIUM,
-        headless=True,
-        args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={fake_audio}",
-        ],
-    )  # fmt: skip
 
 
 def measure(browser, url: str, path: str, seconds: float) -> Run:

@@ -9,15 +9,14 @@ person's. Screenshots are kept in artifacts/browser/ (look at them).
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from support import clips
 from support.app_server import REPO, AppServer, outside_home
+from support.browser import CHROMIUM, launch
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = REPO / "artifacts" / "browser"
 RECORD_MS = 16_000  # the clip is ~15 s; Chromium loops it and starts it before Record is pressed
 CARD7 = "Kubernetes Job instead of a Deployment"
@@ -37,26 +36,6 @@ def mic_file(text: str | None) -> Path:
         source = clips.silence(20.0) if text is None else clips.speech(text)
         subprocess.run(["sox", str(source), "-r", "48000", "-c", "1", "-b", "16", str(out)], check=True)
     return out
-
-
-def launch(playwright, fake_audio: Path):
-    return playwright.chromium.launch(
-        executable_path=CHROMIUM,
-        headless=True,
-        args=[
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--use-fake-ui-for-media-stream",
-            "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={fake_audio}",
-        ],
-    )
 
 
 @pytest.fixture(scope="module")

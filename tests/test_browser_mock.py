@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -25,8 +24,8 @@ import pytest
 from click.testing import CliRunner
 from support import clips
 from support.app_server import REPO, AppServer, outside_home
+from support.browser import CHROMIUM, fake_mic_args
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = REPO / "artifacts" / "browser"
 LIMIT_S = 20
 
@@ -76,10 +75,7 @@ def open_browser(playwright, profile: Path, audio: Path):
     """A browser on the same profile (its localStorage keeps the session id), the microphone playing `audio`."""
     return playwright.chromium.launch_persistent_context(
         str(profile), executable_path=CHROMIUM, headless=True, viewport={"width": 1280, "height": 1600},
-        args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-              "--disable-background-networking", "--disable-component-update", "--disable-sync",
-              "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-              f"--use-file-for-fake-audio-capture={audio}"],
+        args=fake_mic_args(audio),
     )  # fmt: skip
 
 

@@ -12,7 +12,6 @@ Every wait is on something visible on the page, never a fixed sleep.
 from __future__ import annotations
 
 import contextlib
-import shutil
 import subprocess
 import wave
 from pathlib import Path
@@ -20,10 +19,10 @@ from pathlib import Path
 import pytest
 from support import clips
 from support.app_server import REPO, AppServer, outside_home
+from support.browser import CHROMIUM, launch
 
 from infralens_coach.ui_mock import STORAGE_KEY
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = REPO / "artifacts" / "browser"
 LIMIT_S = 30  # the countdown of a main answer (INFRALENS_TARGET_SECONDS=5-30)
 
@@ -59,16 +58,6 @@ def mic_file(text: str) -> tuple[Path, float]:
         subprocess.run(["sox", str(clips.speech(text)), "-r", "48000", "-c", "1", "-b", "16", str(out)], check=True)
     with wave.open(str(out)) as w:
         return out, w.getnframes() / w.getframerate()
-
-
-def launch(playwright, audio: Path):
-    return playwright.chromium.launch(
-        executable_path=CHROMIUM, headless=True,
-        args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-              "--disable-background-networking", "--disable-component-update", "--disable-sync",
-              "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-              f"--use-file-for-fake-audio-capture={audio}"],
-    )  # fmt: skip
 
 
 def open_mock_tab(page, url: str | None = None) -> None:

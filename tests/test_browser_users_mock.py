@@ -9,14 +9,12 @@ visit left the browser's copy of her id alone).
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from support.app_server import AppServer, outside_home
+from support.browser import CHROMIUM
 from support.fakes import JOB_ANSWER
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 pytestmark = [
     pytest.mark.slow,

@@ -1,0 +1,24 @@
+"""Headless Chromium with a fake microphone: the one launch every browser test and bench uses."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+HAVE_CHROMIUM = Path(CHROMIUM).exists()
+
+
+def fake_mic_args(audio: Path) -> list[str]:
+    """Chromium flags: no network of its own, and `audio` (a WAV, looped) as the microphone, allowed at once."""
+    return [
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={audio}",
+    ]  # fmt: skip
+
+
+def launch(playwright, audio: Path):
+    """A headless browser whose microphone plays `audio`."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=fake_mic_args(audio))
