@@ -8,7 +8,6 @@ app with two accounts through gradio_client and by file URL (the page itself: te
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import gradio as gr
@@ -44,8 +43,7 @@ def accounts():
         settings = Settings(data_dir=home, auth="alice:pw1,bob:pw2")
         tab = MockTab(Coach(bank, settings, grader=KeywordGrader(), store=store))
         yield tab, store, home
-        if tab._report_dir is not None:  # the private report copies' scratch folder
-            shutil.rmtree(tab._report_dir, ignore_errors=True)
+        tab.reports.remove()  # the private report copies' scratch folder
 
 
 def run_session(tab: MockTab, request: gr.Request | None) -> tuple:

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
-import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -28,6 +25,7 @@ from .grading.base import Grade
 from .history import HistoryStore, KeptSession
 from .mock_report import SessionReport, report_markdown, session_report
 from .ui_practice import fail, metrics_md
+from .ui_server import ScratchFolder
 from .ui_users import Users
 
 HISTORY_COLUMNS = ["id", "when (UTC)", "card", "mode", "overall", "graded by", "state"]
@@ -67,7 +65,7 @@ class HistoryView:
         self.coach = coach
         self.bank = coach.bank
         self.users = users or Users(coach)
-        self._export_dir: Path | None = None
+        self.scratch = ScratchFolder("infralens-export-", EXPORT_KEEP_S)  # exports and playback copies
 
     def _store(self, request: gr.Request | None) -> HistoryStore | None:
         """The requesting user's history (None when history is off)."""
@@ -166,7 +164,7 @@ class HistoryView:
             return None
         if not store.user:
             return str(kept)
-        copy = self._scratch() / f"{attempt.id}{kept.suffix}"
+        copy = self.scratch.path() / f"{attempt.id}{kept.suffix}"
         copy.unlink(missing_ok=True)
         try:
             os.link(kept, copy)  # same file system: no bytes copied
@@ -193,20 +191,11 @@ class HistoryView:
         if not rows:
             raise fail(HistoryError("no attempts match these filters: nothing to export"))
         ext = EXPORT_FORMATS.get(fmt, "json")
-        folder = self._scratch()
+        folder = self.scratch.path()
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
         path = folder / f"infralens-history-{stamp}.{ext}"
         path.write_text(export.export(rows, ext), encoding="utf-8")
         return str(path)
-
-    def _scratch(self) -> Path:
-        """Exports and playback copies: handed to Gradio's cache at once, so kept only EXPORT_KEEP_S."""
-        if self._export_dir is None:
-            self._export_dir = Path(tempfile.mkdtemp(prefix="infralens-export-"))
-        for old in self._export_dir.iterdir():  # Gradio serves its own copy; ours is only needed for a moment
-            if old.stat().st_mtime < time.time() - EXPORT_KEEP_S:
-                old.unlink(missing_ok=True)
-        return self._export_dir
 
     def ask_delete(self, attempt_id: str | None, request: gr.Request | None = None) -> tuple[dict[str, Any], str]:
         """-> (the confirmation box, its question). Nothing is deleted until "Yes, delete" is pressed."""
@@ -273,7 +262,7 @@ class HistoryView:
             text = report_markdown(session_report(mock.session_of(kept), self.bank))
         except CoachError as exc:
             raise fail(exc) from exc
-        path = self._scratch() / f"mock-interview-{kept.id}.md"
+        path = self.scratch.path() / f"mock-interview-{kept.id}.md"
         path.write_text(text, encoding="utf-8")
         return text, str(path)
 

@@ -18,9 +18,6 @@ and the session's report at the end (mock.py does the work; these handlers are t
 from __future__ import annotations
 
 import html
-import tempfile
-import time
-from pathlib import Path
 from typing import Any
 
 import gradio as gr  # on its own (`python -m`), set GRADIO_ANALYTICS_ENABLED=False as ui.py does
@@ -31,6 +28,7 @@ from .content import DIMENSION_NAMES, GROUPS
 from .errors import CoachError
 from .mock_report import report_markdown, session_report
 from .ui_practice import fail
+from .ui_server import ScratchFolder
 from .ui_users import Users
 
 CHOOSERS = {
@@ -95,7 +93,7 @@ class MockTab:
     def __init__(self, coach: Coach, users: Users | None = None) -> None:
         self.coach = coach
         self.users = users or Users(coach)
-        self._report_dir: Path | None = None
+        self.reports = ScratchFolder("infralens-mock-", REPORT_KEEP_S)  # signed-in users' report copies
 
     def _coach(self, request: gr.Request | None) -> Coach:
         """The requesting user's Coach: their history, their sessions."""
@@ -136,21 +134,13 @@ class MockTab:
         is served); for a signed-in user a private copy Gradio moves into its cache (no user's folder is served)."""
         name = f"mock-interview-{session.data.id}.md"
         if coach.store is not None and coach.store.user:
-            path = self._scratch() / name  # session ids are unique: one user's, and Gradio copies it at once
+            path = self.reports.path() / name  # session ids are unique: one user's, and Gradio copies it at once
         else:
             folder = coach.settings.data_dir / "sessions" / session.data.id
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / name
         path.write_text(report, encoding="utf-8")
         return str(path)
-
-    def _scratch(self) -> Path:
-        if self._report_dir is None:
-            self._report_dir = Path(tempfile.mkdtemp(prefix="infralens-mock-"))
-        for old in self._report_dir.iterdir():  # Gradio serves its own copy; ours is only needed for a moment
-            if old.stat().st_mtime < time.time() - REPORT_KEEP_S:
-                old.unlink(missing_ok=True)
-        return self._report_dir
 
     def sessions_md(self, request: gr.Request | None = None) -> str:
         """The History of mock interviews: each of the user's sessions, complete or incomplete (never failed)."""

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import shutil
 import sys
+import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,6 +85,28 @@ def parse_users(raw: str | None, auth_file: Path | None = None) -> list[tuple[st
     if twice:
         raise CoachError(f"INFRALENS_AUTH/INFRALENS_AUTH_FILE name {', '.join(twice)} more than once")
     return users
+
+
+class ScratchFolder:
+    """Files handed to the browser (exports, reports, private playback copies). Gradio copies each into its own
+    cache at once, so ours are needed only for a moment: older than ``keep_s``, they go at the next use."""
+
+    def __init__(self, prefix: str, keep_s: float = 600.0) -> None:
+        self.prefix, self.keep_s = prefix, keep_s
+        self._folder: Path | None = None
+
+    def path(self) -> Path:
+        if self._folder is None:
+            self._folder = Path(tempfile.mkdtemp(prefix=self.prefix))
+        for old in self._folder.iterdir():
+            if old.stat().st_mtime < time.time() - self.keep_s:
+                old.unlink(missing_ok=True)
+        return self._folder
+
+    def remove(self) -> None:
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
 
 
 def allowed_paths(settings: Settings) -> list[str]:
