@@ -525,19 +525,24 @@ class HistoryStore:
 
     def get(self, ref: str) -> Attempt:
         """An attempt by id, or by a unique start or end of it (at least 4 characters, any case)."""
+        return _attempt(self._row_by_ref("attempts", "attempt", "history list", ref))
+
+    def _row_by_ref(self, table: str, kind: str, listing: str, ref: str) -> Any:
+        """The user's row of `table` whose id is `ref`, or starts or ends with it (at least 4 characters)."""
         ref = ref.strip().upper()
         if len(ref) < 4 or any(ch not in ID_ALPHABET for ch in ref):
-            raise HistoryError(f"{ref!r} is not an attempt id (see `infralens-coach history list`)")
+            article = "an" if kind[0] in "aeiou" else "a"
+            raise HistoryError(f"{ref!r} is not {article} {kind} id (see `infralens-coach {listing}`)")
         rows = self._query(
-            "SELECT * FROM attempts WHERE user_name = ? AND (id = ? OR id LIKE ? OR id LIKE ?) ORDER BY id = ? DESC "
+            f"SELECT * FROM {table} WHERE user_name = ? AND (id = ? OR id LIKE ? OR id LIKE ?) ORDER BY id = ? DESC "
             "LIMIT 2",
             (self.user, ref, ref + "%", "%" + ref, ref),
         )
         if not rows:
-            raise HistoryError(f"no attempt {ref!r} in the history (see `infralens-coach history list`)")
+            raise HistoryError(f"no {kind} {ref!r} in the history (see `infralens-coach {listing}`)")
         if len(rows) > 1 and rows[0]["id"] != ref:
-            raise HistoryError(f"attempt id {ref!r} matches more than one attempt: give more characters")
-        return _attempt(rows[0])
+            raise HistoryError(f"{kind} id {ref!r} matches more than one {kind}: give more characters")
+        return rows[0]
 
     def list(self, card: int | None = None, *, graded_only: bool = False) -> list[Attempt]:
         """Attempts, oldest first."""
@@ -602,19 +607,7 @@ class HistoryStore:
 
     def get_session(self, ref: str) -> KeptSession:
         """A session by id or a unique start or end of it (at least 4 characters)."""
-        ref = ref.strip().upper()
-        if len(ref) < 4 or any(ch not in ID_ALPHABET for ch in ref):
-            raise HistoryError(f"{ref!r} is not a session id (see `infralens-coach history sessions`)")
-        rows = self._query(
-            "SELECT * FROM sessions WHERE user_name = ? AND (id = ? OR id LIKE ? OR id LIKE ?) ORDER BY id = ? DESC "
-            "LIMIT 2",
-            (self.user, ref, ref + "%", "%" + ref, ref),
-        )
-        if not rows:
-            raise HistoryError(f"no session {ref!r} in the history (see `infralens-coach history sessions`)")
-        if len(rows) > 1 and rows[0]["id"] != ref:
-            raise HistoryError(f"session id {ref!r} matches more than one session: give more characters")
-        return self._session(rows[0])
+        return self._session(self._row_by_ref("sessions", "session", "history sessions", ref))
 
     def list_sessions(self) -> tuple[KeptSession, ...]:
         """Sessions, oldest first."""
