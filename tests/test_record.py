@@ -17,6 +17,7 @@ import wave
 import numpy as np
 import pytest
 from support import clips
+from support.app_server import outside_home
 
 
 def cli(*args, alsa_conf=None, extra_env=None, input=None, timeout=180):
@@ -65,15 +66,15 @@ def test_practice_record_prints_feedback(microphone):
 
 
 @pytest.mark.slow
-def test_practice_record_keeps_the_recording_it_heard(microphone, tmp_path):
+def test_practice_record_keeps_the_recording_it_heard(microphone):
     """The saved attempt's WAV is the microphone's audio (before: int16 clipped as floats into a square wave)."""
-    home = tmp_path / "home"
-    result = cli("practice", "7", "--record", "--seconds", "6", "--json", alsa_conf=microphone, input="",
-                 extra_env={"INFRALENS_HOME": str(home)})  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    (kept,) = (home / "audio").rglob("*.wav")
-    with wave.open(str(kept)) as wav:
-        saved = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").astype(int)
+    with outside_home("record-kept") as home:  # a data directory like the default one: not under /tmp
+        result = cli("practice", "7", "--record", "--seconds", "6", "--json", alsa_conf=microphone, input="",
+                     extra_env={"INFRALENS_HOME": str(home)})  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        (kept,) = (home / "audio").rglob("*.wav")
+        with wave.open(str(kept)) as wav:
+            saved = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").astype(int)
     source = np.fromfile(clips.raw_microphone(clips.ANSWER, tail_s=1.0), dtype="<i2").astype(int)
     assert len(saved) == 6 * 16_000 and np.abs(saved - source[: len(saved)]).max() <= 1
 
