@@ -337,7 +337,9 @@ class SlowDecoder(VoiceWords):
         self.worker_gate = threading.Event()
         self.worker_gate.set()
 
-    def decode(self, samples: np.ndarray, prompt: str | None = None, on_progress=None) -> tuple[Segment, ...]:
+    def decode(
+        self, samples: np.ndarray, prompt: str | None = None, on_progress=None, *, speech_end_s: float | None = None
+    ) -> tuple[Segment, ...]:
         self.decoded.append(np.array(samples))
         if threading.current_thread().name == "live-transcriber":
             self.entered.set()

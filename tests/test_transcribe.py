@@ -310,3 +310,35 @@ def test_openai_whisper_name_offline_is_a_clear_error():
     pytest.importorskip("whisper")
     with pytest.raises(TranscriptionError, match="not downloaded"):
         resolve("tiny.en", "openai-whisper")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("voice", "rate_wpm"), [("en-us", 165), ("en-gb", 185)])
+def test_decoding_stops_where_the_voice_does(monkeypatch, voice, rate_wpm):
+    """The window after the last words holds only silence: told where voice activity ends, the engine stops
+    there with the same words (less what tiny.en makes up in that silence), and encodes one 30 s window less
+    (the live path's decode after Stop halves)."""
+    from infralens_coach.transcribe.coverage import speech_regions
+    from infralens_coach.transcribe.faster_whisper import END_SLACK_S, load_model
+
+    engine = transcribe.get_transcriber()
+    model = load_model(engine.choice.source, compute_type=engine.compute_type, threads=engine.threads)
+    windows = []
+    encode = model.encode  # faster-whisper's, counted here: one call per 30 s window
+    monkeypatch.setattr(model, "encode", lambda features: windows.append(1) or encode(features))
+    without_hint = []
+    for sentence in clips.LONG_SENTENCES[:4]:
+        samples = audio.decode(clips.speech(sentence, rate_wpm, voice))
+        end_s = speech_regions(samples)[-1].end_s
+        windows.clear()
+        whole = engine.decode(samples, PROMPT)
+        without_hint.append(len(windows))
+        windows.clear()
+        stopped = engine.decode(samples, PROMPT, speech_end_s=end_s)
+        words = [w for s in whole for w in s.words]
+        kept = [w.text for s in stopped for w in s.words]
+        assert kept == [w.text for w in words[: len(kept)]] and len(kept) >= len(words) - 2, (kept, words)
+        # what only the second window heard starts at the voice's last moments: "See you." made up in the silence
+        assert all(w.start_s >= end_s - END_SLACK_S for w in words[len(kept) :]), words
+        assert len(windows) == 1, sentence
+    assert max(without_hint) == 2  # the case exists: without the hint, some sentences cost a second window

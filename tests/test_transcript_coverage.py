@@ -78,11 +78,11 @@ class DropsTheSecondHalf:
         self.cut_s, self.recording_s = cut_s, recording_s
         self.calls = []
 
-    def __call__(self, samples, prompt=None, on_progress=None):
+    def __call__(self, samples, prompt=None, on_progress=None, *, speech_end_s=None):
         self.calls.append((round(len(samples) / 16_000, 1), prompt))
         if len(samples) / 16_000 < self.recording_s:  # an excerpt decoded on its own: nothing heard
             return ()
-        real = transcribe.get_transcriber().decode(samples, prompt, on_progress)
+        real = transcribe.get_transcriber().decode(samples, prompt, on_progress, speech_end_s=speech_end_s)
         words = tuple(w for s in real for w in s.words if w.end_s <= self.cut_s)
         return (Segment(" ".join(w.text for w in words), words[0].start_s, words[-1].end_s, words),)
 
@@ -113,9 +113,9 @@ def test_a_complete_decode_is_used_as_it_is():
     calls = []
     engine = transcribe.get_transcriber()
 
-    def decode(x, prompt=None, on_progress=None):
+    def decode(x, prompt=None, on_progress=None, *, speech_end_s=None):
         calls.append(prompt)
-        return engine.decode(x, prompt, on_progress)
+        return engine.decode(x, prompt, on_progress, speech_end_s=speech_end_s)
 
     t = transcribe_covered(samples, decode, prompt="Deploy safely.", on_progress=None, engine="t", model="t")
     assert calls == ["Deploy safely."] and t.recovered == () and t.gaps == ()

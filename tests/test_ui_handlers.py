@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 import wave
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from infralens_coach.history import HistoryStore
 from infralens_coach.transcribe import Segment, Transcript, Word
 from infralens_coach.transcribe.live import LiveView
 from infralens_coach.ui_history import HistoryView, attempt_label
-from infralens_coach.ui_live import LATE_S, STALL_S, LiveMic, LiveSessions, live_html, read_chunk
+from infralens_coach.ui_live import LATE_S, STALL_S, WARM_CHARS, LiveMic, LiveSessions, live_html, read_chunk
 from infralens_coach.ui_practice import Eta, Practice, is_edit_of, request_port
 
 CARD = "k8s-job-vs-deployment"
@@ -360,6 +361,43 @@ def test_grade_after_the_automatic_grade_regrades_that_attempt_instead_of_keepin
 
         mic.grade(CARD, text + " And it retries failed pods.", heard, tab("a"))  # an edit: a new answer
         assert [a.decided_by for a in store.list()] == ["llm:fake/model"] * 2
+
+
+class AskedGrader:
+    """A grader (the Grader protocol) that keeps what it was asked to grade: the keyword grade, under its name."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.answers = name, []
+
+    def grade(self, question, rubric, answer):
+        self.answers.append(answer)
+        return dataclasses.replace(KeywordGrader().grade(question, rubric, answer), decided_by=self.name)
+
+
+def test_the_offline_grader_warms_up_on_what_is_settled_while_the_person_speaks():
+    """While the answer streams, the offline grader grades the settled text in the background and keeps nothing
+    (its sentence vectors stay cached for the grade after Stop); the configured LLM never sees a partial answer."""
+    with outside_home("ui-live-warm") as home, HistoryStore(home / "history.db") as store:
+        llm, offline = AskedGrader("llm:fake/model"), AskedGrader("keyword")
+        coach = Coach(QuestionBank.load(), Settings(llm_model="fake/model"), grader=llm, store=store)
+        sessions = LiveSessions(lambda q: FakeLiveAnswer(q), clock=Clock())
+        mic = LiveMic(Practice(coach, offline=offline), sessions, folder=home / "l")
+        mic.started(CARD, tab("a"))
+        for n in range(60):  # "word0 word1 ...": past WARM_CHARS of settled text
+            mic.chunk(streamed_chunk(home, n, seconds=0.1), CARD, tab("a"))
+        deadline = time.monotonic() + 30
+        while not offline.answers or sessions.current("a").warming:
+            assert time.monotonic() < deadline, "the grader was never warmed"
+            time.sleep(0.05)
+        warmed = offline.answers[0]
+        assert len(warmed) >= WARM_CHARS and warmed.startswith("word0 word1") and len(offline.answers) <= 3
+        assert llm.answers == [] and store.list() == []  # a partial answer is never kept nor sent anywhere
+
+        text, _, heard, _, _ = last(mic.stopped(CARD, "Full (2 min)", None, tab("a")))
+        mic.chunk(streamed_chunk(home, 99, seconds=0.1), CARD, tab("a"))  # after Stop: no more warming
+        mic.auto_grade(CARD, text, heard, tab("a"))
+        assert text.startswith(warmed) and offline.answers[-1] == text and llm.answers == []
+        assert [a.transcript for a in store.list()] == [text]
 
 
 def test_a_stream_that_stops_says_so_and_what_was_heard_can_be_finished(live):

@@ -177,11 +177,13 @@ def session_of(request: gr.Request | None) -> str:
 
 
 class Practice:
-    def __init__(self, coach: Coach, default_port: int = 7860, users: Users | None = None) -> None:
+    def __init__(
+        self, coach: Coach, default_port: int = 7860, users: Users | None = None, offline: Grader | None = None
+    ) -> None:
         self.coach = coach
         self.default_port = default_port
         self.users = users or Users(coach)  # the requesting user's Coach: their history, suggestions, progress
-        self._offline: Grader | None = None  # the offline grader (grade_offline), made on first use
+        self._offline = offline  # the offline grader (grade_offline), made on first use when not given
         self._decodes = SharedDecodes()
 
     def question(self, qid: str | None) -> Question:
@@ -331,14 +333,25 @@ class Practice:
 
     def grade_offline(self, qid: str, text: str, heard: Heard | None, request: gr.Request | None = None) -> Feedback:
         """Right after a live recording: grade at once with the offline grader (Grade asks the configured one)."""
+        mine = self._users_coach(request)
+        offline = Coach(mine.bank, mine.settings, grader=self.offline_grader(), store=mine.store)  # the same history
+        return self.grade(qid, text, heard, coach=offline, automatic=True)
+
+    def offline_grader(self) -> Grader:
+        """The offline grader: the configured one when no LLM is configured, else a keyword grader of its own."""
         if self._offline is None:
             from .grading.chain import build_grader
 
             settings = self.coach.settings
             self._offline = build_grader(settings, "keyword") if settings.llm_model else self.coach.grader
-        mine = self._users_coach(request)
-        offline = Coach(mine.bank, mine.settings, grader=self._offline, store=mine.store)  # the same history
-        return self.grade(qid, text, heard, coach=offline, automatic=True)
+        return self._offline
+
+    def warm_offline(self, qid: str, text: str) -> None:
+        """Grade part of an answer with the offline grader and throw the grade away (nothing is kept, nothing
+        leaves the machine): the sentence vectors it computes stay cached, so the grade of the whole answer
+        after Stop only has the sentences that came after ``text`` left to embed."""
+        scratch = Coach(self.coach.bank, self.coach.settings, grader=self.offline_grader(), store=None)  # keeps nothing
+        scratch.submit(scratch.question(qid), text)
 
     def _users_coach(self, request: gr.Request | None) -> Coach:
         try:

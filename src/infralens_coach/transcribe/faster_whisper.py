@@ -14,6 +14,9 @@ from .libraries import import_faster_whisper
 from .models import ResolvedModel
 
 ENGINE = "faster-whisper"
+# Words this close to the end of voice activity count as reaching it (word timestamps are approximate; a
+# word left out at the very end is what the coverage check is for).
+END_SLACK_S = 0.5
 
 _MODELS: dict[tuple[str, str, int], Any] = {}  # one loaded WhisperModel per (source, compute type, threads)
 _LOCK = threading.Lock()
@@ -57,9 +60,17 @@ class FasterWhisperTranscriber(ResolvedModel):
         )
 
     def decode(
-        self, audio: np.ndarray, prompt: str | None = None, on_progress: Progress | None = None
+        self,
+        audio: np.ndarray,
+        prompt: str | None = None,
+        on_progress: Progress | None = None,
+        *,
+        speech_end_s: float | None = None,
     ) -> tuple[Segment, ...]:
-        """One decode of the array, segments as faster-whisper yields them (lazily: progress is real)."""
+        """One decode of the array, segments as faster-whisper yields them (lazily: progress is real).
+
+        With ``speech_end_s`` (where voice activity ends), decoding stops once the words reach it: the next
+        window would hold only the silence after them, and costs as much as a window of speech."""
         model = load_model(self.choice.source, compute_type=self.compute_type, threads=self.threads)
         total_s = len(audio) / 16_000
         raw: list[Any] = []
@@ -80,6 +91,8 @@ class FasterWhisperTranscriber(ResolvedModel):
                 raw.append(piece)
                 if on_progress is not None:
                     on_progress(min(float(piece.end), total_s), total_s)
+                if speech_end_s is not None and _heard_until(piece) >= speech_end_s - END_SLACK_S:
+                    break
         except (RuntimeError, ValueError) as exc:
             raise TranscriptionError(f"faster-whisper failed: {exc}") from exc
         return tuple(
@@ -97,6 +110,12 @@ class FasterWhisperTranscriber(ResolvedModel):
             )
             for s in raw
         )
+
+
+def _heard_until(piece: Any) -> float:
+    """Where a segment's last word ends (its end timestamp when it has no words)."""
+    words = [w for w in (piece.words or ()) if w.word.strip()]
+    return float(words[-1].end if words else piece.end)
 
 
 def _seed() -> None:

@@ -50,7 +50,9 @@ MIN_SILENT_S = 1.0  # a silent stretch settles (with no decoding) once it is thi
 SCAN_STEP_S = 0.5  # the worker looks for a pause again after this much new audio
 TAIL_STEP_S = 2.0  # ... and decodes the provisional tail again after this much (only when it has nothing to settle)
 TAIL_MAX_RTF = 0.2  # ... and only once a decode has shown it takes under this share of real time: a busy machine
-# settles first and never spends the cores on provisional text
+# settles first and never spends the cores on provisional text. A decode costs about one 30 s window however
+# little audio it has, so it is measured against at least MIN_REGION_S: a 1 s tail that took 0.4 s says the
+# machine is as fast as a 4 s region that took 0.4 s, not 2.5 times slower.
 VAD_SETTLE_S = 1.0  # voice activity this far before the end of the audio is final: it is never run over again
 BEHIND_S = 30.0  # more unsettled audio than this: tell the user the rest is finished after Stop
 STOP_TIMEOUT_S = 120.0  # finish() waits this long for the worker's current decode (a 25 s region on a slow machine)
@@ -401,7 +403,7 @@ class LiveTranscriber:
                         with self._cond:
                             self._settling = False
                     if local:  # silence settles without decoding: it says nothing about the machine's speed
-                        self._rtf = (time.perf_counter() - started) / max(end / SAMPLE_RATE, 1.0)
+                        self._rtf = _rtf(time.perf_counter() - started, end / SAMPLE_RATE)
                     with self._cond:
                         self._scanned = -1  # there may be another region ready already
                 elif self._provisional and whole and regions:
@@ -453,7 +455,7 @@ class LiveTranscriber:
             with self._cond:
                 self._decoding_tail = None
                 self._cond.notify_all()
-        self._rtf = (time.perf_counter() - started) / max(length_s, 1.0)
+        self._rtf = _rtf(time.perf_counter() - started, length_s)
         with self._cond:
             if self._cut == cut and not self._ended:
                 self._tail = (cut, len(window), part)
@@ -589,6 +591,11 @@ class LiveTranscriber:
                 "the rest is finished after Stop (nothing is lost)"
             )
         return None
+
+
+def _rtf(took_s: float, audio_s: float) -> float:
+    """Seconds a decode took per second of audio, for a decode of at least MIN_REGION_S (see TAIL_MAX_RTF)."""
+    return took_s / max(audio_s, MIN_REGION_S)
 
 
 def _plan_rest(regions: Sequence[Region], rest: np.ndarray) -> list[int]:

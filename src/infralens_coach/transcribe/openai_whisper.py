@@ -68,7 +68,12 @@ class OpenAIWhisperTranscriber(ResolvedModel):
         )
 
     def decode(
-        self, audio: np.ndarray, prompt: str | None = None, on_progress: Progress | None = None
+        self,
+        audio: np.ndarray,
+        prompt: str | None = None,
+        on_progress: Progress | None = None,
+        *,
+        speech_end_s: float | None = None,  # unused: whisper.transcribe decodes every window before returning
     ) -> tuple[Segment, ...]:
         """One decode of the array. whisper.transcribe returns all segments at once, so progress comes at the end."""
         model = load_model(self.choice.source)

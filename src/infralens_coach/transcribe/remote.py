@@ -253,7 +253,12 @@ class RemoteTranscriber:
         return WORDS
 
     def decode(
-        self, audio: np.ndarray, prompt: str | None = None, on_progress: Progress | None = None
+        self,
+        audio: np.ndarray,
+        prompt: str | None = None,
+        on_progress: Progress | None = None,
+        *,
+        speech_end_s: float | None = None,
     ) -> tuple[Segment, ...]:
         """One request for the array (the coverage check and the live path call it per region); after a failure,
         the local engine's decode for this and every later call."""
@@ -271,7 +276,7 @@ class RemoteTranscriber:
         local_decode = getattr(self._local() if self._local else None, "decode", None)
         if not callable(local_decode):
             raise TranscriptionError(f"{self.fallback_reason}, and the local engine cannot decode a region")
-        result: tuple[Segment, ...] = local_decode(audio, prompt, on_progress)
+        result: tuple[Segment, ...] = local_decode(audio, prompt, on_progress, speech_end_s=speech_end_s)
         return result
 
     # ------------------------------------------------------------ one request, with one retry
