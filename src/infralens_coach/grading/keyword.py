@@ -115,6 +115,7 @@ LIST_ITEMS = 6  # a sentence with this many one- or two-word items is an enumera
 TERM_ITEMS = 4  # ...and so is one with a run of this many bare terms of up to TERM_WORDS words...
 TERM_WORDS = 4
 TERM_SHARE = 0.5  # ...that make up this share of its words: the rest is a shell ("... are what matter here")
+ENUMERATION_POINTS = 0.5  # ...and earns at most this much of one point: naming a point in a list is not making it
 # The only function words a bare term may hold ("the KV cache", "time to first token", "tokens per second"); a
 # verb or a conjunction ("images are huge", "so pull time") makes it a clause.
 TERM_GLUE = frozenset("a an the to of in on for per by its their our your my".split())
@@ -150,10 +151,11 @@ def is_enumeration(span: Span) -> bool:
     return shell and len(run) >= TERM_ITEMS and sum(len(words) for words in run) >= TERM_SHARE * total
 
 
-def point_budget(span: Span) -> int:
-    """How many expected points one sentence may earn: cramming terms into a sentence does not pay."""
+def point_budget(span: Span) -> float:
+    """How many expected points one sentence may earn: cramming terms into a sentence does not pay, and naming
+    a point in a list is not making it (half a point at most: the point counts as partly made)."""
     if is_enumeration(span):
-        return 1
+        return ENUMERATION_POINTS
     return max(2, len(span.tokens) // TOKENS_PER_POINT)
 
 
@@ -400,7 +402,7 @@ class KeywordGrader:
         framed = {id(s) for i, s in enumerate(spans) if _frames_a_mistake(s, spans[i - 1] if i else None)}
         exclude = coverage.question_stems(question.question)
 
-        budget = {id(s): float(point_budget(s)) for s in usable}
+        budget = {id(s): point_budget(s) for s in usable}
         dimensions, values = [], {}
         for dim_id in DIMENSIONS:
             points = points_of(question).get(dim_id, ())
@@ -469,6 +471,9 @@ class KeywordGrader:
             if found.credit > 1.0:
                 found = PointMatch(1.0, found.span, found.how)
         if found.span is not None:
+            left = budget[id(found.span)]
+            if left < 1 and found.credit > left:  # an enumeration's share of a point: partly made
+                found = PointMatch(left, found.span, "partly")
             budget[id(found.span)] -= found.credit
         return found
 
