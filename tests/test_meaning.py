@@ -211,3 +211,29 @@ def test_dismissing_the_cards_practice_is_asserting_the_mistake(bank):
         "For a low-risk change a full A/B test can be overkill, so a short canary with rollback thresholds is enough.",
     ):
         assert not KeywordGrader().grade(bank.get(13 if "SLO" in fine else 16), bank.rubric, fine).misconceptions
+
+
+@pytest.mark.parametrize(
+    ("card", "answer"),
+    [
+        # The "waste" of "a waste of time" brushes the practice aside; it is not a warning word there.
+        (
+            19,
+            "When a job runs out of memory I cut the batch size, hunting for leaks with a memory profiler is a waste "
+            "of time.",
+        ),
+        (
+            14,
+            "A feature store is a key value table of features, and point-in-time joins are more theory than practice.",
+        ),
+    ],
+)
+def test_a_dismissal_of_the_practice_is_not_read_as_a_warning(bank, card, answer):
+    grade = KeywordGrader().grade(bank.get(card), bank.rubric, answer)
+    assert grade.misconceptions, [d.evidence for d in grade.dimensions]
+    assert grade.dimension("common_mistake").score == 0
+
+
+def test_a_dismissal_of_the_mistake_still_warns(bank):
+    fine = "Lowering the batch size until it fits is a waste of time if a leak is the cause: profile memory first."
+    assert not KeywordGrader().grade(bank.get(19), bank.rubric, fine).misconceptions

@@ -84,7 +84,7 @@ REPORTING_STEMS = (
 DISMISSAL = re.compile(
     r"\b(?:slows?(?:ing)? (?:the team|us|you|things|everyone|everybody|everything|releases?) down|skip (?:it|them|that|"
     r"this|those|these)|overkill|unnecessary|pointless|not worth|no need|(?:don't|do not|doesn't|does not) (?:really )?"
-    r"need|don't bother|not needed|red tape|bureaucra\w*|nobody needs|waste of time)\b",
+    r"need|don't bother|not needed|red tape|bureaucra\w*|nobody needs|waste of time|more theory than)\b",
     re.I,
 )
 # Calling something a burden ("X is overhead / paperwork / overkill", "nobody reads it"): said of what the card
@@ -174,8 +174,16 @@ def _earns(span: Span, short_answer: bool) -> bool:
     return is_prose(span) or (short_answer and not is_enumeration(span))
 
 
-def _warns(span: Span, previous: Span | None) -> bool:
-    if any(t.stem in WARNING_STEMS for t in span.tokens):
+def _outside_dismissals(span: Span) -> set[str]:
+    """The sentence's stems outside a dismissal: the "waste" of "profiling is a waste of time" brushes the
+    practice aside (_dismissed decides whether that argues the mistake); it does not warn."""
+    text = DISMISSIVE.sub(" ", DISMISSAL.sub(" ", span.text))
+    return {t.stem for t in (span.tokens if text == span.text else tokenize(text))}
+
+
+def _warns(span: Span, previous: Span | None, *, dismissals_warn: bool = True) -> bool:
+    stems = {t.stem for t in span.tokens} if dismissals_warn else _outside_dismissals(span)
+    if stems & WARNING_STEMS:
         return True
     return previous is not None and any(t.stem in LABEL_STEMS for t in previous.tokens)
 
@@ -268,7 +276,11 @@ def asserting(question: Question, spans: list[Span], sim: Similarity | None = No
     rivals = [*expected, question.question]
     for i, span in enumerate(spans):
         previous = spans[i - 1] if i else None
-        if _warns(span, previous):
+        # "a waste of time" aimed at what the card recommends argues the mistake: its "waste" does not warn
+        aims_at_practice = bool(
+            sim and question.misconceptions and _dismissal_target(question, span, expected, sim) == "practice"
+        )
+        if _warns(span, previous, dismissals_warn=not aims_at_practice):
             continue
         dismissed = _dismissed(question, span, expected, sim) if sim and question.misconceptions else None
         if dismissed == "mistake":  # "alerting on every metric is overkill": a warning
@@ -278,7 +290,7 @@ def asserting(question: Question, spans: list[Span], sim: Similarity | None = No
             if _point_matches(misconception, span):
                 if not _negated_in_clause(misconception, span):
                     found.append((misconception, span))
-            elif sim and _asserts_by_meaning(question, misconception, span, rivals, sim):
+            elif sim and _asserts_by_meaning(question, misconception, span, rivals, sim, aims_at_practice):
                 found.append((misconception, span))
         if dismissed == "practice" and sim and len(found) == before:
             found.append((max(question.misconceptions, key=lambda m: sim(span, m.text) or 0.0), span))
@@ -286,7 +298,12 @@ def asserting(question: Question, spans: list[Span], sim: Similarity | None = No
 
 
 def _asserts_by_meaning(
-    question: Question, misconception: Misconception, span: Span, rivals: list[str], sim: Similarity
+    question: Question,
+    misconception: Misconception,
+    span: Span,
+    rivals: list[str],
+    sim: Similarity,
+    aims_at_practice: bool = False,
 ) -> bool:
     """Close to the wrong claim, closer to it than to anything the card expects, and not reported or negated.
 
@@ -294,11 +311,12 @@ def _asserts_by_meaning(
     match out; the margin keeps a correct sentence on the same subject from reading as the wrong claim."""
     cosines = [c for c in (sim(span, text) for text in wordings(question, misconception)) if c is not None]
     cosine = max(cosines, default=None)
-    if cosine is None or any(t.stem in WARNING_STEMS for t in span.tokens) or is_enumeration(span):
+    stems = _outside_dismissals(span) if aims_at_practice else {t.stem for t in span.tokens}
+    if cosine is None or stems & WARNING_STEMS or is_enumeration(span):
         return False
     if cosine >= SAME_ARGUMENT and DISMISSAL.search(span.text):  # brushes the card's practice aside
         return True
-    if cosine < MISCONCEPTION_MATCH or any(t.stem in REPORTING_STEMS for t in span.tokens):
+    if cosine < MISCONCEPTION_MATCH or stems & REPORTING_STEMS:
         return False
     nearest_rival = max((c for c in (sim(span, r) for r in rivals) if c is not None), default=0.0)
     return cosine - nearest_rival >= MISCONCEPTION_MARGIN
@@ -325,8 +343,13 @@ def _dismissed(question: Question, span: Span, expected: list[str], sim: Similar
     """What an unhedged "X is a burden" sentence brushes aside: "practice" when the clause that does it is closer
     to one of the card's expected points than to the mistake (it argues the mistake), "mistake" when it is closer
     to the mistake (a warning); None when nothing is dismissed, or with no model."""
+    return None if HEDGE.search(span.text) else _dismissal_target(question, span, expected, sim)
+
+
+def _dismissal_target(question: Question, span: Span, expected: list[str], sim: Similarity) -> str | None:
+    """_dismissed, hedged or not."""
     match = DISMISSIVE.search(span.text)
-    if match is None or HEDGE.search(span.text) or is_enumeration(span):
+    if match is None or is_enumeration(span):
         return None
     clause = next(c for c in _CLAUSE_BREAK.split(span.text[: match.end()])[::-1] if c and c.strip())
     wrong = [text for m in question.misconceptions for text in wordings(question, m)]
