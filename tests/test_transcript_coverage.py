@@ -104,6 +104,51 @@ def test_speech_that_stays_missing_is_reported_not_hidden():
     assert t.to_dict()["gaps"][0]["words"] == 0
 
 
+class LosesAStretch:
+    """A decoder (the engines' decode signature) whose prompted decode of the whole recording leaves out the words
+    of [lo_s, hi_s), as tiny.en does with the card prompt; every other decode is the real engine's."""
+
+    def __init__(self, lo_s: float, hi_s: float, recording_s: float):
+        self.lo_s, self.hi_s, self.recording_s = lo_s, hi_s, recording_s
+        self.decoded_s = []
+
+    def __call__(self, samples, prompt=None, on_progress=None, *, speech_end_s=None):
+        self.decoded_s.append(len(samples) / 16_000)
+        real = transcribe.get_transcriber().decode(samples, prompt, on_progress, speech_end_s=speech_end_s)
+        if prompt is None or len(samples) / 16_000 < self.recording_s:
+            return real
+        return tuple(
+            Segment(" ".join(w.text for w in kept), kept[0].start_s, kept[-1].end_s, tuple(kept))
+            for s in real
+            if (kept := [w for w in s.words if not self.lo_s <= w.start_s < self.hi_s])
+        )
+
+
+@pytest.mark.slow
+def test_a_long_recording_is_decoded_again_only_near_what_was_lost():
+    """A 2-minute upload whose prompted decode lost 15 s near its start: the stretch around the loss is decoded
+    again (and recovered), the rest of the first decode stands; before, the whole recording was decoded twice more."""
+    from infralens_coach.transcribe.coverage import transcribe_covered
+
+    window_s = 30.0  # what may be mistimed around a loss: one Whisper window
+
+    source, _ = clips.long_answer(120)
+    samples = audio.decode(source)
+    duration_s = len(samples) / 16_000
+    decoder = LosesAStretch(10.0, 25.0, duration_s)
+    card = QuestionBank.load(()).get("7")
+    prompt = transcribe.prompt_for(card.question, card.vocabulary)
+    t = transcribe_covered(samples, decoder, prompt=prompt, on_progress=None, engine="test", model="test")
+    assert t.gaps == () and t.recovered and t.recovered[0].start_s < 12 and t.recovered[-1].end_s > 22
+    spoken = [w for seg in transcribe.get_transcriber().decode(samples) for w in seg.words if 10 <= w.start_s < 25]
+    back = [w for w in t.words if 10 <= w.start_s < 25]
+    assert len(back) >= 0.8 * len(spoken) > 20  # the lost words are back
+    assert sum(decoder.decoded_s) < duration_s + 2.5 * (25.0 + window_s), decoder.decoded_s
+    first = [word for seg in LosesAStretch(10.0, 25.0, duration_s)(samples, prompt) for word in seg.words]
+    far = [(w.text, w.start_s) for w in first if w.start_s > 25.0 + window_s + 5]
+    assert far and all(pair in [(w.text, w.start_s) for w in t.words] for pair in far)  # kept as decoded first
+
+
 @pytest.mark.slow
 def test_a_complete_decode_is_used_as_it_is():
     """Nothing missing: one decode, the engine's own segments, no recovery."""

@@ -4,10 +4,10 @@ With the card prompt, tiny.en sometimes stops early and stretches the words it k
 skipped (NOTES.md "initial_prompt can drop speech": 22 of 86 words, the first sentence timed at 19–28 s).
 So every decode is checked region by region against Silero VAD: a run of voiced regions holding far fewer
 words than anyone says in that time is a gap. The usual decode has none and is used as it is. After one
-that has, nothing of it is trusted. The recording is decoded again without the prompt (the plain decode
-kept 89-100 % of the words of every clip in bench/asr_coverage.py) as the reference for what was said
-where, and in passages of at most PASSAGE_S, each on its own with the prompt. Each region keeps the
-passage's words where they agree with the reference (the prompt's jargon gain), else the reference's.
+that has, nothing of it within SUSPECT_S of a gap is trusted. That stretch is decoded again without the
+prompt (the plain decode kept 89-100 % of the words of every clip in bench/asr_coverage.py) as the reference
+for what was said where, and in passages of at most PASSAGE_S, each on its own with the prompt. Each region
+keeps the passage's words where they agree with the reference (the prompt's jargon gain), else the reference's.
 Regions still without words are returned as gaps, for the front ends to tell the user (and keep the audio).
 
 Both engines share this: each supplies only ``decode(audio, prompt, on_progress, speech_end_s=...) -> segments``.
@@ -48,6 +48,7 @@ MIN_GAP_S = 1.5  # a shorter unheard stretch may be a cough or a drawn-out "um" 
 AGREEMENT = 0.5  # word similarity of the two decodes in a region for the prompted words to stay
 FEWER_WORDS = 0.2  # ... and they may be short of the plain decode's by this share (or 2 words), no more
 PASSAGE_S = 12.0  # recovery decodes passages up to this long with the prompt (it seldom drops speech there)
+SUSPECT_S = 30.0  # ... and only within this of a gap (one Whisper window): further away the first decode stands
 EDGE_S = 0.3  # silence kept either side of a passage excerpt, so its first and last sounds are whole
 PROGRESS_BEFORE_DONE = 0.99  # (total, total) is reported only once the transcript is final
 
@@ -162,18 +163,51 @@ def decode_covering(
     if not first_gaps:
         return first, (), ()
     # A prompted decode that skipped a passage also mistimed what it kept (the issue's clip: its first sentence
-    # at 19-28 s), so none of it is kept. The plain decode is the reference for what was said where; short
-    # passages decoded on their own with the prompt bring back its spelling where they agree with it.
-    plain = drop_hallucinated(decode(audio, speech_end_s=end_s)) if prompt else first
-    reference = words_by_region(regions, _words(plain))
-    chosen: list[tuple[list[Word], str]] = []
-    for k, (lo, hi) in enumerate(passages(regions)):
+    # at 19-28 s), so none of it is kept near the gaps: within SUSPECT_S of one (a Whisper window), and all of it
+    # for a recording shorter than that. There the plain decode is the reference for what was said where; short
+    # passages decoded on their own with the prompt bring back its spelling where they agree with it. Further
+    # away, the first decode stands: a 5-minute upload that lost its first sentence costs a minute of decoding
+    # again, not three times the whole recording.
+    lo_i, hi_i = _suspect(regions, first_gaps)
+    first_words = words_by_region(regions, _words(first))
+    chosen: list[tuple[list[Word], str]] = [(first_words[i], "first") for i in range(lo_i)]
+    i0, i1 = _excerpt(audio, regions, lo_i, hi_i)
+    offset_s = i0 / SAMPLE_RATE
+    if prompt:
+        excerpt_end_s = regions[hi_i - 1].end_s - offset_s
+        plain = [
+            Word(w.text, w.start_s + offset_s, w.end_s + offset_s, w.probability)
+            for w in _words(drop_hallucinated(decode(audio[i0:i1], speech_end_s=excerpt_end_s)))
+        ]
+    else:
+        plain = _words(first)
+    reference = words_by_region(regions[lo_i:hi_i], plain)
+    for k, (lo, hi) in enumerate(passages(regions[lo_i:hi_i])):
+        lo, hi = lo + lo_i, hi + lo_i
         again = _decode_passage(audio, decode, regions, lo, hi, prompt)
-        for region, ours, theirs in zip(regions[lo:hi], again, reference[lo:hi], strict=True):
+        for region, ours, theirs in zip(regions[lo:hi], again, reference[lo - lo_i : hi - lo_i], strict=True):
             chosen.append((ours, f"passage-{k}") if _prefer(region, ours, theirs) else (theirs, "reference"))
+    chosen.extend((first_words[i], "first") for i in range(hi_i, len(regions)))
     gaps = find_gaps(regions, [words for words, _ in chosen])
     recovered = tuple(g for g in first_gaps if not any(_overlap(g, open_gap) for open_gap in gaps))
     return _segments(chosen), gaps, recovered
+
+
+def _suspect(regions: Sequence[Region], gaps: Sequence[Gap]) -> tuple[int, int]:
+    """The regions [lo, hi) within SUSPECT_S of a gap: where a decode that lost speech may also have mistimed."""
+    lo_s = min(g.start_s for g in gaps) - SUSPECT_S
+    hi_s = max(g.end_s for g in gaps) + SUSPECT_S
+    lo = next((i for i, r in enumerate(regions) if r.end_s > lo_s), 0)
+    hi = next((i for i in range(len(regions), 0, -1) if regions[i - 1].start_s < hi_s), len(regions))
+    return lo, max(hi, lo + 1)
+
+
+def _excerpt(audio: np.ndarray, regions: Sequence[Region], lo: int, hi: int) -> tuple[int, int]:
+    """Samples holding regions[lo:hi], cut halfway into the silence either side (the whole of the recording's
+    ends, so that a recording with one suspect stretch is decoded exactly as before)."""
+    start_s = 0.0 if lo == 0 else (regions[lo - 1].end_s + regions[lo].start_s) / 2
+    end = len(audio) if hi == len(regions) else int((regions[hi - 1].end_s + regions[hi].start_s) / 2 * SAMPLE_RATE)
+    return int(start_s * SAMPLE_RATE), end
 
 
 def passages(regions: Sequence[Region]) -> list[tuple[int, int]]:
