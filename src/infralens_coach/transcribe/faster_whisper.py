@@ -14,8 +14,8 @@ from .libraries import import_faster_whisper
 from .models import ResolvedModel
 
 ENGINE = "faster-whisper"
-# Words this close to the end of voice activity count as reaching it (word timestamps are approximate; a
-# word left out at the very end is what the coverage check is for).
+# Words this close to the end of voice activity count as reaching it: word timestamps are approximate, and
+# what tiny.en heard in a window after them in our clips was made up ("See you.").
 END_SLACK_S = 0.5
 
 _MODELS: dict[tuple[str, str, int], Any] = {}  # one loaded WhisperModel per (source, compute type, threads)
