@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from support import clips  # noqa: E402
 from support.app_server import AppServer, outside_home  # noqa: E402
-from support.browser import launch  # noqa: E402
+from support.browser import launch, mic_wav  # noqa: E402
 
 CARD = "Kubernetes Job instead of a Deployment"
 TARGET_TRANSCRIPT_S = 1.5
@@ -71,15 +70,7 @@ class Run:
 
 
 def mic_file(seconds: float) -> Path:
-    out = clips.workdir() / f"bench-live-{seconds:.0f}.wav"
-    if not out.exists():
-        source, _ = clips.long_answer(seconds)
-        subprocess.run(
-            ["sox", str(source), "-r", "48000", "-c", "1", "-b", "16", str(out), "pad", "0", "3"],
-            check=True,
-            capture_output=True,
-        )
-    return out
+    return mic_wav(clips.long_answer(seconds)[0], clips.workdir() / f"bench-live-{seconds:.0f}.wav", pad_s=3)
 
 
 def measure(browser, url: str, path: str, seconds: float) -> Run:

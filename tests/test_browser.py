@@ -9,13 +9,12 @@ person's. Screenshots are kept in artifacts/browser/ (look at them).
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 from support import clips
 from support.app_server import REPO, AppServer, outside_home
-from support.browser import CHROMIUM, launch
+from support.browser import CHROMIUM, launch, mic_wav
 
 ARTIFACTS = REPO / "artifacts" / "browser"
 RECORD_MS = 16_000  # the clip is ~15 s; Chromium loops it and starts it before Record is pressed
@@ -32,10 +31,7 @@ pytestmark = [
 def mic_file(text: str | None) -> Path:
     """A 48 kHz mono WAV for Chromium's fake capture device (speech, or 20 s of silence)."""
     out = clips.workdir() / ("mic-silence.wav" if text is None else "mic-answer.wav")
-    if not out.exists():
-        source = clips.silence(20.0) if text is None else clips.speech(text)
-        subprocess.run(["sox", str(source), "-r", "48000", "-c", "1", "-b", "16", str(out)], check=True)
-    return out
+    return mic_wav(clips.silence(20.0) if text is None else clips.speech(text), out)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ at a person's speed grades the live transcript once. The app's data directory is
 from __future__ import annotations
 
 import re
-import subprocess
 import time
 import wave
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 from support import clips
 from support.app_server import AppServer, outside_home
+from support.browser import mic_wav
 from test_browser import ARTIFACTS, CARD6, CARD7, CHROMIUM, ERROR_TOAST, launch, open_page, pick_card, start_recording
 
 from infralens_coach.history import HistoryStore
@@ -33,13 +33,7 @@ pytestmark = [
 
 def mic_file(seconds: float) -> Path:
     """A 48 kHz mono WAV of a spoken answer of about ``seconds``, with 3 s of silence after it."""
-    out = clips.workdir() / f"mic-live-{seconds:.0f}.wav"
-    if not out.exists():
-        source, _ = clips.long_answer(seconds)
-        subprocess.run(
-            ["sox", str(source), "-r", "48000", "-c", "1", "-b", "16", str(out), "pad", "0", "3"], check=True
-        )
-    return out
+    return mic_wav(clips.long_answer(seconds)[0], clips.workdir() / f"mic-live-{seconds:.0f}.wav", pad_s=3)
 
 
 @pytest.fixture(scope="module")

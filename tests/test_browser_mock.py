@@ -24,7 +24,12 @@ import pytest
 from click.testing import CliRunner
 from support import clips
 from support.app_server import REPO, AppServer, outside_home
-from support.browser import CHROMIUM, fake_mic_args
+from support.browser import CHROMIUM, fake_mic_args, mic_wav
+from support.mock_page import (  # WEAK_ON_TRADEOFFS: ~17 s, inside the 20 s countdown
+    WEAK_ON_TRADEOFFS,
+    step_of,
+    wait_for_step,
+)
 
 ARTIFACTS = REPO / "artifacts" / "browser"
 LIMIT_S = 20
@@ -34,12 +39,6 @@ pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed"),
 ]
 
-# Card 7 with mechanism and why it matters, nothing on tradeoffs (about 17 s, inside the 20 s countdown).
-WEAK_ON_TRADEOFFS = (
-    "A Job runs work until it is done, and a Deployment keeps a set number of replicas running all the time. "
-    "So a data preprocessing step belongs in a Job, and an inference API belongs in a Deployment. If you pick "
-    "wrong, a finished script keeps restarting and burns GPU time."
-)
 TRADEOFFS = (
     "Job retries start from scratch unless the training code resumes from a checkpoint, so a high backoff limit "
     "can waste a lot of compute. Distributed training usually outgrows a bare Job, so you use a training operator."
@@ -47,10 +46,7 @@ TRADEOFFS = (
 
 
 def mic_file(name: str, text: str) -> Path:
-    out = clips.workdir() / f"mock-{name}.wav"
-    if not out.exists():
-        subprocess.run(["sox", str(clips.speech(text)), "-r", "48000", "-c", "1", "-b", "16", str(out)], check=True)
-    return out
+    return mic_wav(clips.speech(text), clips.workdir() / f"mock-{name}.wav")
 
 
 def start_app(home: Path) -> AppServer:
@@ -84,22 +80,6 @@ def open_page(context, app):
     page.goto(app.url, wait_until="domcontentloaded")
     page.locator("#il-mock-mic").wait_for(state="attached", timeout=60_000)
     return page
-
-
-def step_of(page) -> dict[str, str] | None:
-    return page.evaluate("""() => { const s = document.querySelector('#il-mock-step');
-        return s ? {kind: s.dataset.kind, card: s.dataset.card, dimension: s.dataset.dimension} : null; }""")
-
-
-def wait_for_step(page, kind: str, card: int) -> dict[str, str]:
-    page.wait_for_function(
-        f"""() => {{ const s = document.querySelector('#il-mock-step');
-            return s && s.dataset.kind === '{kind}' && s.dataset.card === '{card}'; }}""",
-        timeout=180_000,
-    )
-    step = step_of(page)
-    assert step is not None
-    return step
 
 
 def answer_by_countdown(page) -> None:

@@ -12,16 +12,14 @@ Every wait is on something visible on the page, never a fixed sleep.
 from __future__ import annotations
 
 import contextlib
-import subprocess
 import wave
 from pathlib import Path
 
 import pytest
 from support import clips
 from support.app_server import REPO, AppServer, outside_home
-from support.browser import CHROMIUM, launch
-
-from infralens_coach.ui_mock import STORAGE_KEY
+from support.browser import CHROMIUM, launch, mic_wav
+from support.mock_page import WEAK_ON_TRADEOFFS, wait_for_step
 
 ARTIFACTS = REPO / "artifacts" / "browser"
 LIMIT_S = 30  # the countdown of a main answer (INFRALENS_TARGET_SECONDS=5-30)
@@ -31,12 +29,6 @@ pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed"),
 ]
 
-# Card 7 with mechanism and why it matters, nothing on tradeoffs (about 17 s).
-WEAK_ON_TRADEOFFS = (
-    "A Job runs work until it is done, and a Deployment keeps a set number of replicas running all the time. "
-    "So a data preprocessing step belongs in a Job, and an inference API belongs in a Deployment. If you pick "
-    "wrong, a finished script keeps restarting and burns GPU time."
-)
 TYPED = {  # (card, step kind) -> the typed answer
     (7, "follow_up"): "Job retries start from scratch unless the training code resumes from a checkpoint, so a high "
     "backoff limit can waste a lot of compute. Distributed training usually outgrows a bare Job.",
@@ -47,15 +39,11 @@ TYPED = {  # (card, step kind) -> the typed answer
     (13, "follow_up"): "A short window catches a fast burn quickly but is noisy, and a long window catches a slow "
     "burn but late, so I would combine both.",
 }
-STEP_JS = """() => { const s = document.querySelector('#il-mock-step');
-    return s ? {kind: s.dataset.kind, card: s.dataset.card, dimension: s.dataset.dimension} : null; }"""
 
 
 def mic_file(text: str) -> tuple[Path, float]:
     """A 48 kHz mono WAV for Chromium's fake capture device, and its length in seconds."""
-    out = clips.workdir() / "mock-main-card7.wav"
-    if not out.exists():
-        subprocess.run(["sox", str(clips.speech(text)), "-r", "48000", "-c", "1", "-b", "16", str(out)], check=True)
+    out = mic_wav(clips.speech(text), clips.workdir() / "mock-main-card7.wav")
     with wave.open(str(out)) as w:
         return out, w.getnframes() / w.getframerate()
 
@@ -70,25 +58,6 @@ def open_mock_tab(page, url: str | None = None) -> None:
     tab.wait_for(timeout=60_000)
     tab.click()
     page.locator("#il-mock-start").wait_for(state="visible", timeout=30_000)
-
-
-def wait_for_step(page, kind: str, card: int, timeout_ms: int = 180_000) -> dict[str, str]:
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    try:
-        page.wait_for_function(
-            f"""() => {{ const s = document.querySelector('#il-mock-step');
-                return s && s.dataset.kind === '{kind}' && s.dataset.card === '{card}'; }}""",
-            timeout=timeout_ms,
-        )
-    except PlaywrightTimeout:  # say what the page showed instead, and what the browser remembered
-        shown = page.locator("#il-mock-question").inner_text()
-        saved = page.evaluate(f"() => localStorage.getItem('{STORAGE_KEY}')")
-        feedback = page.locator("#il-mock-feedback").inner_text()
-        raise AssertionError(f"no {kind} step on card {card}: the page shows {shown!r} (feedback {feedback!r}); "
-                             f"the browser keeps session {saved!r}") from None  # fmt: skip
-    step: dict[str, str] = page.evaluate(STEP_JS)
-    return step
 
 
 def type_answer(page, card: int, kind: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -22,3 +23,12 @@ def fake_mic_args(audio: Path) -> list[str]:
 def launch(playwright, audio: Path):
     """A headless browser whose microphone plays `audio`."""
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=fake_mic_args(audio))
+
+
+def mic_wav(source: Path, out: Path, pad_s: float = 0.0) -> Path:
+    """`source` as the 48 kHz mono 16-bit WAV Chromium's fake capture device plays (made once), with `pad_s` of
+    silence after it."""
+    if not out.exists():
+        pad = ["pad", "0", f"{pad_s:g}"] if pad_s else []
+        subprocess.run(["sox", str(source), "-r", "48000", "-c", "1", "-b", "16", str(out), *pad], check=True)
+    return out
