@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from support.app_server import AppServer, outside_home
-from support.browser import CHROMIUM
+from support.browser import CHROMIUM, launch
 from support.fakes import JOB_ANSWER
 
 pytestmark = [
@@ -52,9 +52,7 @@ def settled_question(page) -> str:
 def test_on_a_shared_browser_bob_never_sees_alices_mock_session(app):
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])  # fmt: skip
+        browser = launch(p)
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 1600})
             page = context.new_page()

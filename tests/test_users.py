@@ -12,6 +12,7 @@ import gradio as gr
 import httpx
 import pytest
 from support.app_server import AppServer, outside_home
+from support.browser import launch
 from support.fakes import JOB_ANSWER
 
 from infralens_coach.coach import Coach
@@ -222,15 +223,10 @@ def test_progress_is_per_user_through_the_api(app):
 @pytest.mark.slow
 def test_in_the_page_bob_signs_in_and_sees_only_his_attempts(app):
     """Headless Chromium: Gradio's login form, then the History tab lists bob's attempt and never alice's."""
-    import shutil
-
     sync_api = pytest.importorskip("playwright.sync_api")
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
     server, hers, his = app
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])  # fmt: skip
+        browser = launch(p)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1400})
             page.goto(server.url, wait_until="domcontentloaded")

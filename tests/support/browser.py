@@ -10,19 +10,31 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 HAVE_CHROMIUM = Path(CHROMIUM).exists()
 
 
+BROWSER_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]  # fmt: skip  (no network of its own)
+
+
 def fake_mic_args(audio: Path) -> list[str]:
     """Chromium flags: no network of its own, and `audio` (a WAV, looped) as the microphone, allowed at once."""
     return [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        *BROWSER_ARGS,
         "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-audio-capture={audio}",
     ]  # fmt: skip
 
 
-def launch(playwright, audio: Path):
-    """A headless browser whose microphone plays `audio`."""
-    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=fake_mic_args(audio))
+def launch(playwright, audio: Path | None = None):
+    """A headless browser whose microphone plays `audio` (no microphone without it)."""
+    args = BROWSER_ARGS if audio is None else fake_mic_args(audio)
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
 
 
 def mic_wav(source: Path, out: Path, pad_s: float = 0.0) -> Path:
