@@ -127,6 +127,11 @@ FULL_POINTS = "\n".join(
         ),
         (GOOD + "sources:\n  - {name: docs, url: not-a-url}\n", "sources.0.url", "pattern"),
         ("- just\n- a list\n", "(file)", "expected a mapping"),
+        (
+            GOOD + "misconceptions:\n  - {id: m, text: wrong, phrases: [wrong], claims: ['  ']}\n",
+            "misconceptions.0.claims",
+            "empty claim",
+        ),
     ],
     ids=[
         "yaml",
@@ -142,6 +147,7 @@ FULL_POINTS = "\n".join(
         "no-phrases",
         "bad-url",
         "not-mapping",
+        "blank-claim",
     ],
 )
 def test_broken_files_name_file_field_and_problem(tmp_path, content, field, problem):

@@ -179,14 +179,9 @@ ASSERTED_IN_OTHER_WORDS = {
 }
 
 
-# Card 8's wording sits at cosine 0.44 from the misconception with MiniLM, below what tells a wrong claim from a
-# right one on the tune rows: a known miss, kept visible.
-UNSEEN_BY_THE_MODEL = pytest.mark.xfail(reason="MiniLM places it too far from the misconception", strict=True)
-
-
-@pytest.mark.parametrize(
-    "card", [pytest.param(c, marks=UNSEEN_BY_THE_MODEL) if c == 8 else c for c in sorted(ASSERTED_IN_OTHER_WORDS)]
-)
+# Card 8's wording sits at cosine 0.44 from the misconception's one-line text with MiniLM; it is found through
+# the ways the card says the misconception is claimed (Misconception.claims).
+@pytest.mark.parametrize("card", sorted(ASSERTED_IN_OTHER_WORDS))
 def test_a_misconception_asserted_in_other_words_is_reported_and_earns_nothing(bank, card):
     grade = KeywordGrader().grade(bank.get(card), bank.rubric, ASSERTED_IN_OTHER_WORDS[card])
     assert grade.misconceptions, "not reported"
@@ -237,3 +232,31 @@ def test_a_dismissal_of_the_practice_is_not_read_as_a_warning(bank, card, answer
 def test_a_dismissal_of_the_mistake_still_warns(bank):
     fine = "Lowering the batch size until it fits is a waste of time if a leak is the cause: profile memory first."
     assert not KeywordGrader().grade(bank.get(19), bank.rubric, fine).misconceptions
+
+
+@pytest.mark.parametrize(
+    ("card", "told"),
+    [
+        # Someone else's belief or habit, named to set it aside: the card's wording matches, but nothing is asserted.
+        (2, "A lot of folks think a bigger GPU fixes a slow job, so I look at the step timeline first."),
+        (2, "Many teams reach for a larger GPU, which only raises the bill while the dataloader still stalls."),
+        (2, "The instinct is to upgrade the GPU, but first find out where the step time goes."),
+        (1, "People sometimes describe the whole field as choosing PyTorch, but the framework is one layer of it."),
+    ],
+)
+def test_a_misconception_told_as_someone_elses_belief_is_not_asserted(bank, card, told):
+    grade = KeywordGrader().grade(bank.get(card), bank.rubric, told)
+    assert not grade.misconceptions, grade.misconceptions[0].evidence
+    assert grade.dimension("common_mistake").score >= 1
+
+
+def test_the_speakers_own_generalization_still_asserts(bank):
+    # "usually" is the speaker's own claim here, not a report of someone else's.
+    said = "If the run is slow on A10s, switch it to H100s and it will be fast, that's usually the quickest win."
+    assert KeywordGrader().grade(bank.get(2), bank.rubric, said).misconceptions
+
+
+def test_a_question_the_speaker_asks_asserts_nothing(bank):
+    # It sits close to the card's "every OOM is a batch that is too big" in meaning, but it asks; it does not claim.
+    asked = "First I ask which memory ran out. Was it a CUDA out of memory error on the GPU?"
+    assert not KeywordGrader().grade(bank.get(19), bank.rubric, asked).misconceptions

@@ -61,7 +61,16 @@ class Point(_Strict):
 
 
 class Misconception(Point):
-    pass
+    # Other ways a candidate states the same wrong belief, in their own words: a sentence near one of them
+    # asserts it by meaning (its `phrases` catch it by wording).
+    claims: tuple[str, ...] = ()
+
+    @field_validator("claims")
+    @classmethod
+    def _claims_not_blank(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not str(claim).strip() for claim in value):
+            raise ValueError("empty claim")
+        return value
 
 
 class Source(_Strict):

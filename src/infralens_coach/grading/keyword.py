@@ -46,6 +46,8 @@ TOKENS_PER_POINT = 5  # a sentence of n words can earn at most max(2, n // 5) po
 POINTS_FOR_FULL_MARKS = 3
 MISCONCEPTION_MATCH = 0.50  # cosine at which a sentence may assert a misconception by meaning...
 MISCONCEPTION_MARGIN = 0.05  # ...if it is this much closer to the misconception than to any expected point
+CLAIM_MATCH = 0.65  # the same, for the ways the card says the misconception is claimed (Misconception.claims)
+CLAIM_MARGIN = 0.10
 # (the common-mistake points excepted: they say the same thing as the misconception, as a warning, and whether a
 # sentence warns is decided by its words). Chosen on eval/adversarial-tune.csv and the other tune rows.
 NEAREST_SLACK = 0.05  # a meaning match must be within this of the sentence's closest expected point
@@ -58,7 +60,8 @@ WARNING_STEMS = frozenset(
     stem(w)
     for w in """mistake mistaken avoid instead rather wrong myth trap pitfall misconception misleading careful
     beware danger dangerous risky tempting temptation naive naively hide hides hiding mask masks masking
-    fallacy incorrect blindly waste wasting forever problem problems bad hurt hurts pain painful anti""".split()
+    fallacy incorrect blindly waste wasting forever problem problems bad hurt hurts pain painful anti instinct
+    reflex urge slip""".split()
 )
 # Negations warn only in the clause they stand in: "don't just lower the batch size" warns, while
 # "it's not complicated, you only need a GPU request" still asserts.
@@ -79,6 +82,19 @@ REPORTING_STEMS = (
         stem(w) for w in "common commonly often people sometimes usual usually typical typically classic myth".split()
     )
 )
+# Someone else's belief or habit, told rather than held ("a lot of folks assume a bigger GPU fixes it",
+# "many teams reach for a bigger GPU, but..."): naming the mistake this way is not asserting it.
+REPORTED_BELIEF = re.compile(
+    r"\b(?:people|folks|teams|engineers|newcomers|beginners|juniors|many|someone|somebody|everyone|everybody|"
+    r"a lot of \w+|lots of \w+|most \w+)\b[^,;:.]{0,40}?\b(?:think|thinks|thought|assume[sd]?|believe[sd]?|"
+    r"say|says|said|claim(?:s|ed)?|describe[sd]?|treat(?:s|ed)?|expect(?:s|ed)?|reach(?:es|ed)?|jump(?:s|ed)?|"
+    r"tend(?:s|ed)?|default(?:s|ed)?|imagine[sd]?|figure[sd]?|feel(?:s)?|call(?:s|ed)?|go(?:es)? for|"
+    r"want(?:s|ed)? to)\b",
+    re.I,
+)
+# Labels that tell of a belief; with REPORTED_BELIEF they rule out a match by wording too. "usually" and "not" do
+# not: "switch to H100s, that's usually the quickest win" and "you only need a GPU request, it's not hard" assert.
+TELLING_STEMS = frozenset(stem(w) for w in "common commonly classic myth".split())
 # Brushing a practice aside ("canaries just slow the team down, so I'd skip them"): in an answer that asserts
 # a misconception, such a sentence carries the wrong argument on, whatever practice it names.
 DISMISSAL = re.compile(
@@ -189,7 +205,16 @@ def _warns(span: Span, previous: Span | None, *, dismissals_warn: bool = True) -
 
 
 def _frames_a_mistake(span: Span, previous: Span | None) -> bool:
-    return any(t.stem in MISTAKE_FRAME_STEMS for t in span.tokens) or _warns(span, previous)
+    return (
+        any(t.stem in MISTAKE_FRAME_STEMS for t in span.tokens)
+        or bool(REPORTED_BELIEF.search(span.text))
+        or _warns(span, previous)
+    )
+
+
+def _tells_of_belief(span: Span) -> bool:
+    """The sentence tells of a belief or habit ("people sometimes describe the field as picking PyTorch")."""
+    return bool(REPORTED_BELIEF.search(span.text)) or any(t.stem in TELLING_STEMS for t in span.tokens)
 
 
 def _point_matches(point: Point, span: Span) -> bool:
@@ -288,7 +313,7 @@ def asserting(question: Question, spans: list[Span], sim: Similarity | None = No
         before = len(found)
         for misconception in question.misconceptions:
             if _point_matches(misconception, span):
-                if not _negated_in_clause(misconception, span):
+                if not _negated_in_clause(misconception, span) and not _tells_of_belief(span):
                     found.append((misconception, span))
             elif sim and _asserts_by_meaning(question, misconception, span, rivals, sim, aims_at_practice):
                 found.append((misconception, span))
@@ -309,17 +334,25 @@ def _asserts_by_meaning(
 
     Embeddings place "people often think X", "never X" and "X" side by side, so those words rule a meaning
     match out; the margin keeps a correct sentence on the same subject from reading as the wrong claim."""
-    cosines = [c for c in (sim(span, text) for text in wordings(question, misconception)) if c is not None]
-    cosine = max(cosines, default=None)
+    own = _closest(sim, span, wordings(question, misconception, claims=False))
+    claimed = _closest(sim, span, misconception.claims)
     stems = _outside_dismissals(span) if aims_at_practice else {t.stem for t in span.tokens}
-    if cosine is None or stems & WARNING_STEMS or is_enumeration(span):
+    if own is None or stems & WARNING_STEMS or is_enumeration(span):
         return False
-    if cosine >= SAME_ARGUMENT and DISMISSAL.search(span.text):  # brushes the card's practice aside
+    if own >= SAME_ARGUMENT and DISMISSAL.search(span.text):  # brushes the card's practice aside
         return True
-    if cosine < MISCONCEPTION_MATCH or stems & REPORTING_STEMS:
+    if stems & REPORTING_STEMS or REPORTED_BELIEF.search(span.text) or span.text.rstrip().endswith("?"):
         return False
     nearest_rival = max((c for c in (sim(span, r) for r in rivals) if c is not None), default=0.0)
-    return cosine - nearest_rival >= MISCONCEPTION_MARGIN
+    if own >= MISCONCEPTION_MATCH and own - nearest_rival >= MISCONCEPTION_MARGIN:
+        return True
+    # The claims are said the way candidates say things, so a correct sentence on the same subject sits nearer
+    # them than the card's one-line text: they need a closer match and a wider margin.
+    return claimed is not None and claimed >= CLAIM_MATCH and claimed - nearest_rival >= CLAIM_MARGIN
+
+
+def _closest(sim: Similarity, span: Span, texts: Sequence[str]) -> float | None:
+    return max((c for c in (sim(span, t) for t in texts) if c is not None), default=None)
 
 
 def mistake_wording(question: Question) -> str | None:
@@ -330,13 +363,15 @@ def mistake_wording(question: Question) -> str | None:
     return re.split(r"(?<=[.!?])\s+", question.common_mistake.strip())[0]
 
 
-def wordings(question: Question, misconception: Misconception) -> list[str]:
-    """The texts a sentence asserting this misconception sits near: its own, and the card's naming of the
-    mistake when this is the card's first misconception (the one the common-mistake text is about)."""
+def wordings(question: Question, misconception: Misconception, *, claims: bool = True) -> list[str]:
+    """The texts a sentence asserting this misconception sits near: its own, the other ways the card says it
+    is claimed, and the card's naming of the mistake when this is the card's first misconception (the one the
+    common-mistake text is about)."""
     mistake = mistake_wording(question)
+    said = [misconception.text, *(misconception.claims if claims else ())]
     if mistake is None or misconception is not question.misconceptions[0]:
-        return [misconception.text]
-    return [misconception.text, mistake]
+        return said
+    return [*said, mistake]
 
 
 def _dismissed(question: Question, span: Span, expected: list[str], sim: Similarity) -> str | None:
@@ -352,7 +387,8 @@ def _dismissal_target(question: Question, span: Span, expected: list[str], sim: 
     if match is None or is_enumeration(span):
         return None
     clause = next(c for c in _CLAUSE_BREAK.split(span.text[: match.end()])[::-1] if c and c.strip())
-    wrong = [text for m in question.misconceptions for text in wordings(question, m)]
+    # the card's own wordings: a claim may itself brush the practice aside, which would make every dismissal a warning
+    wrong = [text for m in question.misconceptions for text in wordings(question, m, claims=False)]
     cosines = sim.of_text(clause, [*expected, *wrong])
     if not cosines or not expected:
         return None
@@ -414,7 +450,7 @@ class KeywordGrader:
             None if isinstance(model, Unavailable) else model,
             [s for s in spans if not is_instruction(s.text)],
             [p.text for pts in points_of(question).values() for p in pts],
-            [m.text for m in question.misconceptions] + [question.question] + _optional(mistake_wording(question)),
+            [w for m in question.misconceptions for w in wordings(question, m)] + [question.question],
         )
         asserting_spans = asserting(question, spans, sim)
         asserted = _first_of_each(asserting_spans)
@@ -522,10 +558,6 @@ class KeywordGrader:
             _feedback(rubric, dim_id, score, missing, by_meaning, partly),
             tuple(covered),
         )
-
-
-def _optional(text: str | None) -> list[str]:
-    return [text] if text else []
 
 
 def _overall(values: dict[str, float], question: Question, rubric: Rubric) -> int:
