@@ -1,9 +1,12 @@
 """How the offline grader does on answers and questions it was not written for (issue 13). Prints, never asserts.
 
-For each split (tune, heldout) of the two sets in eval/:
+For each split (tune, heldout) of the sets in eval/:
 - eval/cs-<split>.csv: reference-only computer-science and infrastructure questions with short human-style
   answers scored 0-5: the `eval` figures (Pearson, QWK, length_r...), exactly what
   `infralens-coach eval FILE --grader keyword --json` reports;
+- eval/cs-long-<split>.csv: the same for intro C++ and data-structures questions with student-style answers of
+  3-70 words whose length is unrelated to their score (short correct, long rambling, ...): whether the grader
+  rewards length;
 - eval/paraphrase-<split>.csv: paraphrasing answers to the 20 seed cards (full, partial, off-topic, stuffed,
   misconception), graded against the full cards: how many of the dimensions each answer covers (column
   `covers`) the grader detects (score >= 1, and >= 2), whether full > partial > off-topic holds per card,
@@ -132,10 +135,10 @@ def main(argv: list[str]) -> None:
     if "--wording-only" in argv:
         os.environ[embed.SWITCH] = "0"  # the `eval` subprocesses below read it through Settings.from_env
     grader = KeywordGrader(meaning="--wording-only" not in argv)
-    for split in ("tune", "heldout"):
-        fig = eval_figures(EVAL / f"cs-{split}.csv")
+    for name in ("cs-tune", "cs-heldout", "cs-long-tune", "cs-long-heldout"):
+        fig = eval_figures(EVAL / f"{name}.csv")
         print(
-            f"cs-{split}.csv (reference-only, human 0-5): "
+            f"{name}.csv (reference-only, human 0-5): "
             + "  ".join(f"{k} {fig[k]}" for k in FIGURES)
             + f"  decided_by {fig['decided_by']}"
         )

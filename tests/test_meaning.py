@@ -64,6 +64,37 @@ def test_length_does_not_inflate_the_score(bank):
     assert overall(bank, STACK, rambling) < short
 
 
+HASHING = reference_only(
+    "What does the hash function do in a hash table?",
+    "The hash function maps a key to an index in the table's array, so an entry can be stored and found again in "
+    "about constant time.",
+)
+
+
+def test_restating_the_question_in_the_references_words_scores_below_a_short_correct_answer(bank):
+    # A human grader gives the first nothing and the second full marks; sentence by sentence, the first shares as
+    # many of the reference's words (key, table, function, array) and used to score as high.
+    restated = (
+        "The hash function in a hash table is the function that the table uses on each key, because a hash table "
+        "needs a hash function to work. It is a function that does the hashing for the keys of the table and the "
+        "array that the table keeps, which is why it is called a hash function."
+    )
+    short = "turns the key into a slot number in the array, so lookups take constant time"
+    assert overall(bank, HASHING, restated) + 25 <= overall(bank, HASHING, short)
+    summary = KeywordGrader().grade(HASHING, bank.rubric, short).summary
+    assert summary and "short answer key" in summary, summary  # the overall says what it weighed
+
+
+def test_a_short_keys_correcting_sentence_is_made_by_saying_it(bank):
+    # Filed under common mistake for its "rather than"; in a one-sentence key it is the answer itself.
+    static = reference_only(
+        "What does it mean for a data member to be static?",
+        "A static data member belongs to the class rather than to any object, so all instances share one copy.",
+    )
+    assert overall(bank, static, "there is one copy of it that every object of the class shares") >= 60
+    assert overall(bank, static, "it can't be changed after it is set") <= 30
+
+
 def test_a_paraphrase_is_made_by_meaning_and_the_feedback_says_so(bank):
     card = bank.get(9)
     sentence = "Without it the model decays quietly and you only hear about it from customers."

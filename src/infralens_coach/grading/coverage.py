@@ -32,6 +32,8 @@ MEANING_WEIGHT = 0.2  # graded credit: this much meaning, the rest words
 MIN_PARTIAL = 0.30  # a card point's graded credit below this counts as nothing
 MAX_PARTIAL = 0.5  # a card point that is only partly made earns at most this
 MADE_CREDIT = 0.75  # a derived point with this much graded credit counts as made
+BEYOND_SLACK = 0.2
+BEYOND_RAMP = 0.3
 
 # Words in a card point's text that describe the answer rather than the subject ("Warns against ...").
 META_WORDS = frozenset(  # and vague words filler shares with references ("it depends on the team")
@@ -67,11 +69,17 @@ def word_share(keys: frozenset[str], span: Span) -> float:
     return len(keys & present) / len(keys)
 
 
-def graded_credit(share: float, cosine: float | None) -> float:
-    """How much of a point one sentence makes, 0..1: its key words, and its meaning when a model is loaded."""
+def graded_credit(share: float, cosine: float | None, asked: float | None = None) -> float:
+    """How much of a point one sentence makes, 0..1: its key words, and its meaning when a model is loaded.
+    ``asked`` is the sentence's cosine with the question."""
     words = min(1.0, share / FULL_WORD_SHARE)
     if cosine is None:
         return words
+    beyond = 1.0 if asked is None else min(1.0, max(0.0, (cosine - asked + BEYOND_SLACK) / BEYOND_RAMP))
+    return beyond * _graded(words, cosine)
+
+
+def _graded(words: float, cosine: float) -> float:
     meaning = min(1.0, max(0.0, (cosine - MEANING_FLOOR) / (MEANING_TOP - MEANING_FLOOR)))
     # Shared words in a sentence about something else ("it depends on the team") earn nothing: the credit fades
     # out over COSINE_RAMP below MIN_COSINE rather than falling off a cliff.

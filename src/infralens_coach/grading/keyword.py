@@ -47,7 +47,15 @@ POINTS_FOR_FULL_MARKS = 3
 MISCONCEPTION_MATCH = 0.50  # cosine at which a sentence may assert a misconception by meaning...
 MISCONCEPTION_MARGIN = 0.05  # ...if it is this much closer to the misconception than to any expected point
 CLAIM_MATCH = 0.65  # the same, for the ways the card says the misconception is claimed (Misconception.claims)
-CLAIM_MARGIN = 0.10
+CLAIM_MARGIN = 0.15
+SHORT_KEY_POINTS = 3
+# A short answer key's overall (its points are the reference's sentences): this share of it is the whole
+# answer's closeness to the reference beyond restating the question, from -WHOLE_SLACK (none) to +WHOLE_RAMP
+# - WHOLE_SLACK (full). Human graders judge the whole answer; a sentence-by-sentence best match rewards length
+# (eval/README.md: cs-long sets).
+WHOLE_WEIGHT = 0.35
+WHOLE_SLACK = 0.1
+WHOLE_RAMP = 0.3
 # (the common-mistake points excepted: they say the same thing as the misconception, as a warning, and whether a
 # sentence warns is decided by its words). Chosen on eval/adversarial-tune.csv and the other tune rows.
 NEAREST_SLACK = 0.05  # a meaning match must be within this of the sentence's closest expected point
@@ -241,11 +249,14 @@ class Similarity:
         self.nearest: dict[int, float] = {}  # per sentence: its cosine with the closest expected point
         self._model = model
         self._targets: np.ndarray | None = None
+        self._whole: np.ndarray | None = None
         if model is not None and spans and self._col:
             # Without the full stop: "push and pop" and "push and pop." must sit at the same place.
             vectors = model.encode([s.text.rstrip(".!?;: ") for s in spans] + list(self._col))
             self.matrix = vectors[: len(spans)] @ vectors[len(spans) :].T
             self._targets = vectors[len(spans) :]
+            whole = vectors[: len(spans)].mean(axis=0)  # the answer as a whole: the mean of its sentences
+            self._whole = whole / (float(np.linalg.norm(whole)) or 1.0)
             point_cols = [self._col[t] for t in dict.fromkeys(points)]
             if point_cols:
                 best = self.matrix[:, point_cols].max(axis=1)
@@ -255,6 +266,12 @@ class Similarity:
         if self.matrix is None or id(span) not in self._row:
             return None
         return float(self.matrix[self._row[id(span)], self._col[text]])
+
+    def of_answer(self, text: str) -> float | None:
+        """The whole answer's cosine with one of the targets."""
+        if self._whole is None or self._targets is None:
+            return None
+        return float(self._targets[self._col[text]] @ self._whole)
 
     def of_text(self, text: str, targets: Sequence[str]) -> list[float] | None:
         """Cosines of a piece of a sentence (one clause) with some of the points and misconceptions."""
@@ -450,7 +467,9 @@ class KeywordGrader:
             None if isinstance(model, Unavailable) else model,
             [s for s in spans if not is_instruction(s.text)],
             [p.text for pts in points_of(question).values() for p in pts],
-            [w for m in question.misconceptions for w in wordings(question, m)] + [question.question],
+            [w for m in question.misconceptions for w in wordings(question, m)]
+            + [question.question]
+            + ([question.reference_text] if is_short_key(question) else []),
         )
         asserting_spans = asserting(question, spans, sim)
         asserted = _first_of_each(asserting_spans)
@@ -461,6 +480,7 @@ class KeywordGrader:
         framed = {id(s) for i, s in enumerate(spans) if _frames_a_mistake(s, spans[i - 1] if i else None)}
         exclude = coverage.question_stems(question.question)
 
+        short_key = is_short_key(question)
         budget = {id(s): point_budget(s) for s in usable}
         dimensions, values = [], {}
         for dim_id in DIMENSIONS:
@@ -470,8 +490,12 @@ class KeywordGrader:
                     DimensionScore(dim_id, 0, 0, (), (), "Not assessed: this card has no points for this dimension.")
                 )
                 continue
-            candidates = [s for s in usable if id(s) in framed] if dim_id == "common_mistake" else usable
-            matches = [self._match(point, candidates, budget, sim, exclude, question.derived) for point in points]
+            # A card's common-mistake point is a warning and needs one; so does a long reference's correcting
+            # sentence. In a short answer key it is the answer ("it belongs to the class rather than to any
+            # object"), made by saying what it says.
+            warning_needed = dim_id == "common_mistake" and not short_key
+            candidates = [s for s in usable if id(s) in framed] if warning_needed else usable
+            matches = [self._match(point, candidates, budget, sim, exclude, question) for point in points]
             needed = min(POINTS_FOR_FULL_MARKS, len(points))
             value = min(1.0, sum(m.credit for m in matches) / needed)
             if dim_id == "common_mistake" and asserted:
@@ -480,13 +504,21 @@ class KeywordGrader:
             dimensions.append(self._dimension(rubric, dim_id, points, matches, value))
         dims = tuple(dimensions)
         summary = None
+        whole = beyond_the_question(sim, question) if short_key else None
         if isinstance(model, Unavailable):
             summary = f"Matched on wording only: {model.reason}."
+        elif whole is not None:
+            summary = (
+                f"Graded against a short answer key: {WHOLE_WEIGHT:.0%} of the overall is how close the whole answer "
+                f"is to the key beyond restating the question ({whole:.0%})."
+            )
         return Grade(
             question_id=question.id,
             card=question.card,
             dimensions=dims,
-            overall=_overall(values, question, rubric) if question.derived else overall_score(dims, question, rubric),
+            overall=_overall(values, question, rubric, whole)
+            if question.derived
+            else overall_score(dims, question, rubric),
             misconceptions=tuple(MisconceptionHit(m.id, m.text, s.text) for m, s in asserted),
             decided_by=self.name,
             summary=summary,
@@ -500,9 +532,10 @@ class KeywordGrader:
         budget: dict[int, float],
         sim: Similarity,
         exclude: frozenset[str],
-        derived: bool,
+        question: Question,
     ) -> PointMatch:
         """The best way this point is covered, taking the credit from the budget of the sentence that earned it."""
+        derived = question.derived
         open_spans = [s for s in candidates if budget[id(s)] > 0]
         found = NO_MATCH
         # Derived points' phrases are pairs of the reference's words: evidence of wording, not of the point.
@@ -517,7 +550,7 @@ class KeywordGrader:
                 cosine = sim(span, point.text)
                 share = coverage.word_share(keys, span)
                 if derived:
-                    credit = coverage.graded_credit(share, cosine)
+                    credit = coverage.graded_credit(share, cosine, sim(span, question.question))
                     if credit > 0:
                         options.append(PointMatch(credit, span, coverage.derived_how(credit, share, cosine)))
                 elif (made := sim.makes(span, point.text)) is not None:
@@ -560,12 +593,32 @@ class KeywordGrader:
         )
 
 
-def _overall(values: dict[str, float], question: Question, rubric: Rubric) -> int:
+def is_short_key(question: Question) -> bool:
+    """A question with only a short reference answer (up to SHORT_KEY_POINTS sentences): an answer key, graded
+    as a whole as well as point by point."""
+    return question.derived and sum(len(p) for p in points_of(question).values()) <= SHORT_KEY_POINTS
+
+
+def beyond_the_question(sim: Similarity, question: Question) -> float | None:
+    """0..1: how much closer the whole answer is to the reference than to the question it answers (None with no
+    model). An answer that restates the question in the reference's words sits nearer the question; one that
+    says what the reference says, however briefly, sits nearer the reference."""
+    to_reference, to_question = sim.of_answer(question.reference_text), sim.of_answer(question.question)
+    if to_reference is None or to_question is None:
+        return None
+    return min(1.0, max(0.0, (to_reference - to_question + WHOLE_SLACK) / WHOLE_RAMP))
+
+
+def _overall(values: dict[str, float], question: Question, rubric: Rubric, whole: float | None = None) -> int:
     """Weighted mean of the assessable dimensions' unrounded coverage, 0..100: for derived points, where a
-    one-sentence reference (one point) would otherwise allow only five overall scores."""
+    one-sentence reference (one point) would otherwise allow only five overall scores. With a model, WHOLE_WEIGHT
+    of it is the whole answer's closeness to the reference beyond the question (beyond_the_question)."""
     total = weight_sum = 0.0
     for dim_id, value in values.items():
         weight = question.dimension_weight(rubric, dim_id)
         total += weight * value
         weight_sum += weight
-    return round(100 * total / weight_sum) if weight_sum else 0
+    coverage_share = total / weight_sum if weight_sum else 0.0
+    if whole is None or not weight_sum:
+        return round(100 * coverage_share)
+    return round(100 * ((1 - WHOLE_WEIGHT) * coverage_share + WHOLE_WEIGHT * whole))
