@@ -18,7 +18,14 @@ from support.wer import wer
 
 from infralens_coach import audio
 from infralens_coach.errors import NoSpeechError, TranscriptionError
-from infralens_coach.transcribe.base import Segment, Transcript, Word, require_audio_length, require_speech_time
+from infralens_coach.transcribe.base import (
+    CUT_OFF_WARNING,
+    Segment,
+    Transcript,
+    Word,
+    require_audio_length,
+    require_speech_time,
+)
 from infralens_coach.transcribe.coverage import Region, speech_regions
 from infralens_coach.transcribe.live import (
     MAX_REGION_S,
@@ -224,6 +231,22 @@ def test_stop_after_a_pause_has_nothing_left_to_decode():
     assert engine.calls == decoded
     assert_one_word_per_utterance(transcript, spans)
     assert live.parts()[-1].end == len(samples)
+
+
+@pytest.mark.slow  # espeak-ng makes the speech
+@pytest.mark.parametrize("pause_s", [0.0, 0.4])
+def test_a_recording_that_stops_mid_word_says_its_last_word_may_be_cut(pause_s):
+    """Stop while the person is still speaking (or a chunk lost at Stop): the transcript says so; a pause before
+    Stop, however short, does not."""
+    samples, _ = laid_out(2)
+    last = utterance(PHRASES[5])
+    samples = np.concatenate([samples, last[: len(last) * 2 // 3], np.zeros(int(pause_s * SR), np.float32)])
+    live = LiveTranscriber(VoiceWords())
+    feed_in_chunks(live, samples)
+    transcript = live.finish()
+    assert transcript.cut_off is (pause_s == 0)
+    assert (CUT_OFF_WARNING in transcript.warnings) is (pause_s == 0), transcript.warnings
+    assert ("last word may be cut off" in " ".join(transcript.to_dict()["warnings"])) is (pause_s == 0)
 
 
 @pytest.mark.slow  # espeak-ng makes the speech

@@ -334,6 +334,24 @@ def test_the_offline_grade_follows_stop_once_and_grade_pressed_at_once_waits_for
     assert mic.practice.coach.store.get(saved.split("`")[1]).audio_path
 
 
+def test_grade_that_reaches_the_server_before_the_stop_event_ends_the_answer_and_grades_it(live):
+    """Stop then Grade at once: the two events race to the server, and Grade may win. With nothing in the box and
+    the answer still recording, Grade ends it and grades its transcript; the Stop event that follows fills the
+    box, and the automatic grade does not grade it a second time."""
+    mic, made, home = live
+    before = len(mic.practice.coach.store.list())
+    mic.started(CARD, tab("a"))
+    mic.chunk(streamed_chunk(home, 0, seconds=2.0), CARD, tab("a"))
+    feedback, *_, saved, heard, graded_for = mic.grade(CARD, "", None, tab("a"))  # no Stop has arrived yet
+    assert "il-overall" in feedback and graded_for == CARD
+    attempt = mic.practice.coach.store.get(saved.split("`")[1])
+    assert attempt.mode == "voice" and attempt.audio_path and attempt.transcript == "word0"
+    text, _, heard, _, _ = last(mic.stopped(CARD, "Full (2 min)", None, tab("a")))
+    assert text == "word0" and made[-1].finished == 1
+    assert all(out == gr.skip() for out in mic.auto_grade(CARD, text, heard, tab("a")))
+    assert len(mic.practice.coach.store.list()) == before + 1
+
+
 class LabelledGrader:
     """The configured grader (an LLM, say): the keyword grade under another name (the Grader protocol)."""
 

@@ -19,7 +19,7 @@ from .coach import Coach
 from .config import Settings
 from .content import GROUPS
 from .ui_history import DATE_RANGES, EXPORT_FORMATS, HISTORY_COLUMNS, HistoryView, build_sessions_panel
-from .ui_live import LIVE_CSS, STREAM_EVERY_S, LiveMic
+from .ui_live import LIVE_CSS, STOP_HOLD_JS, STREAM_EVERY_S, LiveMic
 from .ui_mock import build_mock_tab
 from .ui_practice import DEFAULT_TARGET, TARGETS, Practice
 from .ui_server import allowed_paths, concurrency_limit, configure_logging, server_options, start_notes
@@ -323,6 +323,7 @@ def launch(demo: gr.Blocks, settings: Settings | None = None) -> None:
         auth=options.auth,
         max_file_size=MAX_UPLOAD,
         css=render_html.CSS + LIVE_CSS,
+        js=STOP_HOLD_JS,
         show_error=True,
         quiet=True,
         prevent_thread_lock=True,

@@ -56,6 +56,56 @@ LIVE_CSS = """
 .il-live.il-stalled, .il-live.il-failed { border-color: #cf222e; }
 """
 
+# Gradio's streaming recorder drops what it heard since its last chunk when Stop is clicked: the final chunk comes
+# after recording has ended and is never sent, so up to STREAM_EVERY_S of the answer's last words are lost. This
+# holds the click until the next chunk has been sent (its POST to /stream/), at most STOP_HOLD_MS, then lets it
+# through: the recording ends where the person clicked. A Grade click during the hold follows the Stop, as it
+# would have without it. Installed once per page (launch(js=...)).
+STOP_HOLD_MS = 800
+STOP_HOLD_JS = f"""
+() => {{
+  if (window.__ilStopHold) return;
+  window.__ilStopHold = true;
+  let release = null, passing = false, queued = [];
+  const realFetch = window.fetch.bind(window);
+  window.fetch = (input, init) => {{
+    const url = typeof input === 'string' ? input : (input && input.url) || '';
+    if (release && /\\/stream\\/[^/]+$/.test(url.split('?')[0])) setTimeout(release, 0);
+    return realFetch(input, init);
+  }};
+  const pass = (button) => {{
+    passing = true;
+    try {{ button.click(); }} finally {{ passing = false; }}
+  }};
+  document.addEventListener('click', (event) => {{
+    if (passing || !event.target.closest) return;
+    const grade = event.target.closest('#il-grade');
+    if (grade && release) {{  // Grade during the hold: after the Stop
+      event.stopImmediatePropagation();
+      event.preventDefault();
+      queued.push(grade);
+      return;
+    }}
+    const button = event.target.closest('#il-mic button.stop-button');
+    if (!button) return;
+    event.stopImmediatePropagation();
+    event.preventDefault();
+    if (release) return;  // clicked again while held
+    button.classList.add('il-stopping');
+    const go = () => {{
+      if (release !== go) return;
+      release = null;
+      button.classList.remove('il-stopping');
+      pass(button);
+      const later = queued.splice(0);
+      setTimeout(() => later.forEach(pass), 0);
+    }};
+    release = go;
+    setTimeout(go, {STOP_HOLD_MS});
+  }}, true);
+}}
+"""
+
 
 class LiveAnswerLike(Protocol):
     """What the page needs of a live answer (coach.LiveAnswer; tests may pass a fake with the same methods)."""
@@ -424,8 +474,11 @@ class LiveMic:
 
     def grade(self, qid: str, text: str, heard: Heard | None, request: gr.Request | None = None) -> Feedback:
         """The Grade button. Pressed right after Stop, before the transcript is in the box: wait for it and
-        grade it (the box fills from Stop's own event)."""
+        grade it (the box fills from Stop's own event). Stop's event may even arrive after this one: with
+        nothing in the box, Grade ends a recording still taking audio."""
         rec = self.sessions.current(session_of(request))
+        if rec is not None and rec.chunks and rec.result is None and not (text or "").strip():
+            self.sessions.stop(session_of(request))
         if rec is not None and rec.stopped is not None and not (text or "").strip():
             try:
                 spoken = self.sessions.finish(rec, targets_for(None), self.folder)

@@ -93,6 +93,12 @@ class Gap:
         }
 
 
+CUT_OFF_WARNING = (
+    "The recording stopped while you were still speaking, so the last word may be cut off: check the end of the "
+    "transcript, and leave a short pause before Stop next time."
+)
+
+
 @dataclass(frozen=True)
 class Transcript:
     text: str
@@ -103,6 +109,7 @@ class Transcript:
     model: str
     gaps: tuple[Gap, ...] = ()  # speech still without words after recovery: tell the user, keep the audio
     recovered: tuple[Gap, ...] = ()  # passages the first decode missed and a second decode filled in
+    cut_off: bool = False  # a live recording that ends while the voice is still going (its last word may be cut)
 
     @property
     def words(self) -> tuple[Word, ...]:
@@ -111,14 +118,16 @@ class Transcript:
     @property
     def warnings(self) -> tuple[str, ...]:
         """What the user must be told about this transcript (empty when every passage of speech has words)."""
+        cut = (CUT_OFF_WARNING,) if self.cut_off else ()
         if not self.gaps:
-            return ()
+            return cut
         where = ", ".join(f"{_clock(g.start_s)}–{_clock(g.end_s)}" for g in self.gaps[:4])
         where += " …" if len(self.gaps) > 4 else ""
         lost_s = sum(g.speech_s for g in self.gaps)
         return (
             f"Part of the recording was not transcribed: {lost_s:.0f} s of speech at {where} has no words. "
             "Listen back to the recording and add what is missing to the transcript before grading.",
+            *cut,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -53,6 +53,7 @@ TAIL_MAX_RTF = 0.2  # ... and only once a decode has shown it takes under this s
 # settles first and never spends the cores on provisional text. A decode costs about one 30 s window however
 # little audio it has, so it is measured against at least MIN_REGION_S: a 1 s tail that took 0.4 s says the
 # machine is as fast as a 4 s region that took 0.4 s, not 2.5 times slower.
+CUT_OFF_S = 0.1  # voice activity this close to the end of a recording: Stop came while the person spoke
 VAD_SETTLE_S = 1.0  # voice activity this far before the end of the audio is final: it is never run over again
 BEHIND_S = 30.0  # more unsettled audio than this: tell the user the rest is finished after Stop
 STOP_TIMEOUT_S = 120.0  # finish() waits this long for the worker's current decode (a 25 s region on a slow machine)
@@ -370,6 +371,8 @@ class LiveTranscriber:
         if reused is not None:
             self._commit(reused)
         transcript = self._assemble(n)
+        if regions and (n - cut) / SAMPLE_RATE - regions[-1].end_s < CUT_OFF_S:  # the voice runs on to the end
+            transcript = dataclasses.replace(transcript, cut_off=True)
         report.done()
         with self._cond:
             self._result = transcript
