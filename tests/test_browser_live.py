@@ -78,6 +78,14 @@ def attempts(app) -> list:
         return [(a, store.audio_file(a)) for a in store.list()]
 
 
+def recording_card7(browser, app):
+    """A new page on card 7, recording."""
+    page = open_page(browser, app)
+    pick_card(page, CARD7)
+    start_recording(page)
+    return page
+
+
 def seconds_of(path: Path) -> float:
     with wave.open(str(path)) as w:
         return w.getnframes() / w.getframerate()
@@ -154,9 +162,7 @@ def test_stop_then_grade_at_a_persons_speed_grades_the_live_transcript_once(app,
     browser = launch(playwright, mic_file(LONG_S))
     try:
         before = len(attempts(app))
-        page = open_page(browser, app)
-        pick_card(page, CARD7)
-        start_recording(page)
+        page = recording_card7(browser, app)
         page.wait_for_timeout(15_000)
         page.evaluate("""() => {
             document.querySelector('#il-mic button.stop-button').click();
@@ -203,9 +209,7 @@ def test_what_is_said_up_to_the_stop_click_is_kept(app, playwright):
     browser = launch(playwright, mic_file(LONG_S))
     try:
         before = len(attempts(app))
-        page = open_page(browser, app)
-        pick_card(page, CARD7)
-        start_recording(page)
+        page = recording_card7(browser, app)
         timing = page.evaluate(STOP_BETWEEN_CHUNKS_JS)
         wait_for_transcript(page)
         page.locator("#il-overall").wait_for(timeout=60_000)

@@ -8,6 +8,7 @@ import pytest
 
 from infralens_coach.config import Settings
 from infralens_coach.content import Question, QuestionBank
+from infralens_coach.evaluation.probes import padded
 from infralens_coach.grading import KeywordGrader, build_grader, embed
 
 
@@ -83,6 +84,12 @@ def test_restating_the_question_in_the_references_words_scores_below_a_short_cor
     assert overall(bank, HASHING, restated) + 25 <= overall(bank, HASHING, short)
     summary = KeywordGrader().grade(HASHING, bank.rubric, short).summary
     assert summary and "short answer key" in summary, summary  # the overall says what it weighed
+
+
+@pytest.mark.parametrize("answer", ["enqueue and dequeue", "it keeps the data sorted"])
+def test_filler_after_a_wrong_short_answer_does_not_raise_it(bank, answer):
+    # Filler is far from both the question and the key: it must not dilute how near the question the answer sits.
+    assert overall(bank, STACK, padded(answer)) <= overall(bank, STACK, answer)
 
 
 def test_a_short_keys_correcting_sentence_is_made_by_saying_it(bank):

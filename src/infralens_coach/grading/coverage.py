@@ -32,6 +32,8 @@ MEANING_WEIGHT = 0.2  # graded credit: this much meaning, the rest words
 MIN_PARTIAL = 0.30  # a card point's graded credit below this counts as nothing
 MAX_PARTIAL = 0.5  # a card point that is only partly made earns at most this
 MADE_CREDIT = 0.75  # a derived point with this much graded credit counts as made
+# A derived point's credit fades when the sentence is about as close to the question as to the point: full when
+# it is BEYOND_RAMP - BEYOND_SLACK closer to the point, none when it is BEYOND_SLACK closer to the question.
 BEYOND_SLACK = 0.2
 BEYOND_RAMP = 0.3
 

@@ -46,21 +46,20 @@ TOKENS_PER_POINT = 5  # a sentence of n words can earn at most max(2, n // 5) po
 POINTS_FOR_FULL_MARKS = 3
 MISCONCEPTION_MATCH = 0.50  # cosine at which a sentence may assert a misconception by meaning...
 MISCONCEPTION_MARGIN = 0.05  # ...if it is this much closer to the misconception than to any expected point
-CLAIM_MATCH = 0.65  # the same, for the ways the card says the misconception is claimed (Misconception.claims)
-CLAIM_MARGIN = 0.15
-SHORT_KEY_POINTS = 3
-# A short answer key's overall (its points are the reference's sentences): this share of it is the whole
-# answer's closeness to the reference beyond restating the question, from -WHOLE_SLACK (none) to +WHOLE_RAMP
-# - WHOLE_SLACK (full). Human graders judge the whole answer; a sentence-by-sentence best match rewards length
-# (eval/README.md: cs-long sets).
-WHOLE_WEIGHT = 0.35
-WHOLE_SLACK = 0.1
-WHOLE_RAMP = 0.3
 # (the common-mistake points excepted: they say the same thing as the misconception, as a warning, and whether a
 # sentence warns is decided by its words). Chosen on eval/adversarial-tune.csv and the other tune rows.
 NEAREST_SLACK = 0.05  # a meaning match must be within this of the sentence's closest expected point
 PARTIAL_SLACK = 0.10  # partial credit, within this
 SAME_ARGUMENT = 0.45  # once asserted, sentences this close to the misconception carry the same argument
+CLAIM_MATCH = 0.65  # a sentence this close to one of the ways a candidate claims the misconception asserts it...
+CLAIM_MARGIN = 0.15  # ...if it is this much closer to that claim than to any expected point (Misconception.claims)
+SHORT_KEY_POINTS = 3  # a reference-only question with up to this many points (sentences) is a short answer key
+# A short answer key's overall: this share of it is how much closer the answer's sentences, together, are to
+# the reference than to the question, from -WHOLE_SLACK (none) to WHOLE_RAMP - WHOLE_SLACK (full). Human graders
+# judge the whole answer; a sentence-by-sentence best match rewards length (eval/README.md: the cs-long sets).
+WHOLE_WEIGHT = 0.35
+WHOLE_SLACK = 0.1
+WHOLE_RAMP = 0.3
 
 # Words that turn a mention of a misconception into a warning against it anywhere in the sentence: the
 # label ("a common mistake"), the advice ("avoid", "instead") or the bad consequence ("wasting GPUs").
@@ -249,14 +248,13 @@ class Similarity:
         self.nearest: dict[int, float] = {}  # per sentence: its cosine with the closest expected point
         self._model = model
         self._targets: np.ndarray | None = None
-        self._whole: np.ndarray | None = None
+        self._vectors: np.ndarray | None = None
         if model is not None and spans and self._col:
             # Without the full stop: "push and pop" and "push and pop." must sit at the same place.
             vectors = model.encode([s.text.rstrip(".!?;: ") for s in spans] + list(self._col))
             self.matrix = vectors[: len(spans)] @ vectors[len(spans) :].T
             self._targets = vectors[len(spans) :]
-            whole = vectors[: len(spans)].mean(axis=0)  # the answer as a whole: the mean of its sentences
-            self._whole = whole / (float(np.linalg.norm(whole)) or 1.0)
+            self._vectors = vectors[: len(spans)]
             point_cols = [self._col[t] for t in dict.fromkeys(points)]
             if point_cols:
                 best = self.matrix[:, point_cols].max(axis=1)
@@ -267,11 +265,19 @@ class Similarity:
             return None
         return float(self.matrix[self._row[id(span)], self._col[text]])
 
-    def of_answer(self, text: str) -> float | None:
-        """The whole answer's cosine with one of the targets."""
-        if self._whole is None or self._targets is None:
+    def of_answer(self, spans: Sequence[Span], text: str, other: str) -> float | None:
+        """How much closer these sentences, taken together, are to one target than to another: the mean of those on
+        the subject of either, so filler moves nothing. None with no model, -1 with no sentence on the subject."""
+        if self._vectors is None or self._targets is None:
             return None
-        return float(self._targets[self._col[text]] @ self._whole)
+        rows = [self._row[id(s)] for s in spans if id(s) in self._row]
+        one, two = self._targets[self._col[text]], self._targets[self._col[other]]
+        vectors = self._vectors[rows]
+        vectors = vectors[np.maximum(vectors @ one, vectors @ two) >= coverage.MIN_COSINE]
+        if not len(vectors):
+            return -1.0
+        whole = vectors.mean(axis=0)
+        return float(whole @ (one - two)) / (float(np.linalg.norm(whole)) or 1.0)
 
     def of_text(self, text: str, targets: Sequence[str]) -> list[float] | None:
         """Cosines of a piece of a sentence (one clause) with some of the points and misconceptions."""
@@ -504,7 +510,7 @@ class KeywordGrader:
             dimensions.append(self._dimension(rubric, dim_id, points, matches, value))
         dims = tuple(dimensions)
         summary = None
-        whole = beyond_the_question(sim, question) if short_key else None
+        whole = beyond_the_question(sim, question, usable) if short_key else None
         if isinstance(model, Unavailable):
             summary = f"Matched on wording only: {model.reason}."
         elif whole is not None:
@@ -599,14 +605,14 @@ def is_short_key(question: Question) -> bool:
     return question.derived and sum(len(p) for p in points_of(question).values()) <= SHORT_KEY_POINTS
 
 
-def beyond_the_question(sim: Similarity, question: Question) -> float | None:
-    """0..1: how much closer the whole answer is to the reference than to the question it answers (None with no
-    model). An answer that restates the question in the reference's words sits nearer the question; one that
-    says what the reference says, however briefly, sits nearer the reference."""
-    to_reference, to_question = sim.of_answer(question.reference_text), sim.of_answer(question.question)
-    if to_reference is None or to_question is None:
+def beyond_the_question(sim: Similarity, question: Question, spans: Sequence[Span]) -> float | None:
+    """0..1: how much closer the answer's sentences that may earn are to the reference than to the question it
+    answers (None with no model). An answer that restates the question in the reference's words sits nearer the
+    question; one that says what the reference says, however briefly, sits nearer the reference."""
+    gap = sim.of_answer(spans, question.reference_text, question.question)
+    if gap is None:
         return None
-    return min(1.0, max(0.0, (to_reference - to_question + WHOLE_SLACK) / WHOLE_RAMP))
+    return min(1.0, max(0.0, (gap + WHOLE_SLACK) / WHOLE_RAMP))
 
 
 def _overall(values: dict[str, float], question: Question, rubric: Rubric, whole: float | None = None) -> int:
