@@ -121,7 +121,7 @@ STUFFED = {
 @pytest.mark.parametrize("card", sorted(STUFFED))
 def test_a_term_list_in_a_prose_shell_earns_half_a_point_at_most(bank, card):
     """Naming a point in a list is not making it: the list earns part of one point, never a point made."""
-    from infralens_coach.grading.keyword import is_enumeration
+    from infralens_coach.grading.sentences import is_enumeration
     from infralens_coach.grading.text import split_spans
 
     [span] = split_spans(STUFFED[card])

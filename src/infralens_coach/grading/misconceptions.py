@@ -1,0 +1,270 @@
+"""Misconceptions an answer asserts: by wording (the misconception's phrases) or by meaning (close to its text,
+the card's naming of the mistake, or one of the ways candidates claim it), unless the sentence warns against it,
+negates it, tells of it as someone else's belief, or asks; and dismissals ("canaries are paperwork") aimed at what
+the card recommends. Also what makes a sentence a warning, which a common-mistake point needs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from ..content import Misconception, Point, Question
+from .derive import points_of
+from .sentences import is_enumeration
+from .similarity import Similarity
+from .text import Span, compile_phrase, split_spans, stem, tokenize
+
+MISCONCEPTION_MATCH = 0.50  # cosine at which a sentence may assert a misconception by meaning...
+MISCONCEPTION_MARGIN = 0.05  # ...if it is this much closer to the misconception than to any expected point
+# (the common-mistake points excepted: they say the same thing as the misconception, as a warning, and whether a
+# sentence warns is decided by its words). Chosen on eval/adversarial-tune.csv and the other tune rows.
+SAME_ARGUMENT = 0.45  # once asserted, sentences this close to the misconception carry the same argument
+CLAIM_MATCH = 0.65  # a sentence this close to one of the ways a candidate claims the misconception asserts it...
+CLAIM_MARGIN = 0.15  # ...if it is this much closer to that claim than to any expected point (Misconception.claims)
+
+# Words that turn a mention of a misconception into a warning against it anywhere in the sentence: the
+# label ("a common mistake"), the advice ("avoid", "instead") or the bad consequence ("wasting GPUs").
+WARNING_STEMS = frozenset(
+    stem(w)
+    for w in """mistake mistaken avoid instead rather wrong myth trap pitfall misconception misleading careful
+    beware danger dangerous risky tempting temptation naive naively hide hides hiding mask masks masking
+    fallacy incorrect blindly waste wasting forever problem problems bad hurt hurts pain painful anti instinct
+    reflex urge slip""".split()
+)
+# Negations warn only in the clause they stand in: "don't just lower the batch size" warns, while
+# "it's not complicated, you only need a GPU request" still asserts.
+NEGATION_STEMS = frozenset(stem(w) for w in "not never no nobody nothing".split())
+_CLAUSE_BREAK = re.compile(r"[,;:()]|\b(?:but|which|because|so|while|whereas)\b", re.I)
+# A common-mistake point counts only when the sentence frames it as a mistake, not a neutral mention.
+MISTAKE_FRAME_STEMS = (
+    WARNING_STEMS
+    | NEGATION_STEMS
+    | frozenset(stem(w) for w in "common often people teams usual usually typical classic only just".split())
+)
+# Words that make a sentence report a belief rather than hold it ("people often say..."): a meaning match
+# there is not an assertion.
+REPORTING_STEMS = (
+    WARNING_STEMS
+    | NEGATION_STEMS
+    | frozenset(
+        stem(w) for w in "common commonly often people sometimes usual usually typical typically classic myth".split()
+    )
+)
+# Someone else's belief or habit, told rather than held ("a lot of folks assume a bigger GPU fixes it",
+# "many teams reach for a bigger GPU, but..."): naming the mistake this way is not asserting it.
+REPORTED_BELIEF = re.compile(
+    r"\b(?:people|folks|teams|engineers|newcomers|beginners|juniors|many|someone|somebody|everyone|everybody|"
+    r"a lot of \w+|lots of \w+|most \w+)\b[^,;:.]{0,40}?\b(?:think|thinks|thought|assume[sd]?|believe[sd]?|"
+    r"say|says|said|claim(?:s|ed)?|describe[sd]?|treat(?:s|ed)?|expect(?:s|ed)?|reach(?:es|ed)?|jump(?:s|ed)?|"
+    r"tend(?:s|ed)?|default(?:s|ed)?|imagine[sd]?|figure[sd]?|feel(?:s)?|call(?:s|ed)?|go(?:es)? for|"
+    r"want(?:s|ed)? to)\b",
+    re.I,
+)
+# Labels that tell of a belief; with REPORTED_BELIEF they rule out a match by wording too. "usually" and "not" do
+# not: "switch to H100s, that's usually the quickest win" and "you only need a GPU request, it's not hard" assert.
+TELLING_STEMS = frozenset(stem(w) for w in "common commonly classic myth".split())
+# Brushing a practice aside ("canaries just slow the team down, so I'd skip them"): in an answer that asserts
+# a misconception, such a sentence carries the wrong argument on, whatever practice it names.
+DISMISSAL = re.compile(
+    r"\b(?:slows?(?:ing)? (?:the team|us|you|things|everyone|everybody|everything|releases?) down|skip (?:it|them|that|"
+    r"this|those|these)|overkill|unnecessary|pointless|not worth|no need|(?:don't|do not|doesn't|does not) (?:really )?"
+    r"need|don't bother|not needed|red tape|bureaucra\w*|nobody needs|waste of time|more theory than)\b",
+    re.I,
+)
+# Calling something a burden ("X is overhead / paperwork / overkill", "nobody reads it"): said of what the card
+# recommends, it argues the mistake, whatever practice it names; said of the mistake, it is a warning.
+DISMISSIVE = re.compile(
+    r"\b(?:overkill|over-?engineer\w*|overthink\w*|paperwork|ceremony|red tape|bureaucra\w*|rabbit hole|"
+    r"waste of (?:time|effort|money)|premature|pointless|unnecessary|not worth \w+|nice to have|nobody (?:needs|reads|"
+    r"uses|looks at|cares about)|distract\w*|clutter|(?:just|mostly|pure|all|only) overhead|"
+    r"(?:slows?|slowing) (?:the team|us|you|everyone|everybody|things|releases|the release|delivery|development) down|"
+    r"extra (?:work|effort|steps?|concepts?|complexity))\b",
+    re.I,
+)
+# A dismissal that is hedged or weighed ("for a low-risk change it can be overkill", "safer but slows releases
+# down") states a tradeoff, not the mistake.
+HEDGE = re.compile(
+    r"\b(?:but|though|although|whereas|while|if|when|unless|depends?|depending|sometimes|can|could|may|might|"
+    r"trade-?offs?|risk\w*|small|low|minor|simple)\b",
+    re.I,
+)
+# A label that makes the next sentence a warning too: "A common mistake is X. Another one is Y."
+LABEL_STEMS = frozenset(
+    stem(w) for w in "mistake mistakes pitfall pitfalls trap traps misconception antipattern".split()
+)
+
+
+def _outside_dismissals(span: Span) -> set[str]:
+    """The sentence's stems outside a dismissal: the "waste" of "profiling is a waste of time" brushes the
+    practice aside (_dismissed decides whether that argues the mistake); it does not warn."""
+    text = DISMISSIVE.sub(" ", DISMISSAL.sub(" ", span.text))
+    return {t.stem for t in (span.tokens if text == span.text else tokenize(text))}
+
+
+def _warns(span: Span, previous: Span | None, *, dismissals_warn: bool = True) -> bool:
+    stems = {t.stem for t in span.tokens} if dismissals_warn else _outside_dismissals(span)
+    if stems & WARNING_STEMS:
+        return True
+    return previous is not None and any(t.stem in LABEL_STEMS for t in previous.tokens)
+
+
+def frames_a_mistake(span: Span, previous: Span | None) -> bool:
+    return (
+        any(t.stem in MISTAKE_FRAME_STEMS for t in span.tokens)
+        or bool(REPORTED_BELIEF.search(span.text))
+        or _warns(span, previous)
+    )
+
+
+def _tells_of_belief(span: Span) -> bool:
+    """The sentence tells of a belief or habit ("people sometimes describe the field as picking PyTorch")."""
+    return bool(REPORTED_BELIEF.search(span.text)) or any(t.stem in TELLING_STEMS for t in span.tokens)
+
+
+def point_matches(point: Point, span: Span) -> bool:
+    return any(compile_phrase(p).matches(span) for p in point.phrases)
+
+
+def _negated_in_clause(misconception: Misconception, span: Span) -> bool:
+    """A negation in the same clause as part of the misconception's wording."""
+    parts = [part for phrase in misconception.phrases for part in compile_phrase(phrase).parts]
+    for clause in _CLAUSE_BREAK.split(span.text):
+        for piece in split_spans(clause or ""):
+            if any(t.stem in NEGATION_STEMS for t in piece.tokens) and any(piece.contains(p) for p in parts):
+                return True
+    return False
+
+
+def find_misconceptions(
+    question: Question, spans: list[Span], sim: Similarity | None = None
+) -> list[tuple[Misconception, Span]]:
+    """Misconceptions the answer asserts, each with the first sentence that asserts it."""
+    return first_of_each(asserting(question, spans, sim))
+
+
+def first_of_each(found: list[tuple[Misconception, Span]]) -> list[tuple[Misconception, Span]]:
+    hits: dict[str, tuple[Misconception, Span]] = {}
+    for misconception, span in found:
+        hits.setdefault(misconception.id, (misconception, span))
+    return list(hits.values())
+
+
+def asserting(question: Question, spans: list[Span], sim: Similarity | None = None) -> list[tuple[Misconception, Span]]:
+    """Every sentence that asserts a misconception: matched, by wording or meaning, in a sentence that does not
+    warn; or one that brushes aside a practice the card expects ("canaries are paperwork")."""
+    found: list[tuple[Misconception, Span]] = []
+    # The question itself competes too: a sentence that restates it ("beyond accuracy, infrastructure is...")
+    # sits near a misconception built from the same words.
+    expected = [p.text for dim, pts in points_of(question).items() if dim != "common_mistake" for p in pts]
+    rivals = [*expected, question.question]
+    for i, span in enumerate(spans):
+        previous = spans[i - 1] if i else None
+        # "a waste of time" aimed at what the card recommends argues the mistake: its "waste" does not warn
+        aims_at_practice = bool(
+            sim and question.misconceptions and _dismissal_target(question, span, expected, sim) == "practice"
+        )
+        if _warns(span, previous, dismissals_warn=not aims_at_practice):
+            continue
+        dismissed = _dismissed(question, span, expected, sim) if sim and question.misconceptions else None
+        if dismissed == "mistake":  # "alerting on every metric is overkill": a warning
+            continue
+        before = len(found)
+        for misconception in question.misconceptions:
+            if point_matches(misconception, span):
+                if not _negated_in_clause(misconception, span) and not _tells_of_belief(span):
+                    found.append((misconception, span))
+            elif sim and _asserts_by_meaning(question, misconception, span, rivals, sim, aims_at_practice):
+                found.append((misconception, span))
+        if dismissed == "practice" and sim and len(found) == before:
+            found.append((max(question.misconceptions, key=lambda m: sim(span, m.text) or 0.0), span))
+    return found
+
+
+def _asserts_by_meaning(
+    question: Question,
+    misconception: Misconception,
+    span: Span,
+    rivals: list[str],
+    sim: Similarity,
+    aims_at_practice: bool = False,
+) -> bool:
+    """Close to the wrong claim, closer to it than to anything the card expects, and not reported or negated.
+
+    Embeddings place "people often think X", "never X" and "X" side by side, so those words rule a meaning
+    match out; the margin keeps a correct sentence on the same subject from reading as the wrong claim."""
+    own = _closest(sim, span, wordings(question, misconception, claims=False))
+    claimed = _closest(sim, span, misconception.claims)
+    stems = _outside_dismissals(span) if aims_at_practice else {t.stem for t in span.tokens}
+    if own is None or stems & WARNING_STEMS or is_enumeration(span):
+        return False
+    if own >= SAME_ARGUMENT and DISMISSAL.search(span.text):  # brushes the card's practice aside
+        return True
+    if stems & REPORTING_STEMS or REPORTED_BELIEF.search(span.text) or span.text.rstrip().endswith("?"):
+        return False
+    nearest_rival = max((c for c in (sim(span, r) for r in rivals) if c is not None), default=0.0)
+    if own >= MISCONCEPTION_MATCH and own - nearest_rival >= MISCONCEPTION_MARGIN:
+        return True
+    # The claims are said the way candidates say things, so a correct sentence on the same subject sits nearer
+    # them than the card's one-line text: they need a closer match and a wider margin.
+    return claimed is not None and claimed >= CLAIM_MATCH and claimed - nearest_rival >= CLAIM_MARGIN
+
+
+def _closest(sim: Similarity, span: Span, texts: Sequence[str]) -> float | None:
+    return max((c for c in (sim(span, t) for t in texts) if c is not None), default=None)
+
+
+def mistake_wording(question: Question) -> str | None:
+    """The card's own naming of the mistake: the first sentence of its common-mistake text ("Only monitoring GPU
+    utilization and HTTP status."), which the next sentences explain."""
+    if not question.common_mistake:
+        return None
+    return re.split(r"(?<=[.!?])\s+", question.common_mistake.strip())[0]
+
+
+def wordings(question: Question, misconception: Misconception, *, claims: bool = True) -> list[str]:
+    """The texts a sentence asserting this misconception sits near: its own, the other ways the card says it
+    is claimed, and the card's naming of the mistake when this is the card's first misconception (the one the
+    common-mistake text is about)."""
+    mistake = mistake_wording(question)
+    said = [misconception.text, *(misconception.claims if claims else ())]
+    if mistake is None or misconception is not question.misconceptions[0]:
+        return said
+    return [*said, mistake]
+
+
+def _dismissed(question: Question, span: Span, expected: list[str], sim: Similarity) -> str | None:
+    """What an unhedged "X is a burden" sentence brushes aside: "practice" when the clause that does it is closer
+    to one of the card's expected points than to the mistake (it argues the mistake), "mistake" when it is closer
+    to the mistake (a warning); None when nothing is dismissed, or with no model."""
+    return None if HEDGE.search(span.text) else _dismissal_target(question, span, expected, sim)
+
+
+def _dismissal_target(question: Question, span: Span, expected: list[str], sim: Similarity) -> str | None:
+    """_dismissed, hedged or not."""
+    match = DISMISSIVE.search(span.text)
+    if match is None or is_enumeration(span):
+        return None
+    clause = next(c for c in _CLAUSE_BREAK.split(span.text[: match.end()])[::-1] if c and c.strip())
+    # the card's own wordings: a claim may itself brush the practice aside, which would make every dismissal a warning
+    wrong = [text for m in question.misconceptions for text in wordings(question, m, claims=False)]
+    cosines = sim.of_text(clause, [*expected, *wrong])
+    if not cosines or not expected:
+        return None
+    return "practice" if max(cosines[: len(expected)]) > max(cosines[len(expected) :]) else "mistake"
+
+
+def same_argument(asserted: list[tuple[Misconception, Span]], spans: list[Span], sim: Similarity) -> set[int]:
+    """Sentences that carry an asserted misconception on ("canaries just slow the team down"): no credit."""
+    carried = set()
+    for i, span in enumerate(spans):
+        if DISMISSAL.search(span.text) or DISMISSIVE.search(span.text):
+            carried.add(id(span))
+            continue
+        if _warns(span, spans[i - 1] if i else None):
+            continue
+        for misconception, _ in asserted:
+            cosine = sim(span, misconception.text)
+            if cosine is not None and cosine >= SAME_ARGUMENT:
+                carried.add(id(span))
+    return carried
