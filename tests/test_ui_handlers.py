@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
 import time
 import wave
 from pathlib import Path
@@ -334,22 +335,36 @@ def test_the_offline_grade_follows_stop_once_and_grade_pressed_at_once_waits_for
     assert mic.practice.coach.store.get(saved.split("`")[1]).audio_path
 
 
-def test_grade_that_reaches_the_server_before_the_stop_event_ends_the_answer_and_grades_it(live):
-    """Stop then Grade at once: the two events race to the server, and Grade may win. With nothing in the box and
-    the answer still recording, Grade ends it and grades its transcript; the Stop event that follows fills the
-    box, and the automatic grade does not grade it a second time."""
+def test_grade_that_reaches_the_server_just_before_the_stop_event_waits_for_it(live):
+    """Stop then Grade at once: the page sends Grade right after the Stop, and the two events race to the server.
+    Grade, with nothing in the box, waits for the Stop and grades the live transcript; the automatic grade after
+    Stop does not grade it a second time."""
     mic, made, home = live
     before = len(mic.practice.coach.store.list())
     mic.started(CARD, tab("a"))
     mic.chunk(streamed_chunk(home, 0, seconds=2.0), CARD, tab("a"))
-    feedback, *_, saved, heard, graded_for = mic.grade(CARD, "", None, tab("a"))  # no Stop has arrived yet
+    stopped: list = []
+    stop = threading.Thread(target=lambda: stopped.append(last(mic.stopped(CARD, "Full (2 min)", None, tab("a")))))
+    threading.Timer(0.2, stop.start).start()  # Stop's event arrives after Grade's
+    feedback, *_, saved, heard, graded_for = mic.grade(CARD, "", None, tab("a"))
+    stop.join(timeout=30)
     assert "il-overall" in feedback and graded_for == CARD
     attempt = mic.practice.coach.store.get(saved.split("`")[1])
     assert attempt.mode == "voice" and attempt.audio_path and attempt.transcript == "word0"
-    text, _, heard, _, _ = last(mic.stopped(CARD, "Full (2 min)", None, tab("a")))
+    ((text, _, heard, _, _),) = stopped
     assert text == "word0" and made[-1].finished == 1
     assert all(out == gr.skip() for out in mic.auto_grade(CARD, text, heard, tab("a")))
     assert len(mic.practice.coach.store.list()) == before + 1
+
+
+def test_grade_during_a_recording_with_no_stop_coming_asks_for_an_answer_and_keeps_recording(live):
+    mic, made, home = live
+    mic.started(CARD, tab("a"))
+    mic.chunk(streamed_chunk(home, 0, seconds=2.0), CARD, tab("a"))
+    with pytest.raises(gr.Error, match="the answer is empty"):
+        mic.grade(CARD, "", None, tab("a"))
+    rec = mic.sessions.current("a")
+    assert rec.stopped is None and not rec.closed and made[-1].finished == 0  # still recording
 
 
 class LabelledGrader:

@@ -45,6 +45,7 @@ IDLE_S = 600.0  # a recording with no audio and no Stop for this long is cancell
 KEEP_S = 1800.0  # a finished recording stays this long (the Transcribe button may ask for it again)
 LATE_S = 2.0  # a chunk this soon after Stop belongs to the stopped recording
 STOP_GRACE_S = 0.1  # at Stop, a chunk already on its way gets this long to arrive
+STOP_WAIT_S = 1.0  # Grade with an empty box during a recording waits this long for the Stop sent just before it
 LOST_S = 2.5  # the stream delivered this much less audio than the time it ran: say so (arrival jitter is less)
 WARM_CHARS = 200  # the settled transcript grew by this much: grade it in the background to warm the grader
 LIVE_CSS = """
@@ -54,6 +55,7 @@ LIVE_CSS = """
 .il-tail { color: #8c959f; font-style: italic; }
 .il-live-note { font-size: 13px; color: #9a6700; margin-top: 4px; }
 .il-live.il-stalled, .il-live.il-failed { border-color: #cf222e; }
+#il-mic button.il-stopping { opacity: 0.6; }
 """
 
 # Gradio's streaming recorder drops what it heard since its last chunk when Stop is clicked: the final chunk comes
@@ -133,6 +135,7 @@ class Recording:
     chunks: int = 0
     late_chunks: int = 0  # arrived after finish() began: not in the transcript (kept out of the audio too)
     stopped: float | None = None
+    stop_seen: threading.Event = field(default_factory=threading.Event)  # set with `stopped`
     result: SpokenAnswer | None = None
     error: CoachError | None = None
     path: str | None = None  # the whole recording as a WAV file, once finished
@@ -198,6 +201,7 @@ class LiveSessions:
             rec = self._by_session.get(session)
             if rec is not None and rec.stopped is None:
                 rec.stopped = self.clock()
+                rec.stop_seen.set()
             return rec
 
     def finish(self, rec: Recording, targets: DeliveryTargets, folder: Path) -> SpokenAnswer:
@@ -208,6 +212,7 @@ class LiveSessions:
                 if wait_s > 0:  # a chunk already on its way still goes in
                     time.sleep(wait_s)
                 rec.stopped = rec.stopped or self.clock()
+                rec.stop_seen.set()
                 with rec.feeding:
                     rec.closed = True
                 try:
@@ -474,11 +479,11 @@ class LiveMic:
 
     def grade(self, qid: str, text: str, heard: Heard | None, request: gr.Request | None = None) -> Feedback:
         """The Grade button. Pressed right after Stop, before the transcript is in the box: wait for it and
-        grade it (the box fills from Stop's own event). Stop's event may even arrive after this one: with
-        nothing in the box, Grade ends a recording still taking audio."""
+        grade it (the box fills from Stop's own event). Stop's event may even arrive just after this one (the page
+        sends Grade right after the Stop it held): with nothing in the box, wait a moment for it."""
         rec = self.sessions.current(session_of(request))
-        if rec is not None and rec.chunks and rec.result is None and not (text or "").strip():
-            self.sessions.stop(session_of(request))
+        if rec is not None and rec.chunks and rec.stopped is None and not (text or "").strip():
+            rec.stop_seen.wait(STOP_WAIT_S)
         if rec is not None and rec.stopped is not None and not (text or "").strip():
             try:
                 spoken = self.sessions.finish(rec, targets_for(None), self.folder)
