@@ -93,13 +93,14 @@ class KeywordGrader:
         short_answer = sum(len(s.tokens) for s in spans) <= SHORT_ANSWER_TOKENS
         earning = [s for s in spans if _earns(s, short_answer)]
         model = self.model()
+        short_key = is_short_key(question)
         sim = Similarity(
             None if isinstance(model, Unavailable) else model,
             [s for s in spans if not is_instruction(s.text)],
             [p.text for pts in points_of(question).values() for p in pts],
             [w for m in question.misconceptions for w in wordings(question, m)]
             + [question.question]
-            + ([question.reference_text] if is_short_key(question) else []),
+            + ([question.reference_text] if short_key else []),
         )
         asserting_spans = asserting(question, spans, sim)
         asserted = first_of_each(asserting_spans)
@@ -108,7 +109,6 @@ class KeywordGrader:
         framed = {id(s) for i, s in enumerate(spans) if frames_a_mistake(s, spans[i - 1] if i else None)}
         exclude = coverage.question_stems(question.question)
 
-        short_key = is_short_key(question)
         budget = {id(s): point_budget(s) for s in usable}
         dimensions, values = [], {}
         for dim_id in DIMENSIONS:
