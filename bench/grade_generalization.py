@@ -14,7 +14,9 @@ For each split (tune, heldout) of the sets in eval/:
 - eval/adversarial-<split>.csv: more misconception answers (several phrasings per card: advice, a confident claim,
   dismissing the right practice, spoken) and stuffed answers (terms glued with commas or "and" in a prose shell),
   graded against the full cards: misconceptions reported, their sentences never quoted as evidence, below the
-  card's full answer, and stuffed below the card's partial answer (both from the paraphrase sets).
+  card's full answer, and stuffed below the card's partial answer (both from the paraphrase sets);
+- eval/misconception-<split>.csv: 60 answers holding a card's mistake and 60 correct ones per split, written
+  independently of every other set: misconceptions reported, correct answers wrongly flagged.
 
 Run: python bench/grade_generalization.py [--wording-only]
 """
@@ -130,6 +132,25 @@ def adversarial_checks(path: Path, grader, bank: QuestionBank) -> dict:
     }
 
 
+def misconception_checks(path: Path, grader, bank: QuestionBank) -> dict:
+    """eval/misconception-<split>.csv: per card, answers that hold the card's mistake and correct answers (about half
+    of them naming the mistake as one to avoid), written from the seed text alone by someone who saw no other set."""
+    counts = {"misconception": [0, 0], "correct": [0, 0]}  # [flagged, rows]
+    failures = []
+    for row in csv.DictReader(path.open(encoding="utf-8")):
+        flagged = bool(grader.grade(bank.get(int(row["card"])), bank.rubric, row["answer"]).misconceptions)
+        counts[row["kind"]][0] += flagged
+        counts[row["kind"]][1] += 1
+        if flagged != (row["kind"] == "misconception"):
+            failures.append(f"{row['id']} card {row['card']} ({row['kind']}, {row['style']}): flagged {flagged}")
+    (hit, wrong), (false, right) = counts["misconception"], counts["correct"]
+    return {
+        "misconception reported": f"{hit} of {wrong}",
+        "correct answers flagged": f"{false} of {right}",
+        "problems": failures,
+    }
+
+
 def main(argv: list[str]) -> None:
     bank = QuestionBank.load()
     if "--wording-only" in argv:
@@ -156,6 +177,11 @@ def main(argv: list[str]) -> None:
     for split in ("tune", "heldout"):
         print(f"adversarial-{split}.csv (full cards):")
         for key, value in adversarial_checks(EVAL / f"adversarial-{split}.csv", grader, bank).items():
+            for line in value if key == "problems" else [f"{key}: {value}"]:
+                print(f"    {line}" if key == "problems" else f"  {line}")
+    for split in ("tune", "heldout"):
+        print(f"misconception-{split}.csv (full cards):")
+        for key, value in misconception_checks(EVAL / f"misconception-{split}.csv", grader, bank).items():
             for line in value if key == "problems" else [f"{key}: {value}"]:
                 print(f"    {line}" if key == "problems" else f"  {line}")
 

@@ -298,3 +298,25 @@ def test_a_question_the_speaker_asks_asserts_nothing(bank):
     # It sits close to the card's "every OOM is a batch that is too big" in meaning, but it asks; it does not claim.
     asked = "First I ask which memory ran out. Was it a CUDA out of memory error on the GPU?"
     assert not KeywordGrader().grade(bank.get(19), bank.rubric, asked).misconceptions
+
+
+@pytest.mark.parametrize(
+    ("card", "held"),
+    [
+        # "problem" names the situation here; it does not warn against anything.
+        (2, "A slow training run is a hardware problem, so the fix is a newer accelerator with more memory."),
+        # The negation stands in a later clause: the first clause asserts on its own.
+        (
+            4,
+            "You put the driver, CUDA and the libraries in the container and then it just works anywhere, you never "
+            "have to think about what the node has installed.",
+        ),
+    ],
+)
+def test_a_misconception_beside_a_neutral_problem_or_a_later_negation_is_asserted(bank, card, held):
+    assert KeywordGrader().grade(bank.get(card), bank.rubric, held).misconceptions
+
+
+def test_a_negation_in_the_first_clause_governs_the_sentence(bank):
+    warned = "I wouldn't just name PyTorch and TensorFlow, since the framework is one layer of the system."
+    assert not KeywordGrader().grade(bank.get(1), bank.rubric, warned).misconceptions

@@ -29,9 +29,10 @@ WARNING_STEMS = frozenset(
     stem(w)
     for w in """mistake mistaken avoid instead rather wrong myth trap pitfall misconception misleading careful
     beware danger dangerous risky tempting temptation naive naively hide hides hiding mask masks masking
-    fallacy incorrect blindly waste wasting forever problem problems bad hurt hurts pain painful anti instinct
-    reflex urge slip""".split()
+    fallacy incorrect blindly waste wasting forever bad hurt hurts pain painful anti instinct reflex urge
+    slip""".split()
 )
+# Not "problem": it is mostly neutral ("a slow run is a hardware problem", "the problem a feature store solves").
 # Negations warn only in the clause they stand in: "don't just lower the batch size" warns, while
 # "it's not complicated, you only need a GPU request" still asserts.
 NEGATION_STEMS = frozenset(stem(w) for w in "not never no nobody nothing".split())
@@ -200,14 +201,43 @@ def _asserts_by_meaning(
         return False
     if own >= SAME_ARGUMENT and DISMISSAL.search(span.text):  # brushes the card's practice aside
         return True
-    if stems & REPORTING_STEMS or REPORTED_BELIEF.search(span.text) or span.text.rstrip().endswith("?"):
+    if REPORTED_BELIEF.search(span.text) or span.text.rstrip().endswith("?"):
         return False
+    if stems & REPORTING_STEMS:
+        return _asserts_before_negation(question, misconception, span, stems, rivals, sim)
     nearest_rival = max((c for c in (sim(span, r) for r in rivals) if c is not None), default=0.0)
+    return _clears(own, claimed, nearest_rival)
+
+
+def _clears(own: float, claimed: float | None, nearest_rival: float) -> bool:
     if own >= MISCONCEPTION_MATCH and own - nearest_rival >= MISCONCEPTION_MARGIN:
         return True
     # The claims are said the way candidates say things, so a correct sentence on the same subject sits nearer
     # them than the card's one-line text: they need a closer match and a wider margin.
     return claimed is not None and claimed >= CLAIM_MATCH and claimed - nearest_rival >= CLAIM_MARGIN
+
+
+def _asserts_before_negation(
+    question: Question, misconception: Misconception, span: Span, stems: set[str], rivals: list[str], sim: Similarity
+) -> bool:
+    """A negation rules a meaning match out from its own clause on: "it just works anywhere, you never have to
+    think about the node again" asserts in its first clause, so the clauses before the first negated one are
+    matched on their own. A negation in the first clause ("I wouldn't just list PyTorch, since the framework is
+    one layer") governs the whole sentence, and other reporting words ("often", "usually") rule it out."""
+    if stems & (REPORTING_STEMS - NEGATION_STEMS):
+        return False
+    clauses = [c for c in _CLAUSE_BREAK.split(span.text) if c and c.strip()]
+    negated = [bool({t.stem for t in tokenize(c)} & NEGATION_STEMS) for c in clauses]
+    before = clauses[: negated.index(True)] if True in negated else []
+    if not before:
+        return False
+    own_texts = wordings(question, misconception, claims=False)
+    cosines = sim.of_text(", ".join(c.strip() for c in before), [*own_texts, *misconception.claims, *rivals])
+    if not cosines:
+        return False
+    n, k = len(own_texts), len(misconception.claims)
+    claimed = max(cosines[n : n + k]) if k else None
+    return _clears(max(cosines[:n]), claimed, max(cosines[n + k :], default=0.0))
 
 
 def _closest(sim: Similarity, span: Span, texts: Sequence[str]) -> float | None:
