@@ -35,7 +35,15 @@ from .derive import points_of
 from .embed import SWITCH, Embedder, Unavailable, default_embedder
 from .injection import flags as injection_flags
 from .injection import is_instruction
-from .misconceptions import asserting, first_of_each, frames_a_mistake, point_matches, same_argument, wordings
+from .misconceptions import (
+    asserting,
+    before_negation,
+    first_of_each,
+    frames_a_mistake,
+    point_matches,
+    same_argument,
+    wordings,
+)
 from .sentences import is_enumeration, is_prose, point_budget
 from .similarity import Similarity
 from .text import Span, split_spans
@@ -101,6 +109,7 @@ class KeywordGrader:
             [w for m in question.misconceptions for w in wordings(question, m)]
             + [question.question]
             + ([question.reference_text] if short_key else []),
+            [piece for s in spans if question.misconceptions and (piece := before_negation(s)) is not None],
         )
         asserting_spans = asserting(question, spans, sim)
         asserted = first_of_each(asserting_spans)

@@ -224,20 +224,28 @@ def _asserts_before_negation(
     think about the node again" asserts in its first clause, so the clauses before the first negated one are
     matched on their own. A negation in the first clause ("I wouldn't just list PyTorch, since the framework is
     one layer") governs the whole sentence, and other reporting words ("often", "usually") rule it out."""
-    if stems & (REPORTING_STEMS - NEGATION_STEMS):
-        return False
-    clauses = [c for c in _CLAUSE_BREAK.split(span.text) if c and c.strip()]
-    negated = [bool({t.stem for t in tokenize(c)} & NEGATION_STEMS) for c in clauses]
-    before = clauses[: negated.index(True)] if True in negated else []
-    if not before:
+    before = before_negation(span, stems)
+    if before is None:
         return False
     own_texts = wordings(question, misconception, claims=False)
-    cosines = sim.of_text(", ".join(c.strip() for c in before), [*own_texts, *misconception.claims, *rivals])
+    cosines = sim.of_text(before, [*own_texts, *misconception.claims, *rivals])
     if not cosines:
         return False
     n, k = len(own_texts), len(misconception.claims)
     claimed = max(cosines[n : n + k]) if k else None
     return _clears(max(cosines[:n]), claimed, max(cosines[n + k :], default=0.0))
+
+
+def before_negation(span: Span, stems: set[str] | None = None) -> str | None:
+    """The clauses of a sentence before its first negated one, when a negation is its only reporting word: what
+    _asserts_before_negation matches (grading/keyword.py has them encoded with the sentences)."""
+    stems = {t.stem for t in span.tokens} if stems is None else stems
+    if not stems & NEGATION_STEMS or stems & (REPORTING_STEMS - NEGATION_STEMS):
+        return None
+    clauses = [c for c in _CLAUSE_BREAK.split(span.text) if c and c.strip()]
+    negated = [bool({t.stem for t in tokenize(c)} & NEGATION_STEMS) for c in clauses]
+    before = clauses[: negated.index(True)] if True in negated else []
+    return ", ".join(c.strip() for c in before) or None
 
 
 def _closest(sim: Similarity, span: Span, texts: Sequence[str]) -> float | None:

@@ -18,7 +18,15 @@ PARTIAL_SLACK = 0.10  # partial credit, within this
 class Similarity:
     """Cosines between the answer's sentences and the card's points and misconceptions (or none at all)."""
 
-    def __init__(self, model: Embedder | None, spans: Sequence[Span], points: Sequence[str], others: Sequence[str]):
+    def __init__(
+        self,
+        model: Embedder | None,
+        spans: Sequence[Span],
+        points: Sequence[str],
+        others: Sequence[str],
+        pieces: Sequence[str] = (),
+    ):
+        """`pieces`: parts of sentences (clauses) that of_text will be asked about, encoded in the same model run."""
         self._row = {id(s): i for i, s in enumerate(spans)}
         self._col = {t: j for j, t in enumerate(dict.fromkeys([*points, *others]))}
         self.matrix: np.ndarray | None = None
@@ -26,9 +34,14 @@ class Similarity:
         self._model = model
         self._targets: np.ndarray | None = None
         self._vectors: np.ndarray | None = None
+        self._pieces: dict[str, np.ndarray] = {}  # parts of sentences (clauses) encoded so far
         if model is not None and spans and self._col:
             # Without the full stop: "push and pop" and "push and pop." must sit at the same place.
-            vectors = model.encode([s.text.rstrip(".!?;: ") for s in spans] + list(self._col))
+            pieces = list(dict.fromkeys(pieces))
+            vectors = model.encode([s.text.rstrip(".!?;: ") for s in spans] + list(self._col) + pieces)
+            targets = len(spans) + len(self._col)
+            self._pieces = {text: vectors[targets + i] for i, text in enumerate(pieces)}
+            vectors = vectors[:targets]
             self.matrix = vectors[: len(spans)] @ vectors[len(spans) :].T
             self._targets = vectors[len(spans) :]
             self._vectors = vectors[: len(spans)]
@@ -60,8 +73,9 @@ class Similarity:
         """Cosines of a piece of a sentence (one clause) with some of the points and misconceptions."""
         if self._model is None or self._targets is None:
             return None
-        vector = self._model.encode([text.rstrip(".!?;: ")])[0]
-        return [float(self._targets[self._col[t]] @ vector) for t in targets]
+        if text not in self._pieces:  # not announced to the constructor: a model run of its own
+            self._pieces[text] = self._model.encode([text.rstrip(".!?;: ")])[0]
+        return [float(self._targets[self._col[t]] @ self._pieces[text]) for t in targets]
 
     def near(self, span: Span, point: str) -> bool:
         """Whether this point is among the sentence's closest, so it may earn partial credit (always, with no model)."""
