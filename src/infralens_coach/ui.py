@@ -221,12 +221,13 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
             live.tick, None, [live_box, live_timer], api_visibility="private", concurrency_limit=None,
             show_progress="hidden",
         )  # fmt: skip
-        mic.stop_recording(
+        auto_graded = mic.stop_recording(
             live.stopped, [picker, target, heard], live_out, api_visibility="private", concurrency_limit=limit
         ).success(
             live.auto_grade, [picker, transcript, heard], grade_out, api_visibility="private",
             concurrency_id="grade",
-        ).success(lambda: "", None, switch_note, api_visibility="private")  # fmt: skip
+        )  # fmt: skip
+        auto_graded.success(lambda: "", None, switch_note, api_visibility="private")
         mic_btn.click(
             live.transcribe, [picker, target, heard], live_out, api_name="live_transcribe",  # /transcribe: the file
             api_visibility="private", concurrency_limit=limit,
@@ -268,9 +269,10 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
             api_name="transcribe_upload",
             concurrency_id="transcribe",
         )
-        grade_btn.click(
+        graded = grade_btn.click(
             live.grade, [picker, transcript, heard], grade_out, api_name="grade", concurrency_id="grade"
-        ).success(lambda: "", None, switch_note, api_visibility="private")
+        )
+        graded.success(lambda: "", None, switch_note, api_visibility="private")
         check_btn.click(practice.mic_check, check_audio, check_out, api_name="mic_check")
 
         # ------------------------------------------------------------ history events
@@ -278,6 +280,8 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
         attempt_panes = [attempt_text, attempt_audio, attempt_feedback, attempt_reference, attempt_metrics]
         for control in filters:
             control.change(history.table, filters, [table, attempt_pick], api_visibility="private")
+        for saved_attempt in (graded, auto_graded):  # a History tab opened while the grade ran lists it once saved
+            saved_attempt.success(history.table, filters, [table, attempt_pick], api_visibility="private")
         history_tab.select(history.table, filters, [table, attempt_pick], api_name="history").then(
             history.checklist_md, None, checklist, api_visibility="private"
         ).then(history.all_cards, None, all_cards, api_visibility="private").then(
