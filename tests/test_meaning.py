@@ -1,7 +1,9 @@
 """The offline grader beyond exact phrases (issue 13): graded coverage, matching by meaning with the bundled
 sentence-embedding model, misconceptions by meaning, and the wording-only fallback when there is no model."""
 
+import csv
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +12,8 @@ from infralens_coach.config import Settings
 from infralens_coach.content import Question, QuestionBank
 from infralens_coach.evaluation.probes import padded
 from infralens_coach.grading import KeywordGrader, build_grader, embed
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -320,3 +324,41 @@ def test_a_misconception_beside_a_neutral_problem_or_a_later_negation_is_asserte
 def test_a_negation_in_the_first_clause_governs_the_sentence(bank):
     warned = "I wouldn't just name PyTorch and TensorFlow, since the framework is one layer of the system."
     assert not KeywordGrader().grade(bank.get(1), bank.rubric, warned).misconceptions
+
+
+MISCONCEPTION_TUNE = {row["id"]: row for row in csv.DictReader((REPO / "eval" / "misconception-tune.csv").open())}
+
+
+@pytest.mark.parametrize(
+    "row_id",
+    [
+        "mt04b",  # "you don't really care what machine it lands on": "care" is not "careful"
+        "mt06b",  # "i don't usually bother with cpu or memory requests": the speaker's own habit
+        "mt12b",  # "everything on spot" said plainly, beside "interruptions don't happen" about the savings
+        "mt14a",  # "It's basically a Postgres table": "it" stands for the feature store the question names
+        "mt16c",  # "Shadow and canary stages mostly add delay"
+        "mt15c",  # "Snapshotting datasets is expensive overhead for little gain"
+        "mt03c",  # "drift dashboards and lineage tracking are nice-to-have overhead"
+    ],
+)
+def test_plainly_said_misconceptions_of_the_tune_set_are_reported(bank, row_id):
+    row = MISCONCEPTION_TUNE[row_id]
+    assert KeywordGrader().grade(bank.get(int(row["card"])), bank.rubric, row["answer"]).misconceptions
+
+
+@pytest.mark.parametrize(
+    "card, warned",
+    [
+        (
+            16,
+            "I'd be careful about shipping only because offline numbers went up; shadow and canary come first.",
+        ),
+        (
+            14,
+            "It's not just a table of features: point-in-time joins keep training and serving alike.",
+        ),
+        (6, "Teams usually set only the GPU count, and then pods get evicted when memory runs out on the node."),
+    ],
+)
+def test_careful_a_negated_subject_and_someone_elses_habit_still_warn(bank, card, warned):
+    assert not KeywordGrader().grade(bank.get(card), bank.rubric, warned).misconceptions

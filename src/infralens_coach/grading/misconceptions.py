@@ -13,7 +13,7 @@ from ..content import Misconception, Point, Question
 from .derive import points_of
 from .sentences import is_enumeration
 from .similarity import Similarity
-from .text import Span, compile_phrase, split_spans, stem, tokenize
+from .text import Phrase, Span, Token, compile_phrase, split_spans, stem, tokenize
 
 MISCONCEPTION_MATCH = 0.50  # cosine at which a sentence may assert a misconception by meaning...
 MISCONCEPTION_MARGIN = 0.05  # ...if it is this much closer to the misconception than to any expected point
@@ -33,6 +33,9 @@ WARNING_STEMS = frozenset(
     slip""".split()
 )
 # Not "problem": it is mostly neutral ("a slow run is a hardware problem", "the problem a feature store solves").
+# "careful" stems to "care", but "you don't really care what machine it lands on" asserts: the plain verb is
+# left out of a sentence's stems (_stems).
+PLAIN_CARE = frozenset("care cares cared caring".split())
 # Negations warn only in the clause they stand in: "don't just lower the batch size" warns, while
 # "it's not complicated, you only need a GPU request" still asserts.
 NEGATION_STEMS = frozenset(stem(w) for w in "not never no nobody nothing".split())
@@ -52,6 +55,10 @@ REPORTING_STEMS = (
         stem(w) for w in "common commonly often people sometimes usual usually typical typically classic myth".split()
     )
 )
+# Words of habit report a belief only when someone else has the habit: "I don't usually bother with CPU
+# requests" is the speaker's own practice, and asserts.
+HABIT_STEMS = frozenset(stem(w) for w in "often sometimes usual usually typical typically".split())
+FIRST_PERSON = frozenset("i we i'd we'd i'm we're i've we've".split())
 # Someone else's belief or habit, told rather than held ("a lot of folks assume a bigger GPU fixes it",
 # "many teams reach for a bigger GPU, but..."): naming the mistake this way is not asserting it.
 REPORTED_BELIEF = re.compile(
@@ -77,9 +84,11 @@ DISMISSAL = re.compile(
 # recommends, it argues the mistake, whatever practice it names; said of the mistake, it is a warning.
 DISMISSIVE = re.compile(
     r"\b(?:overkill|over-?engineer\w*|overthink\w*|paperwork|ceremony|red tape|bureaucra\w*|rabbit hole|"
-    r"waste of (?:time|effort|money)|premature|pointless|unnecessary|not worth \w+|nice to have|nobody (?:needs|reads|"
-    r"uses|looks at|cares about)|distract\w*|clutter|(?:just|mostly|pure|all|only) overhead|"
-    r"(?:slows?|slowing) (?:the team|us|you|everyone|everybody|things|releases|the release|delivery|development) down|"
+    r"waste of (?:time|effort|money)|premature|pointless|unnecessary|not worth \w+|nice[- ]to[- ]have|nobody (?:needs|"
+    r"reads|uses|looks at|cares about)|distract\w*|clutter|busywork|(?:just|mostly|pure|all|only|expensive) overhead|"
+    r"for little (?:gain|benefit|value|payoff)|turns? into noise|(?:just|mostly|only) adds? (?:delay|friction)|"
+    r"to a crawl|(?:slows?|slowing) (?:the team|teams|us|you|everyone|everybody|things|releases|the release|delivery|"
+    r"development|engineers|people|changes) down|"
     r"extra (?:work|effort|steps?|concepts?|complexity))\b",
     re.I,
 )
@@ -96,15 +105,36 @@ LABEL_STEMS = frozenset(
 )
 
 
+def _stems(tokens: Sequence[Token]) -> set[str]:
+    return {t.stem for t in tokens if t.raw not in PLAIN_CARE}
+
+
+def reporting_stems(span: Span, stems: set[str] | None = None) -> set[str]:
+    """The sentence's stems that make it report a belief (REPORTING_STEMS), less habits the speaker owns."""
+    stems = (_stems(span.tokens) if stems is None else stems) & REPORTING_STEMS
+    if not stems & HABIT_STEMS:
+        return stems
+    owned = set()
+    for clause in _CLAUSE_BREAK.split(span.text):
+        seen_first_person = False
+        for token in tokenize(clause or ""):
+            seen_first_person = seen_first_person or token.raw in FIRST_PERSON
+            if token.stem in HABIT_STEMS and seen_first_person:
+                owned.add(token.stem)
+            elif token.stem in HABIT_STEMS:
+                return stems  # someone else's habit somewhere in the sentence
+    return stems - owned
+
+
 def _outside_dismissals(span: Span) -> set[str]:
     """The sentence's stems outside a dismissal: the "waste" of "profiling is a waste of time" brushes the
     practice aside (_dismissed decides whether that argues the mistake); it does not warn."""
     text = DISMISSIVE.sub(" ", DISMISSAL.sub(" ", span.text))
-    return {t.stem for t in (span.tokens if text == span.text else tokenize(text))}
+    return _stems(span.tokens if text == span.text else tokenize(text))
 
 
 def _warns(span: Span, previous: Span | None, *, dismissals_warn: bool = True) -> bool:
-    stems = {t.stem for t in span.tokens} if dismissals_warn else _outside_dismissals(span)
+    stems = _stems(span.tokens) if dismissals_warn else _outside_dismissals(span)
     if stems & WARNING_STEMS:
         return True
     return previous is not None and any(t.stem in LABEL_STEMS for t in previous.tokens)
@@ -112,7 +142,7 @@ def _warns(span: Span, previous: Span | None, *, dismissals_warn: bool = True) -
 
 def frames_a_mistake(span: Span, previous: Span | None) -> bool:
     return (
-        any(t.stem in MISTAKE_FRAME_STEMS for t in span.tokens)
+        bool(_stems(span.tokens) & MISTAKE_FRAME_STEMS)
         or bool(REPORTED_BELIEF.search(span.text))
         or _warns(span, previous)
     )
@@ -127,14 +157,34 @@ def point_matches(point: Point, span: Span) -> bool:
     return any(compile_phrase(p).matches(span) for p in point.phrases)
 
 
-def _negated_in_clause(misconception: Misconception, span: Span) -> bool:
-    """A negation in the same clause as part of the misconception's wording."""
-    parts = [part for phrase in misconception.phrases for part in compile_phrase(phrase).parts]
-    for clause in _CLAUSE_BREAK.split(span.text):
-        for piece in split_spans(clause or ""):
-            if any(t.stem in NEGATION_STEMS for t in piece.tokens) and any(piece.contains(p) for p in parts):
-                return True
-    return False
+# An answer opens on the question's subject without naming it: "It's basically a Postgres table" (what is a
+# feature store?).
+_SUBJECT_PRONOUN = re.compile(r"^\W*(?:\w+\W+){0,3}?(?:it|it's|they|they're)\b", re.I)
+
+
+def _wordings_said(question: Question, misconception: Misconception, span: Span) -> list[Phrase]:
+    """The misconception's wordings the sentence matches. "it" or "they" near its start stands for the words of
+    the question it leaves out, as long as a wording has a part of its own in the sentence."""
+    asked = split_spans(question.question) if _SUBJECT_PRONOUN.match(span.text) else []
+    said = []
+    for phrase in map(compile_phrase, misconception.phrases):
+        missing = [part for part in phrase.parts if not span.contains(part)]
+        if len(missing) < len(phrase.parts) and all(any(q.contains(p) for q in asked) for p in missing):
+            said.append(phrase)
+    return said
+
+
+def _negated_in_clause(said: list[Phrase], span: Span) -> bool:
+    """Every wording said has a part in a clause with a negation: "I'd put everything on spot, the savings are
+    huge and interruptions don't happen" says "everything & on spot" with no negation, though "save" sits in a
+    negated clause."""
+    negated = [
+        piece
+        for clause in _CLAUSE_BREAK.split(span.text)
+        for piece in split_spans(clause or "")
+        if any(t.stem in NEGATION_STEMS for t in piece.tokens)
+    ]
+    return all(any(piece.contains(part) for part in phrase.parts for piece in negated) for phrase in said)
 
 
 def find_misconceptions(
@@ -172,8 +222,8 @@ def asserting(question: Question, spans: list[Span], sim: Similarity | None = No
             continue
         before = len(found)
         for misconception in question.misconceptions:
-            if point_matches(misconception, span):
-                if not _negated_in_clause(misconception, span) and not _tells_of_belief(span):
+            if said := _wordings_said(question, misconception, span):
+                if not _negated_in_clause(said, span) and not _tells_of_belief(span):
                     found.append((misconception, span))
             elif sim and _asserts_by_meaning(question, misconception, span, rivals, sim, aims_at_practice):
                 found.append((misconception, span))
@@ -196,14 +246,14 @@ def _asserts_by_meaning(
     match out; the margin keeps a correct sentence on the same subject from reading as the wrong claim."""
     own = _closest(sim, span, wordings(question, misconception, claims=False))
     claimed = _closest(sim, span, misconception.claims)
-    stems = _outside_dismissals(span) if aims_at_practice else {t.stem for t in span.tokens}
+    stems = _outside_dismissals(span) if aims_at_practice else _stems(span.tokens)
     if own is None or stems & WARNING_STEMS or is_enumeration(span):
         return False
     if own >= SAME_ARGUMENT and DISMISSAL.search(span.text):  # brushes the card's practice aside
         return True
     if REPORTED_BELIEF.search(span.text) or span.text.rstrip().endswith("?"):
         return False
-    if stems & REPORTING_STEMS:
+    if reporting_stems(span, stems):
         return _asserts_before_negation(question, misconception, span, stems, rivals, sim)
     nearest_rival = max((c for c in (sim(span, r) for r in rivals) if c is not None), default=0.0)
     return _clears(own, claimed, nearest_rival)
@@ -239,8 +289,8 @@ def _asserts_before_negation(
 def before_negation(span: Span, stems: set[str] | None = None) -> str | None:
     """The clauses of a sentence before its first negated one, when a negation is its only reporting word: what
     _asserts_before_negation matches (grading/keyword.py has them encoded with the sentences)."""
-    stems = {t.stem for t in span.tokens} if stems is None else stems
-    if not stems & NEGATION_STEMS or stems & (REPORTING_STEMS - NEGATION_STEMS):
+    stems = _stems(span.tokens) if stems is None else stems
+    if not stems & NEGATION_STEMS or reporting_stems(span, stems) - NEGATION_STEMS:
         return None
     clauses = [c for c in _CLAUSE_BREAK.split(span.text) if c and c.strip()]
     negated = [bool({t.stem for t in tokenize(c)} & NEGATION_STEMS) for c in clauses]
