@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.app_server import outside_home
 from support.fakes import JOB_ANSWER, FailingGrader
 from support.postgres import BACKENDS, postgres_server, postgres_url  # noqa: F401  (fixtures)
 
@@ -49,17 +50,20 @@ def backend(request, monkeypatch):
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch, backend):
-    monkeypatch.setenv("INFRALENS_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
+def home(monkeypatch, backend):
+    """A data directory under ~/.cache, as the default ~/.local/share/... is (a /tmp fixture once hid a bug)."""
+    with outside_home("history") as parent:
+        monkeypatch.setenv("INFRALENS_HOME", str(parent / "home"))
+        yield parent / "home"  # not made yet: the store makes it
 
 
 @pytest.fixture
-def sqlite_home(tmp_path, monkeypatch):
+def sqlite_home(monkeypatch):
     """For what only a SQLite file has: pragmas, an old file to upgrade, a file that is not a database."""
     monkeypatch.delenv("INFRALENS_DATABASE_URL", raising=False)
-    monkeypatch.setenv("INFRALENS_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
+    with outside_home("history-sqlite") as parent:
+        monkeypatch.setenv("INFRALENS_HOME", str(parent / "home"))
+        yield parent / "home"
 
 
 def opened(settings=None) -> HistoryStore:
