@@ -326,7 +326,11 @@ def test_a_negation_in_the_first_clause_governs_the_sentence(bank):
     assert not KeywordGrader().grade(bank.get(1), bank.rubric, warned).misconceptions
 
 
-MISCONCEPTION_TUNE = {row["id"]: row for row in csv.DictReader((REPO / "eval" / "misconception-tune.csv").open())}
+MISCONCEPTION_TUNE = {
+    row["id"]: row
+    for name in ("misconception-tune.csv", "adversarial-tune.csv")
+    for row in csv.DictReader((REPO / "eval" / name).open())
+}
 
 
 @pytest.mark.parametrize(
@@ -339,6 +343,7 @@ MISCONCEPTION_TUNE = {row["id"]: row for row in csv.DictReader((REPO / "eval" / 
         "mt16c",  # "Shadow and canary stages mostly add delay"
         "mt15c",  # "Snapshotting datasets is expensive overhead for little gain"
         "mt03c",  # "drift dashboards and lineage tracking are nice-to-have overhead"
+        "at06m2",  # "shared memory settings are something nobody really needs to touch"
     ],
 )
 def test_plainly_said_misconceptions_of_the_tune_set_are_reported(bank, row_id):
@@ -362,3 +367,18 @@ def test_plainly_said_misconceptions_of_the_tune_set_are_reported(bank, row_id):
 )
 def test_careful_a_negated_subject_and_someone_elses_habit_still_warn(bank, card, warned):
     assert not KeywordGrader().grade(bank.get(card), bank.rubric, warned).misconceptions
+
+
+@pytest.mark.parametrize(
+    "card, correct",
+    [
+        (10, "A registry is much more than a folder of checkpoints: versions live there with lineage and approval."),
+        (10, "It's where versions live with lineage and approval state, much more than a folder of checkpoints."),
+        (
+            5,
+            "It solves scaling and scheduling for many inference services, but for one researcher it adds friction.",
+        ),
+    ],
+)
+def test_a_contrast_or_an_it_outside_a_reduction_asserts_nothing(bank, card, correct):
+    assert not KeywordGrader().grade(bank.get(card), bank.rubric, correct).misconceptions

@@ -77,19 +77,19 @@ TELLING_STEMS = frozenset(stem(w) for w in "common commonly classic myth".split(
 DISMISSAL = re.compile(
     r"\b(?:slows?(?:ing)? (?:the team|us|you|things|everyone|everybody|everything|releases?) down|skip (?:it|them|that|"
     r"this|those|these)|overkill|unnecessary|pointless|not worth|no need|(?:don't|do not|doesn't|does not) (?:really )?"
-    r"need|don't bother|not needed|red tape|bureaucra\w*|nobody needs|waste of time|more theory than)\b",
+    r"need|don't bother|not needed|red tape|bureaucra\w*|nobody (?:really )?needs|waste of time|more theory than)\b",
     re.I,
 )
 # Calling something a burden ("X is overhead / paperwork / overkill", "nobody reads it"): said of what the card
 # recommends, it argues the mistake, whatever practice it names; said of the mistake, it is a warning.
 DISMISSIVE = re.compile(
     r"\b(?:overkill|over-?engineer\w*|overthink\w*|paperwork|ceremony|red tape|bureaucra\w*|rabbit hole|"
-    r"waste of (?:time|effort|money)|premature|pointless|unnecessary|not worth \w+|nice[- ]to[- ]have|nobody (?:needs|"
-    r"reads|uses|looks at|cares about)|distract\w*|clutter|busywork|(?:just|mostly|pure|all|only|expensive) overhead|"
-    r"for little (?:gain|benefit|value|payoff)|turns? into noise|(?:just|mostly|only) adds? (?:delay|friction)|"
-    r"to a crawl|(?:slows?|slowing) (?:the team|teams|us|you|everyone|everybody|things|releases|the release|delivery|"
-    r"development|engineers|people|changes) down|"
-    r"extra (?:work|effort|steps?|concepts?|complexity))\b",
+    r"waste of (?:time|effort|money)|premature|pointless|unnecessary|not worth \w+|nice[- ]to[- ]have|"
+    r"nobody (?:really )?(?:needs|reads|uses|looks at|cares about)|distract\w*|clutter|busywork|"
+    r"(?:just|mostly|pure|all|only|expensive) overhead|for little (?:gain|benefit|value|payoff)|turns? into noise|"
+    r"(?:is|are) (?:just |mostly |pure )?noise|(?:just|mostly|only) adds? (?:delay|friction)|to a crawl|"
+    r"(?:slows?|slowing) (?:the team|teams|us|you|everyone|everybody|things|releases|the release|delivery|"
+    r"development|engineers|people|changes) down|extra (?:work|effort|steps?|concepts?|complexity))\b",
     re.I,
 )
 # A dismissal that is hedged or weighed ("for a low-risk change it can be overkill", "safer but slows releases
@@ -159,30 +159,39 @@ def point_matches(point: Point, span: Span) -> bool:
 
 # An answer opens on the question's subject without naming it: "It's basically a Postgres table" (what is a
 # feature store?).
+REDUCTION_WORDS = frozenset("just basically simply only mainly mostly really".split())
 _SUBJECT_PRONOUN = re.compile(r"^\W*(?:\w+\W+){0,3}?(?:it|it's|they|they're)\b", re.I)
 
 
 def _wordings_said(question: Question, misconception: Misconception, span: Span) -> list[Phrase]:
-    """The misconception's wordings the sentence matches. "it" or "they" near its start stands for the words of
-    the question it leaves out, as long as a wording has a part of its own in the sentence."""
+    """The misconception's wordings the sentence matches. In a reduction ("it's basically a table"), "it" or
+    "they" near the sentence's start stands for the words of the question it leaves out."""
     asked = split_spans(question.question) if _SUBJECT_PRONOUN.match(span.text) else []
     said = []
     for phrase in map(compile_phrase, misconception.phrases):
         missing = [part for part in phrase.parts if not span.contains(part)]
-        if len(missing) < len(phrase.parts) and all(any(q.contains(p) for q in asked) for p in missing):
+        if not missing or (
+            len(missing) < len(phrase.parts)
+            and any(part.raw_squashed in REDUCTION_WORDS for part in phrase.parts)
+            and all(any(q.contains(p) for q in asked) for p in missing)
+        ):
             said.append(phrase)
     return said
 
 
+# "much more than a folder of checkpoints" names the misconception to set the answer apart from it.
+_CONTRAST = re.compile(r"\b(?:more than|beyond|other than|besides|rather than)\b", re.I)
+
+
 def _negated_in_clause(said: list[Phrase], span: Span) -> bool:
-    """Every wording said has a part in a clause with a negation: "I'd put everything on spot, the savings are
-    huge and interruptions don't happen" says "everything & on spot" with no negation, though "save" sits in a
-    negated clause."""
+    """Every wording said has a part in a clause with a negation or a contrast: "I'd put everything on spot, the
+    savings are huge and interruptions don't happen" says "everything & on spot" with no negation, though "save"
+    sits in a negated clause."""
     negated = [
         piece
         for clause in _CLAUSE_BREAK.split(span.text)
         for piece in split_spans(clause or "")
-        if any(t.stem in NEGATION_STEMS for t in piece.tokens)
+        if any(t.stem in NEGATION_STEMS for t in piece.tokens) or _CONTRAST.search(piece.text)
     ]
     return all(any(piece.contains(part) for part in phrase.parts for piece in negated) for phrase in said)
 
