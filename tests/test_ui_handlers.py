@@ -335,6 +335,19 @@ def test_the_offline_grade_follows_stop_once_and_grade_pressed_at_once_waits_for
     assert mic.practice.coach.store.get(saved.split("`")[1]).audio_path
 
 
+def test_the_automatic_grade_is_for_the_recorded_question_when_the_card_changed_after_stop(live):
+    """A person picks the next card right after Stop, before the automatic grade's event reads the picker: the
+    answer is graded and kept for the card it was recorded for, and the note says whose feedback it is."""
+    mic, made, home = live
+    mic.started(CARD, tab("a"))
+    mic.chunk(streamed_chunk(home, 0, seconds=2.0), CARD, tab("a"))
+    text, _, heard, _, _ = last(mic.stopped(CARD, "Full (2 min)", None, tab("a")))
+    feedback, *_, saved, heard, graded_for = mic.auto_grade("k8s-requests-and-limits", text, heard, tab("a"))
+    assert graded_for == CARD and mic.practice.coach.store.get(saved.split("`")[1]).question_id == CARD
+    note = mic.practice.switch_note_for("k8s-requests-and-limits", graded_for, text)
+    assert "previous question" in note
+
+
 def test_grade_that_reaches_the_server_just_before_the_stop_event_waits_for_it(live):
     """Stop then Grade at once: the page sends Grade right after the Stop, and the two events race to the server.
     Grade, with nothing in the box, waits for the Stop and grades the live transcript; the automatic grade after

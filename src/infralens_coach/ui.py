@@ -227,7 +227,9 @@ def build_demo(coach: Coach | None = None, *, warm_up: bool = True) -> gr.Blocks
             live.auto_grade, [picker, transcript, heard], grade_out, api_visibility="private",
             concurrency_id="grade",
         )  # fmt: skip
-        auto_graded.success(lambda: "", None, switch_note, api_visibility="private")
+        auto_graded.success(
+            practice.switch_note_for, [picker, graded_for, transcript], switch_note, api_visibility="private"
+        )
         mic_btn.click(
             live.transcribe, [picker, target, heard], live_out, api_name="live_transcribe",  # /transcribe: the file
             api_visibility="private", concurrency_limit=limit,

@@ -495,12 +495,13 @@ class LiveMic:
         return self.practice.grade(qid, text, heard, request=request)
 
     def auto_grade(self, qid: str, text: str, heard: Heard | None, request: gr.Request | None = None) -> Any:
-        """After Stop: grade with the offline grader at once, unless Grade was already pressed for it."""
+        """After Stop: grade with the offline grader at once, unless Grade was already pressed for it. The answer is
+        graded for the card it was recorded for: the person may have picked the next card since Stop."""
         rec = self.sessions.current(session_of(request))
         if rec is None or rec.graded or heard is None or heard.path != rec.path:
             return (gr.skip(),) * 7
         rec.graded = True
-        return self.practice.grade_offline(qid, text, heard, request)
+        return self.practice.grade_offline(heard.question_id or qid, text, heard, request)
 
     def closed(self, request: gr.Request) -> None:
         """The tab closed or reloaded: stop its worker."""

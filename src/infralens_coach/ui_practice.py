@@ -219,6 +219,10 @@ class Practice:
         question = self.question(qid)
         return render_html.question_html(question, target_text(target)), self.switch_note(question, graded_for, text)
 
+    def switch_note_for(self, qid: str, graded_for: str | None, text: str) -> str:
+        """The note for the card on screen once feedback arrives (it may be for the card the answer was for)."""
+        return self.switch_note(self.question(qid), graded_for, text)
+
     def switch_note(self, question: Question, graded_for: str | None, text: str) -> str:
         notes = []
         if graded_for and graded_for != question.id:
