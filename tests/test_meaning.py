@@ -382,3 +382,16 @@ def test_careful_a_negated_subject_and_someone_elses_habit_still_warn(bank, card
 )
 def test_a_contrast_or_an_it_outside_a_reduction_asserts_nothing(bank, card, correct):
     assert not KeywordGrader().grade(bank.get(card), bank.rubric, correct).misconceptions
+
+
+@pytest.mark.parametrize(
+    "row_id",
+    [
+        "mt03f",  # "CI/CD is only one piece of MLOps": a part, not the whole
+        "mt05f",  # "for a single researcher with one box it can be overkill": a hedged dismissal is a tradeoff
+        "mt07e",  # "i've seen people run a batch script as a deployment": someone else's habit, witnessed
+    ],
+)
+def test_correct_answers_of_the_tune_set_that_name_the_mistake_are_not_flagged(bank, row_id):
+    row = MISCONCEPTION_TUNE[row_id]
+    assert not KeywordGrader().grade(bank.get(int(row["card"])), bank.rubric, row["answer"]).misconceptions

@@ -66,7 +66,7 @@ REPORTED_BELIEF = re.compile(
     r"a lot of \w+|lots of \w+|most \w+)\b[^,;:.]{0,40}?\b(?:think|thinks|thought|assume[sd]?|believe[sd]?|"
     r"say|says|said|claim(?:s|ed)?|describe[sd]?|treat(?:s|ed)?|expect(?:s|ed)?|reach(?:es|ed)?|jump(?:s|ed)?|"
     r"tend(?:s|ed)?|default(?:s|ed)?|imagine[sd]?|figure[sd]?|feel(?:s)?|call(?:s|ed)?|go(?:es)? for|"
-    r"want(?:s|ed)? to)\b",
+    r"want(?:s|ed)? to)\b|\b(?:seen|see|saw|watched|watch) (?:people|folks|teams|engineers|someone|somebody|others)\b",
     re.I,
 )
 # Labels that tell of a belief; with REPORTED_BELIEF they rule out a match by wording too. "usually" and "not" do
@@ -180,7 +180,11 @@ def _wordings_said(question: Question, misconception: Misconception, span: Span)
 
 
 # "much more than a folder of checkpoints" names the misconception to set the answer apart from it.
-_CONTRAST = re.compile(r"\b(?:more than|beyond|other than|besides|rather than)\b", re.I)
+_CONTRAST = re.compile(
+    r"\b(?:more than|beyond|other than|besides|rather than|(?:only|just) (?:one|a) (?:piece|part|slice|layer|aspect|"
+    r"component|step) of)\b",
+    re.I,
+)
 
 
 def _negated_in_clause(said: list[Phrase], span: Span) -> bool:
@@ -258,9 +262,9 @@ def _asserts_by_meaning(
     stems = _outside_dismissals(span) if aims_at_practice else _stems(span.tokens)
     if own is None or stems & WARNING_STEMS or is_enumeration(span):
         return False
-    if own >= SAME_ARGUMENT and DISMISSAL.search(span.text):  # brushes the card's practice aside
+    if own >= SAME_ARGUMENT and DISMISSAL.search(span.text) and not HEDGE.search(span.text):  # brushes it aside
         return True
-    if REPORTED_BELIEF.search(span.text) or span.text.rstrip().endswith("?"):
+    if REPORTED_BELIEF.search(span.text) or _CONTRAST.search(span.text) or span.text.rstrip().endswith("?"):
         return False
     if reporting_stems(span, stems):
         return _asserts_before_negation(question, misconception, span, stems, rivals, sim)
