@@ -1,7 +1,8 @@
 """Misconceptions an answer asserts: by wording (the misconception's phrases) or by meaning (close to its text,
 the card's naming of the mistake, or one of the ways candidates claim it), unless the sentence warns against it,
 negates it, tells of it as someone else's belief, or asks; and dismissals ("canaries are paperwork") aimed at what
-the card recommends. Also what makes a sentence a warning, which a common-mistake point needs.
+the card recommends. Also what makes a sentence a warning, which a common-mistake point needs. The words these
+decisions read are in grading/stance.py.
 """
 
 from __future__ import annotations
@@ -13,7 +14,24 @@ from ..content import Misconception, Point, Question
 from .derive import points_of
 from .sentences import is_enumeration
 from .similarity import Similarity
-from .text import Phrase, Span, Token, compile_phrase, split_spans, stem, tokenize
+from .stance import (
+    CLAUSE_BREAK,
+    CONTRAST,
+    DISMISSAL,
+    DISMISSIVE,
+    HEDGE,
+    LABEL_STEMS,
+    MISTAKE_FRAME_STEMS,
+    NEGATION_STEMS,
+    REDUCTION_WORDS,
+    REPORTED_BELIEF,
+    SUBJECT_PRONOUN,
+    TELLING_STEMS,
+    WARNING_STEMS,
+    reporting_stems,
+    sentence_stems,
+)
+from .text import Phrase, Span, compile_phrase, split_spans, tokenize
 
 MISCONCEPTION_MATCH = 0.50  # cosine at which a sentence may assert a misconception by meaning...
 MISCONCEPTION_MARGIN = 0.05  # ...if it is this much closer to the misconception than to any expected point
@@ -23,118 +41,16 @@ SAME_ARGUMENT = 0.45  # once asserted, sentences this close to the misconception
 CLAIM_MATCH = 0.65  # a sentence this close to one of the ways a candidate claims the misconception asserts it...
 CLAIM_MARGIN = 0.15  # ...if it is this much closer to that claim than to any expected point (Misconception.claims)
 
-# Words that turn a mention of a misconception into a warning against it anywhere in the sentence: the
-# label ("a common mistake"), the advice ("avoid", "instead") or the bad consequence ("wasting GPUs").
-WARNING_STEMS = frozenset(
-    stem(w)
-    for w in """mistake mistaken avoid instead rather wrong myth trap pitfall misconception misleading careful
-    beware danger dangerous risky tempting temptation naive naively hide hides hiding mask masks masking
-    fallacy incorrect blindly waste wasting forever bad hurt hurts pain painful anti instinct reflex urge
-    slip""".split()
-)
-# Not "problem": it is mostly neutral ("a slow run is a hardware problem", "the problem a feature store solves").
-# "careful" stems to "care", but "you don't really care what machine it lands on" asserts: the plain verb is
-# left out of a sentence's stems (_stems).
-PLAIN_CARE = frozenset("care cares cared caring".split())
-# Negations warn only in the clause they stand in: "don't just lower the batch size" warns, while
-# "it's not complicated, you only need a GPU request" still asserts.
-NEGATION_STEMS = frozenset(stem(w) for w in "not never no nobody nothing".split())
-_CLAUSE_BREAK = re.compile(r"[,;:()]|\b(?:but|which|because|so|while|whereas)\b", re.I)
-# A common-mistake point counts only when the sentence frames it as a mistake, not a neutral mention.
-MISTAKE_FRAME_STEMS = (
-    WARNING_STEMS
-    | NEGATION_STEMS
-    | frozenset(stem(w) for w in "common often people teams usual usually typical classic only just".split())
-)
-# Words that make a sentence report a belief rather than hold it ("people often say..."): a meaning match
-# there is not an assertion.
-REPORTING_STEMS = (
-    WARNING_STEMS
-    | NEGATION_STEMS
-    | frozenset(
-        stem(w) for w in "common commonly often people sometimes usual usually typical typically classic myth".split()
-    )
-)
-# Words of habit report a belief only when someone else has the habit: "I don't usually bother with CPU
-# requests" is the speaker's own practice, and asserts.
-HABIT_STEMS = frozenset(stem(w) for w in "often sometimes usual usually typical typically".split())
-FIRST_PERSON = frozenset("i we i'd we'd i'm we're i've we've".split())
-# Someone else's belief or habit, told rather than held ("a lot of folks assume a bigger GPU fixes it",
-# "many teams reach for a bigger GPU, but..."): naming the mistake this way is not asserting it.
-REPORTED_BELIEF = re.compile(
-    r"\b(?:people|folks|teams|engineers|newcomers|beginners|juniors|many|someone|somebody|everyone|everybody|"
-    r"a lot of \w+|lots of \w+|most \w+)\b[^,;:.]{0,40}?\b(?:think|thinks|thought|assume[sd]?|believe[sd]?|"
-    r"say|says|said|claim(?:s|ed)?|describe[sd]?|treat(?:s|ed)?|expect(?:s|ed)?|reach(?:es|ed)?|jump(?:s|ed)?|"
-    r"tend(?:s|ed)?|default(?:s|ed)?|imagine[sd]?|figure[sd]?|feel(?:s)?|call(?:s|ed)?|go(?:es)? for|"
-    r"want(?:s|ed)? to)\b|\b(?:seen|see|saw|watched|watch) (?:people|folks|teams|engineers|someone|somebody|others)\b",
-    re.I,
-)
-# Labels that tell of a belief; with REPORTED_BELIEF they rule out a match by wording too. "usually" and "not" do
-# not: "switch to H100s, that's usually the quickest win" and "you only need a GPU request, it's not hard" assert.
-TELLING_STEMS = frozenset(stem(w) for w in "common commonly classic myth".split())
-# Brushing a practice aside ("canaries just slow the team down, so I'd skip them"): in an answer that asserts
-# a misconception, such a sentence carries the wrong argument on, whatever practice it names.
-DISMISSAL = re.compile(
-    r"\b(?:slows?(?:ing)? (?:the team|us|you|things|everyone|everybody|everything|releases?) down|skip (?:it|them|that|"
-    r"this|those|these)|overkill|unnecessary|pointless|not worth|no need|(?:don't|do not|doesn't|does not) (?:really )?"
-    r"need|don't bother|not needed|red tape|bureaucra\w*|nobody (?:really )?needs|waste of time|more theory than)\b",
-    re.I,
-)
-# Calling something a burden ("X is overhead / paperwork / overkill", "nobody reads it"): said of what the card
-# recommends, it argues the mistake, whatever practice it names; said of the mistake, it is a warning.
-DISMISSIVE = re.compile(
-    r"\b(?:overkill|over-?engineer\w*|overthink\w*|paperwork|ceremony|red tape|bureaucra\w*|rabbit hole|"
-    r"waste of (?:time|effort|money)|premature|pointless|unnecessary|not worth \w+|nice[- ]to[- ]have|"
-    r"nobody (?:really )?(?:needs|reads|uses|looks at|cares about)|distract\w*|clutter|busywork|"
-    r"(?:just|mostly|pure|all|only|expensive) overhead|for little (?:gain|benefit|value|payoff)|turns? into noise|"
-    r"(?:is|are) (?:just |mostly |pure )?noise|(?:just|mostly|only) adds? (?:delay|friction)|to a crawl|"
-    r"(?:slows?|slowing) (?:the team|teams|us|you|everyone|everybody|things|releases|the release|delivery|"
-    r"development|engineers|people|changes) down|extra (?:work|effort|steps?|concepts?|complexity))\b",
-    re.I,
-)
-# A dismissal that is hedged or weighed ("for a low-risk change it can be overkill", "safer but slows releases
-# down") states a tradeoff, not the mistake.
-HEDGE = re.compile(
-    r"\b(?:but|though|although|whereas|while|if|when|unless|depends?|depending|sometimes|can|could|may|might|"
-    r"trade-?offs?|risk\w*|small|low|minor|simple)\b",
-    re.I,
-)
-# A label that makes the next sentence a warning too: "A common mistake is X. Another one is Y."
-LABEL_STEMS = frozenset(
-    stem(w) for w in "mistake mistakes pitfall pitfalls trap traps misconception antipattern".split()
-)
-
-
-def _stems(tokens: Sequence[Token]) -> set[str]:
-    return {t.stem for t in tokens if t.raw not in PLAIN_CARE}
-
-
-def reporting_stems(span: Span, stems: set[str] | None = None) -> set[str]:
-    """The sentence's stems that make it report a belief (REPORTING_STEMS), less habits the speaker owns."""
-    stems = (_stems(span.tokens) if stems is None else stems) & REPORTING_STEMS
-    if not stems & HABIT_STEMS:
-        return stems
-    owned = set()
-    for clause in _CLAUSE_BREAK.split(span.text):
-        seen_first_person = False
-        for token in tokenize(clause or ""):
-            seen_first_person = seen_first_person or token.raw in FIRST_PERSON
-            if token.stem in HABIT_STEMS and seen_first_person:
-                owned.add(token.stem)
-            elif token.stem in HABIT_STEMS:
-                return stems  # someone else's habit somewhere in the sentence
-    return stems - owned
-
 
 def _outside_dismissals(span: Span) -> set[str]:
     """The sentence's stems outside a dismissal: the "waste" of "profiling is a waste of time" brushes the
     practice aside (_dismissed decides whether that argues the mistake); it does not warn."""
     text = DISMISSIVE.sub(" ", DISMISSAL.sub(" ", span.text))
-    return _stems(span.tokens if text == span.text else tokenize(text))
+    return sentence_stems(span.tokens if text == span.text else tokenize(text))
 
 
 def _warns(span: Span, previous: Span | None, *, dismissals_warn: bool = True) -> bool:
-    stems = _stems(span.tokens) if dismissals_warn else _outside_dismissals(span)
+    stems = sentence_stems(span.tokens) if dismissals_warn else _outside_dismissals(span)
     if stems & WARNING_STEMS:
         return True
     return previous is not None and any(t.stem in LABEL_STEMS for t in previous.tokens)
@@ -142,7 +58,7 @@ def _warns(span: Span, previous: Span | None, *, dismissals_warn: bool = True) -
 
 def frames_a_mistake(span: Span, previous: Span | None) -> bool:
     return (
-        bool(_stems(span.tokens) & MISTAKE_FRAME_STEMS)
+        bool(sentence_stems(span.tokens) & MISTAKE_FRAME_STEMS)
         or bool(REPORTED_BELIEF.search(span.text))
         or _warns(span, previous)
     )
@@ -157,16 +73,10 @@ def point_matches(point: Point, span: Span) -> bool:
     return any(compile_phrase(p).matches(span) for p in point.phrases)
 
 
-# An answer opens on the question's subject without naming it: "It's basically a Postgres table" (what is a
-# feature store?).
-REDUCTION_WORDS = frozenset("just basically simply only mainly mostly really".split())
-_SUBJECT_PRONOUN = re.compile(r"^\W*(?:\w+\W+){0,3}?(?:it|it's|they|they're)\b", re.I)
-
-
 def _wordings_said(question: Question, misconception: Misconception, span: Span) -> list[Phrase]:
     """The misconception's wordings the sentence matches. In a reduction ("it's basically a table"), "it" or
     "they" near the sentence's start stands for the words of the question it leaves out."""
-    asked = split_spans(question.question) if _SUBJECT_PRONOUN.match(span.text) else []
+    asked = split_spans(question.question) if SUBJECT_PRONOUN.match(span.text) else []
     said = []
     for phrase in map(compile_phrase, misconception.phrases):
         missing = [part for part in phrase.parts if not span.contains(part)]
@@ -179,23 +89,15 @@ def _wordings_said(question: Question, misconception: Misconception, span: Span)
     return said
 
 
-# "much more than a folder of checkpoints" names the misconception to set the answer apart from it.
-_CONTRAST = re.compile(
-    r"\b(?:more than|beyond|other than|besides|rather than|(?:only|just) (?:one|a) (?:piece|part|slice|layer|aspect|"
-    r"component|step) of)\b",
-    re.I,
-)
-
-
 def _negated_in_clause(said: list[Phrase], span: Span) -> bool:
     """Every wording said has a part in a clause with a negation or a contrast: "I'd put everything on spot, the
     savings are huge and interruptions don't happen" says "everything & on spot" with no negation, though "save"
     sits in a negated clause."""
     negated = [
         piece
-        for clause in _CLAUSE_BREAK.split(span.text)
+        for clause in CLAUSE_BREAK.split(span.text)
         for piece in split_spans(clause or "")
-        if any(t.stem in NEGATION_STEMS for t in piece.tokens) or _CONTRAST.search(piece.text)
+        if any(t.stem in NEGATION_STEMS for t in piece.tokens) or CONTRAST.search(piece.text)
     ]
     return all(any(piece.contains(part) for part in phrase.parts for piece in negated) for phrase in said)
 
@@ -259,12 +161,12 @@ def _asserts_by_meaning(
     match out; the margin keeps a correct sentence on the same subject from reading as the wrong claim."""
     own = _closest(sim, span, wordings(question, misconception, claims=False))
     claimed = _closest(sim, span, misconception.claims)
-    stems = _outside_dismissals(span) if aims_at_practice else _stems(span.tokens)
+    stems = _outside_dismissals(span) if aims_at_practice else sentence_stems(span.tokens)
     if own is None or stems & WARNING_STEMS or is_enumeration(span):
         return False
     if own >= SAME_ARGUMENT and DISMISSAL.search(span.text) and not HEDGE.search(span.text):  # brushes it aside
         return True
-    if REPORTED_BELIEF.search(span.text) or _CONTRAST.search(span.text) or span.text.rstrip().endswith("?"):
+    if REPORTED_BELIEF.search(span.text) or CONTRAST.search(span.text) or span.text.rstrip().endswith("?"):
         return False
     if reporting_stems(span, stems):
         return _asserts_before_negation(question, misconception, span, stems, rivals, sim)
@@ -302,10 +204,10 @@ def _asserts_before_negation(
 def before_negation(span: Span, stems: set[str] | None = None) -> str | None:
     """The clauses of a sentence before its first negated one, when a negation is its only reporting word: what
     _asserts_before_negation matches (grading/keyword.py has them encoded with the sentences)."""
-    stems = _stems(span.tokens) if stems is None else stems
+    stems = sentence_stems(span.tokens) if stems is None else stems
     if not stems & NEGATION_STEMS or reporting_stems(span, stems) - NEGATION_STEMS:
         return None
-    clauses = [c for c in _CLAUSE_BREAK.split(span.text) if c and c.strip()]
+    clauses = [c for c in CLAUSE_BREAK.split(span.text) if c and c.strip()]
     negated = [bool({t.stem for t in tokenize(c)} & NEGATION_STEMS) for c in clauses]
     before = clauses[: negated.index(True)] if True in negated else []
     return ", ".join(c.strip() for c in before) or None
@@ -346,7 +248,7 @@ def _dismissal_target(question: Question, span: Span, expected: list[str], sim: 
     match = DISMISSIVE.search(span.text)
     if match is None or is_enumeration(span):
         return None
-    clause = next(c for c in _CLAUSE_BREAK.split(span.text[: match.end()])[::-1] if c and c.strip())
+    clause = next(c for c in CLAUSE_BREAK.split(span.text[: match.end()])[::-1] if c and c.strip())
     # the card's own wordings: a claim may itself brush the practice aside, which would make every dismissal a warning
     wrong = [text for m in question.misconceptions for text in wordings(question, m, claims=False)]
     cosines = sim.of_text(clause, [*expected, *wrong])

@@ -1,0 +1,126 @@
+"""The words that tell whether a sentence holds a claim, reports it as someone else's, or warns against it:
+warnings, negations, reported beliefs and habits, dismissals of a practice, hedges, contrasts and reductions.
+grading/misconceptions.py decides with them; they are kept here so the lists read as one vocabulary.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from .text import Span, Token, stem, tokenize
+
+# Words that turn a mention of a misconception into a warning against it anywhere in the sentence: the
+# label ("a common mistake"), the advice ("avoid", "instead") or the bad consequence ("wasting GPUs").
+WARNING_STEMS = frozenset(
+    stem(w)
+    for w in """mistake mistaken avoid instead rather wrong myth trap pitfall misconception misleading careful
+    beware danger dangerous risky tempting temptation naive naively hide hides hiding mask masks masking
+    fallacy incorrect blindly waste wasting forever bad hurt hurts pain painful anti instinct reflex urge
+    slip""".split()
+)
+# Not "problem": it is mostly neutral ("a slow run is a hardware problem", "the problem a feature store solves").
+# "careful" stems to "care", but "you don't really care what machine it lands on" asserts: the plain verb is
+# left out of a sentence's stems (sentence_stems).
+PLAIN_CARE = frozenset("care cares cared caring".split())
+# Negations warn only in the clause they stand in: "don't just lower the batch size" warns, while
+# "it's not complicated, you only need a GPU request" still asserts.
+NEGATION_STEMS = frozenset(stem(w) for w in "not never no nobody nothing".split())
+CLAUSE_BREAK = re.compile(r"[,;:()]|\b(?:but|which|because|so|while|whereas)\b", re.I)
+# A common-mistake point counts only when the sentence frames it as a mistake, not a neutral mention.
+MISTAKE_FRAME_STEMS = (
+    WARNING_STEMS
+    | NEGATION_STEMS
+    | frozenset(stem(w) for w in "common often people teams usual usually typical classic only just".split())
+)
+# Words that make a sentence report a belief rather than hold it ("people often say..."): a meaning match
+# there is not an assertion.
+REPORTING_STEMS = (
+    WARNING_STEMS
+    | NEGATION_STEMS
+    | frozenset(
+        stem(w) for w in "common commonly often people sometimes usual usually typical typically classic myth".split()
+    )
+)
+# Words of habit report a belief only when someone else has the habit: "I don't usually bother with CPU
+# requests" is the speaker's own practice, and asserts.
+HABIT_STEMS = frozenset(stem(w) for w in "often sometimes usual usually typical typically".split())
+FIRST_PERSON = frozenset("i we i'd we'd i'm we're i've we've".split())
+# Someone else's belief or habit, told rather than held ("a lot of folks assume a bigger GPU fixes it",
+# "many teams reach for a bigger GPU, but..."): naming the mistake this way is not asserting it.
+REPORTED_BELIEF = re.compile(
+    r"\b(?:people|folks|teams|engineers|newcomers|beginners|juniors|many|someone|somebody|everyone|everybody|"
+    r"a lot of \w+|lots of \w+|most \w+)\b[^,;:.]{0,40}?\b(?:think|thinks|thought|assume[sd]?|believe[sd]?|"
+    r"say|says|said|claim(?:s|ed)?|describe[sd]?|treat(?:s|ed)?|expect(?:s|ed)?|reach(?:es|ed)?|jump(?:s|ed)?|"
+    r"tend(?:s|ed)?|default(?:s|ed)?|imagine[sd]?|figure[sd]?|feel(?:s)?|call(?:s|ed)?|go(?:es)? for|"
+    r"want(?:s|ed)? to)\b|\b(?:seen|see|saw|watched|watch) (?:people|folks|teams|engineers|someone|somebody|others)\b",
+    re.I,
+)
+# Labels that tell of a belief; with REPORTED_BELIEF they rule out a match by wording too. "usually" and "not" do
+# not: "switch to H100s, that's usually the quickest win" and "you only need a GPU request, it's not hard" assert.
+TELLING_STEMS = frozenset(stem(w) for w in "common commonly classic myth".split())
+# Brushing a practice aside ("canaries just slow the team down, so I'd skip them"): in an answer that asserts
+# a misconception, such a sentence carries the wrong argument on, whatever practice it names.
+DISMISSAL = re.compile(
+    r"\b(?:slows?(?:ing)? (?:the team|us|you|things|everyone|everybody|everything|releases?) down|skip (?:it|them|that|"
+    r"this|those|these)|overkill|unnecessary|pointless|not worth|no need|(?:don't|do not|doesn't|does not) (?:really )?"
+    r"need|don't bother|not needed|red tape|bureaucra\w*|nobody (?:really )?needs|waste of time|more theory than)\b",
+    re.I,
+)
+# Calling something a burden ("X is overhead / paperwork / overkill", "nobody reads it"): said of what the card
+# recommends, it argues the mistake, whatever practice it names; said of the mistake, it is a warning.
+DISMISSIVE = re.compile(
+    r"\b(?:overkill|over-?engineer\w*|overthink\w*|paperwork|ceremony|red tape|bureaucra\w*|rabbit hole|"
+    r"waste of (?:time|effort|money)|premature|pointless|unnecessary|not worth \w+|nice[- ]to[- ]have|"
+    r"nobody (?:really )?(?:needs|reads|uses|looks at|cares about)|distract\w*|clutter|busywork|"
+    r"(?:just|mostly|pure|all|only|expensive) overhead|for little (?:gain|benefit|value|payoff)|turns? into noise|"
+    r"(?:is|are) (?:just |mostly |pure )?noise|(?:just|mostly|only) adds? (?:delay|friction)|to a crawl|"
+    r"(?:slows?|slowing) (?:the team|teams|us|you|everyone|everybody|things|releases|the release|delivery|"
+    r"development|engineers|people|changes) down|extra (?:work|effort|steps?|concepts?|complexity))\b",
+    re.I,
+)
+# A dismissal that is hedged or weighed ("for a low-risk change it can be overkill", "safer but slows releases
+# down") states a tradeoff, not the mistake.
+HEDGE = re.compile(
+    r"\b(?:but|though|although|whereas|while|if|when|unless|depends?|depending|sometimes|can|could|may|might|"
+    r"trade-?offs?|risk\w*|small|low|minor|simple)\b",
+    re.I,
+)
+# A label that makes the next sentence a warning too: "A common mistake is X. Another one is Y."
+LABEL_STEMS = frozenset(
+    stem(w) for w in "mistake mistakes pitfall pitfalls trap traps misconception antipattern".split()
+)
+
+
+# An answer may open on the question's subject without naming it, in a reduction: "It's basically a Postgres
+# table" (what is a feature store?).
+REDUCTION_WORDS = frozenset("just basically simply only mainly mostly really".split())
+SUBJECT_PRONOUN = re.compile(r"^\W*(?:\w+\W+){0,3}?(?:it|it's|they|they're)\b", re.I)
+# "much more than a folder of checkpoints" names the misconception to set the answer apart from it.
+CONTRAST = re.compile(
+    r"\b(?:more than|beyond|other than|besides|rather than|(?:only|just) (?:one|a) (?:piece|part|slice|layer|aspect|"
+    r"component|step) of)\b",
+    re.I,
+)
+
+
+def sentence_stems(tokens: Sequence[Token]) -> set[str]:
+    """The stems of a sentence's words, less the plain verb "care" (see PLAIN_CARE)."""
+    return {t.stem for t in tokens if t.raw not in PLAIN_CARE}
+
+
+def reporting_stems(span: Span, stems: set[str] | None = None) -> set[str]:
+    """The sentence's stems that make it report a belief (REPORTING_STEMS), less habits the speaker owns."""
+    stems = (sentence_stems(span.tokens) if stems is None else stems) & REPORTING_STEMS
+    if not stems & HABIT_STEMS:
+        return stems
+    owned = set()
+    for clause in CLAUSE_BREAK.split(span.text):
+        seen_first_person = False
+        for token in tokenize(clause or ""):
+            seen_first_person = seen_first_person or token.raw in FIRST_PERSON
+            if token.stem in HABIT_STEMS and seen_first_person:
+                owned.add(token.stem)
+            elif token.stem in HABIT_STEMS:
+                return stems  # someone else's habit somewhere in the sentence
+    return stems - owned
