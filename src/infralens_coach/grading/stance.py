@@ -96,10 +96,11 @@ LABEL_STEMS = frozenset(
 # table" (what is a feature store?).
 REDUCTION_WORDS = frozenset("just basically simply only mainly mostly really".split())
 SUBJECT_PRONOUN = re.compile(r"^\W*(?:\w+\W+){0,3}?(?:it|it's|they|they're)\b", re.I)
-# "much more than a folder of checkpoints" names the misconception to set the answer apart from it.
+# "much more than a folder of checkpoints" names the misconception to set the answer apart from it ("more than
+# enough" does not).
 CONTRAST = re.compile(
-    r"\b(?:more than|beyond|other than|besides|rather than|(?:only|just) (?:one|a) (?:piece|part|slice|layer|aspect|"
-    r"component|step) of)\b",
+    r"\b(?:more than(?! enough)|beyond|other than|besides|rather than|"
+    r"(?:only|just) (?:one|a) (?:piece|part|slice|layer|aspect|component|step) of)\b",
     re.I,
 )
 
