@@ -351,8 +351,14 @@ def test_plainly_said_misconceptions_of_the_tune_set_are_reported(bank, row_id):
     assert KeywordGrader().grade(bank.get(int(row["card"])), bank.rubric, row["answer"]).misconceptions
 
 
-def test_more_than_enough_is_no_contrast(bank):
-    held = "A better AUC on the offline test set is more than enough evidence to replace the production model outright."
+@pytest.mark.parametrize(
+    "held",
+    [
+        "A better AUC on the offline test set is more than enough evidence to replace the production model outright.",
+        "If the new model wins offline, a canary is overkill; just roll it out.",  # a condition is no hedge
+    ],
+)
+def test_more_than_enough_and_a_conditional_dismissal_assert(bank, held):
     assert KeywordGrader().grade(bank.get(16), bank.rubric, held).misconceptions
 
 

@@ -28,6 +28,7 @@ from .stance import (
     SUBJECT_PRONOUN,
     TELLING_STEMS,
     WARNING_STEMS,
+    WEIGHED,
     reporting_stems,
     sentence_stems,
 )
@@ -164,7 +165,7 @@ def _asserts_by_meaning(
     stems = _outside_dismissals(span) if aims_at_practice else sentence_stems(span.tokens)
     if own is None or stems & WARNING_STEMS or is_enumeration(span):
         return False
-    if own >= SAME_ARGUMENT and DISMISSAL.search(span.text) and not HEDGE.search(span.text):  # brushes it aside
+    if own >= SAME_ARGUMENT and DISMISSAL.search(span.text) and not WEIGHED.search(span.text):  # brushes it aside
         return True
     if REPORTED_BELIEF.search(span.text) or CONTRAST.search(span.text) or span.text.rstrip().endswith("?"):
         return False

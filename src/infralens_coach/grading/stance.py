@@ -86,6 +86,13 @@ HEDGE = re.compile(
     r"trade-?offs?|risk\w*|small|low|minor|simple)\b",
     re.I,
 )
+# A dismissal weighed as a tradeoff ("for one researcher it can be overkill"): HEDGE without the conditionals,
+# since "if the new model wins offline, a canary is overkill" is the mistake itself.
+WEIGHED = re.compile(
+    r"\b(?:but|though|although|depends?|depending|sometimes|can|could|may|might|trade-?offs?|risk\w*|small|low|"
+    r"minor|simple)\b",
+    re.I,
+)
 # A label that makes the next sentence a warning too: "A common mistake is X. Another one is Y."
 LABEL_STEMS = frozenset(
     stem(w) for w in "mistake mistakes pitfall pitfalls trap traps misconception antipattern".split()
