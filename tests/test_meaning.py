@@ -344,6 +344,7 @@ MISCONCEPTION_TUNE = {
         "mt15c",  # "Snapshotting datasets is expensive overhead for little gain"
         "mt03c",  # "drift dashboards and lineage tracking are nice-to-have overhead"
         "at06m2",  # "shared memory settings are something nobody really needs to touch"
+        "at17m2",  # "you don't need to shard or cache anything, just have each worker fetch every little file"
     ],
 )
 def test_plainly_said_misconceptions_of_the_tune_set_are_reported(bank, row_id):
@@ -356,6 +357,7 @@ def test_plainly_said_misconceptions_of_the_tune_set_are_reported(bank, row_id):
     [
         "A better AUC on the offline test set is more than enough evidence to replace the production model outright.",
         "If the new model wins offline, a canary is overkill; just roll it out.",  # a condition is no hedge
+        "When offline AUC goes up, you don't need a canary, roll it out to all users.",
     ],
 )
 def test_more_than_enough_and_a_conditional_dismissal_assert(bank, held):
@@ -383,6 +385,7 @@ def test_careful_a_negated_subject_and_someone_elses_habit_still_warn(bank, card
 @pytest.mark.parametrize(
     "card, correct",
     [
+        (6, "For CPU-only inference pods you don't need a GPU request at all."),  # dismisses the mistake's subject
         (10, "A registry is much more than a folder of checkpoints: versions live there with lineage and approval."),
         (10, "It's where versions live with lineage and approval state, much more than a folder of checkpoints."),
         (

@@ -38,6 +38,7 @@ MISCONCEPTION_MATCH = 0.50  # cosine at which a sentence may assert a misconcept
 MISCONCEPTION_MARGIN = 0.05  # ...if it is this much closer to the misconception than to any expected point
 # (the common-mistake points excepted: they say the same thing as the misconception, as a warning, and whether a
 # sentence warns is decided by its words). Chosen on eval/adversarial-tune.csv and the other tune rows.
+DISMISSAL_MATCH = 0.40  # a sentence this close to the misconception that brushes the card's practice aside asserts it
 SAME_ARGUMENT = 0.45  # once asserted, sentences this close to the misconception carry the same argument
 CLAIM_MATCH = 0.65  # a sentence this close to one of the ways a candidate claims the misconception asserts it...
 CLAIM_MARGIN = 0.15  # ...if it is this much closer to that claim than to any expected point (Misconception.claims)
@@ -72,6 +73,9 @@ def _tells_of_belief(span: Span) -> bool:
 
 def point_matches(point: Point, span: Span) -> bool:
     return any(compile_phrase(p).matches(span) for p in point.phrases)
+
+
+_OBJECT_FOLLOWS = re.compile(r"need|bother|skip", re.I)  # "don't need X", "skip X": X comes after the words
 
 
 def _wordings_said(question: Question, misconception: Misconception, span: Span) -> list[Phrase]:
@@ -165,7 +169,8 @@ def _asserts_by_meaning(
     stems = _outside_dismissals(span) if aims_at_practice else sentence_stems(span.tokens)
     if own is None or stems & WARNING_STEMS or is_enumeration(span):
         return False
-    if own >= SAME_ARGUMENT and DISMISSAL.search(span.text) and not WEIGHED.search(span.text):  # brushes it aside
+    expected = rivals[:-1]  # the question itself is the last rival
+    if own >= DISMISSAL_MATCH and _brushes_practice_aside(question, span, expected, sim):
         return True
     if REPORTED_BELIEF.search(span.text) or CONTRAST.search(span.text) or span.text.rstrip().endswith("?"):
         return False
@@ -173,6 +178,24 @@ def _asserts_by_meaning(
         return _asserts_before_negation(question, misconception, span, stems, rivals, sim)
     nearest_rival = max((c for c in (sim(span, r) for r in rivals) if c is not None), default=0.0)
     return _clears(own, claimed, nearest_rival)
+
+
+def _brushes_practice_aside(question: Question, span: Span, expected: list[str], sim: Similarity) -> bool:
+    """An unweighed dismissal ("you don't need a canary", "canaries slow the team down") of what the card
+    recommends: the thing dismissed is closer to one of the card's expected points than to the misconception, so
+    "for CPU-only pods you don't need a GPU request" (it dismisses the misconception's own subject) is no claim."""
+    match = DISMISSAL.search(span.text)
+    if match is None or WEIGHED.search(span.text):
+        return False
+    if _OBJECT_FOLLOWS.search(match.group()):
+        dismissed = CLAUSE_BREAK.split(span.text[match.end() :])[0]
+    else:
+        dismissed = next((c for c in CLAUSE_BREAK.split(span.text[: match.start()])[::-1] if c.strip()), "")
+    if len(dismissed.split()) < 2:  # "skip them", "it's overkill": nothing to weigh
+        return True
+    wrong = [text for m in question.misconceptions for text in wordings(question, m, claims=False)]
+    cosines = sim.of_text(dismissed.strip(), [*expected, *wrong])
+    return not cosines or not expected or max(cosines[: len(expected)]) > max(cosines[len(expected) :])
 
 
 def _clears(own: float, claimed: float | None, nearest_rival: float) -> bool:
