@@ -75,9 +75,6 @@ def point_matches(point: Point, span: Span) -> bool:
     return any(compile_phrase(p).matches(span) for p in point.phrases)
 
 
-_OBJECT_FOLLOWS = re.compile(r"need|bother|skip", re.I)  # "don't need X", "skip X": X comes after the words
-
-
 def _wordings_said(question: Question, misconception: Misconception, span: Span) -> list[Phrase]:
     """The misconception's wordings the sentence matches. In a reduction ("it's basically a table"), "it" or
     "they" near the sentence's start stands for the words of the question it leaves out."""
@@ -180,6 +177,9 @@ def _asserts_by_meaning(
     return _clears(own, claimed, nearest_rival)
 
 
+_OBJECT_FOLLOWS = re.compile(r"need|bother|skip", re.I)  # "don't need X", "skip X": X comes after the words
+
+
 def _brushes_practice_aside(question: Question, span: Span, expected: list[str], sim: Similarity) -> bool:
     """An unweighed dismissal ("you don't need a canary", "canaries slow the team down") of what the card
     recommends: the thing dismissed is closer to one of the card's expected points than to the misconception, so
@@ -193,9 +193,7 @@ def _brushes_practice_aside(question: Question, span: Span, expected: list[str],
         dismissed = next((c for c in CLAUSE_BREAK.split(span.text[: match.start()])[::-1] if c.strip()), "")
     if len(dismissed.split()) < 2:  # "skip them", "it's overkill": nothing to weigh
         return True
-    wrong = [text for m in question.misconceptions for text in wordings(question, m, claims=False)]
-    cosines = sim.of_text(dismissed.strip(), [*expected, *wrong])
-    return not cosines or not expected or max(cosines[: len(expected)]) > max(cosines[len(expected) :])
+    return _aimed_at(question, dismissed.strip(), expected, sim) != "mistake"
 
 
 def _clears(own: float, claimed: float | None, nearest_rival: float) -> bool:
@@ -273,9 +271,15 @@ def _dismissal_target(question: Question, span: Span, expected: list[str], sim: 
     if match is None or is_enumeration(span):
         return None
     clause = next(c for c in CLAUSE_BREAK.split(span.text[: match.end()])[::-1] if c and c.strip())
+    return _aimed_at(question, clause, expected, sim)
+
+
+def _aimed_at(question: Question, dismissed: str, expected: list[str], sim: Similarity) -> str | None:
+    """Whether what a sentence dismisses is nearer the card's practice ("practice") or its mistake ("mistake");
+    None with no model or no expected point."""
     # the card's own wordings: a claim may itself brush the practice aside, which would make every dismissal a warning
     wrong = [text for m in question.misconceptions for text in wordings(question, m, claims=False)]
-    cosines = sim.of_text(clause, [*expected, *wrong])
+    cosines = sim.of_text(dismissed, [*expected, *wrong])
     if not cosines or not expected:
         return None
     return "practice" if max(cosines[: len(expected)]) > max(cosines[len(expected) :]) else "mistake"

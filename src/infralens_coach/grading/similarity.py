@@ -38,7 +38,9 @@ class Similarity:
         if model is not None and spans and self._col:
             # Without the full stop: "push and pop" and "push and pop." must sit at the same place.
             pieces = list(dict.fromkeys(pieces))
-            vectors = model.encode([s.text.rstrip(".!?;: ") for s in spans] + list(self._col) + pieces)
+            vectors = model.encode(
+                [s.text.rstrip(".!?;: ") for s in spans] + list(self._col) + [p.rstrip(".!?;: ") for p in pieces]
+            )
             targets = len(spans) + len(self._col)
             self._pieces = {text: vectors[targets + i] for i, text in enumerate(pieces)}
             vectors = vectors[:targets]
