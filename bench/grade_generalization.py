@@ -15,8 +15,9 @@ For each split (tune, heldout) of the sets in eval/:
   dismissing the right practice, spoken) and stuffed answers (terms glued with commas or "and" in a prose shell),
   graded against the full cards: misconceptions reported, their sentences never quoted as evidence, below the
   card's full answer, and stuffed below the card's partial answer (both from the paraphrase sets);
-- eval/misconception-<split>.csv: 60 answers holding a card's mistake and 60 correct ones per split, written
-  independently of every other set: misconceptions reported, correct answers wrongly flagged.
+- eval/misconception-<split>.csv: answers holding a card's mistake and correct ones, written independently of every
+  other set: misconceptions reported, correct answers wrongly flagged. Splits: tune and tune2 (rules are chosen on
+  them), heldout and blind (never tuned on; blind's writer saw neither the grader nor any other set).
 
 Run: python bench/grade_generalization.py [--wording-only]
 """
@@ -133,8 +134,8 @@ def adversarial_checks(path: Path, grader, bank: QuestionBank) -> dict:
 
 
 def misconception_checks(path: Path, grader, bank: QuestionBank) -> dict:
-    """eval/misconception-<split>.csv: per card, answers that hold the card's mistake and correct answers (about half
-    of them naming the mistake as one to avoid), written from the seed text alone by someone who saw no other set."""
+    """eval/misconception-<split>.csv: per card, answers that hold the card's mistake and correct answers (many of
+    them naming the mistake as one to avoid), written from the seed text alone by someone who saw no other set."""
     counts = {"misconception": [0, 0], "correct": [0, 0]}  # [flagged, rows]
     failures = []
     for row in csv.DictReader(path.open(encoding="utf-8")):
@@ -179,7 +180,7 @@ def main(argv: list[str]) -> None:
         for key, value in adversarial_checks(EVAL / f"adversarial-{split}.csv", grader, bank).items():
             for line in value if key == "problems" else [f"{key}: {value}"]:
                 print(f"    {line}" if key == "problems" else f"  {line}")
-    for split in ("tune", "heldout"):
+    for split in ("tune", "tune2", "heldout", "blind"):
         print(f"misconception-{split}.csv (full cards):")
         for key, value in misconception_checks(EVAL / f"misconception-{split}.csv", grader, bank).items():
             for line in value if key == "problems" else [f"{key}: {value}"]:

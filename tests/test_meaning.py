@@ -328,7 +328,7 @@ def test_a_negation_in_the_first_clause_governs_the_sentence(bank):
 
 MISCONCEPTION_TUNE = {
     row["id"]: row
-    for name in ("misconception-tune.csv", "adversarial-tune.csv")
+    for name in ("misconception-tune.csv", "misconception-tune2.csv", "adversarial-tune.csv")
     for row in csv.DictReader((REPO / "eval" / name).open())
 }
 
@@ -407,5 +407,62 @@ def test_a_contrast_or_an_it_outside_a_reduction_asserts_nothing(bank, card, cor
     ],
 )
 def test_correct_answers_of_the_tune_set_that_name_the_mistake_are_not_flagged(bank, row_id):
+    row = MISCONCEPTION_TUNE[row_id]
+    assert not KeywordGrader().grade(bank.get(int(row["card"])), bank.rubric, row["answer"]).misconceptions
+
+
+@pytest.mark.parametrize(
+    "row_id",
+    [
+        "mu03c",  # "drift or lineage ... don't fall under MLOps": the practice ruled out of the job
+        "mu07a",  # "whether something finishes or keeps running doesn't change much"
+        "mu08c",  # "tracking input or prediction distributions adds little"
+        "mu11b",  # "I'm not sure logging all the hyperparameters ... really adds much": a hedged dismissal
+        "mu16c",  # "staged rollouts aren't really needed"
+        "mu18c",  # "review isn't really part of it": near the card's practice, far from the mistake's wording
+        "mu10c",  # "lineage and stage tracking are somebody else's job"
+        "mu03b",  # "Once the deploy pipeline is automated you're done with the MLOps side": called enough
+        "mu08b",  # "Latency, errors and GPU usage are probably enough"
+        "mu06c",  # "the GPU request is the only one that counts"
+    ],
+)
+def test_played_down_practices_and_the_mistake_called_enough_are_reported(bank, row_id):
+    row = MISCONCEPTION_TUNE[row_id]
+    assert KeywordGrader().grade(bank.get(int(row["card"])), bank.rubric, row["answer"]).misconceptions
+
+
+def test_that_is_enough_is_judged_with_the_sentence_it_points_back_to(bank):
+    held = "Honestly the Git commit covers it; snapshotting datasets doesn't add much."
+    assert KeywordGrader().grade(bank.get(15), bank.rubric, held).misconceptions
+
+
+@pytest.mark.parametrize(
+    "card, correct",
+    [
+        # what is called enough makes the card's points, or the sentence sets it apart from the mistake
+        (15, "Pin the code, the data snapshot, the config and the environment; that's all it takes to rerun a model."),
+        (14, "A feature store is more than a table: it boils down to point-in-time correct joins."),
+        # a risk played down where the card says it is fine, and an action, are not dismissals of the practice
+        (12, "For checkpointed training, losing a spot node doesn't matter much: the job resumes from a checkpoint."),
+        (13, "If most pages are noise people ignore them, and the error budget tells you when to slow releases down."),
+        # "not just", "one part of": the mistake is named as less than the whole
+        (6, "Every ML pod needs CPU, memory and shared memory requests, not just the GPU."),
+        (3, "CI/CD is one part of MLOps, but it doesn't cover monitoring, lineage or retraining."),
+    ],
+)
+def test_the_right_view_called_enough_or_set_apart_asserts_nothing(bank, card, correct):
+    assert not KeywordGrader().grade(bank.get(card), bank.rubric, correct).misconceptions
+
+
+@pytest.mark.parametrize(
+    "row_id",
+    [
+        "mu01e",  # "Accuracy is a property of the model, but someone has to build the machinery": what follows "but"
+        "mu07d",  # "If you run a finite task as a Deployment ..., Kubernetes restarts it": a hypothesis and its cost
+        "mu08d",  # "GPU utilization and status codes only tell you the service is up": a limit set on them
+        "mu16d",  # "Better offline numbers are a prerequisite, not a green light"
+    ],
+)
+def test_a_concession_a_hypothesis_or_a_limit_is_not_the_mistake(bank, row_id):
     row = MISCONCEPTION_TUNE[row_id]
     assert not KeywordGrader().grade(bank.get(int(row["card"])), bank.rubric, row["answer"]).misconceptions

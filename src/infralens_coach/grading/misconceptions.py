@@ -15,6 +15,7 @@ from .derive import points_of
 from .sentences import is_enumeration
 from .similarity import Similarity
 from .stance import (
+    ANAPHOR,
     CLAUSE_BREAK,
     CONTRAST,
     DISMISSAL,
@@ -26,6 +27,7 @@ from .stance import (
     REDUCTION_WORDS,
     REPORTED_BELIEF,
     SUBJECT_PRONOUN,
+    SUFFICIENCY,
     TELLING_STEMS,
     WARNING_STEMS,
     WEIGHED,
@@ -38,8 +40,13 @@ MISCONCEPTION_MATCH = 0.50  # cosine at which a sentence may assert a misconcept
 MISCONCEPTION_MARGIN = 0.05  # ...if it is this much closer to the misconception than to any expected point
 # (the common-mistake points excepted: they say the same thing as the misconception, as a warning, and whether a
 # sentence warns is decided by its words). Chosen on eval/adversarial-tune.csv and the other tune rows.
-DISMISSAL_MATCH = 0.40  # a sentence this close to the misconception that brushes the card's practice aside asserts it
+# A sentence that brushes the card's practice aside asserts the misconception when it is this close to the
+# misconception or to an expected point, and at least DISMISSAL_NEAR close to the misconception.
+DISMISSAL_MATCH = 0.40
+DISMISSAL_NEAR = 0.25
 SAME_ARGUMENT = 0.45  # once asserted, sentences this close to the misconception carry the same argument
+ENOUGH_MATCH = 0.45  # a sentence calling something enough asserts the misconception it is this close to, if nearer...
+# ...to it than to any expected point (_calls_the_mistake_enough)
 CLAIM_MATCH = 0.65  # a sentence this close to one of the ways a candidate claims the misconception asserts it...
 CLAIM_MARGIN = 0.15  # ...if it is this much closer to that claim than to any expected point (Misconception.claims)
 
@@ -146,7 +153,37 @@ def asserting(question: Question, spans: list[Span], sim: Similarity | None = No
                 found.append((misconception, span))
         if dismissed == "practice" and sim and len(found) == before:
             found.append((max(question.misconceptions, key=lambda m: sim(span, m.text) or 0.0), span))
+        elif sim and len(found) == before and (enough := _calls_the_mistake_enough(question, spans, i, expected, sim)):
+            found.append((enough, span))
     return found
+
+
+def _calls_the_mistake_enough(
+    question: Question, spans: list[Span], i: int, expected: list[str], sim: Similarity
+) -> Misconception | None:
+    """The misconception a sentence asserts by calling the mistake's practice enough ("Latency, errors and GPU usage
+    are probably enough", "...; that's all it takes", "it boils down to a shared table"): the sentence, with the one
+    before when it opens on it, is nearer one of the misconception's wordings than any expected point."""
+    span = spans[i]
+    match = SUFFICIENCY.search(span.text)
+    if match is None or REPORTED_BELIEF.search(span.text) or CONTRAST.search(span.text) or span.text.endswith("?"):
+        return None
+    clause = next(c for c in CLAUSE_BREAK.split(span.text[: match.end()])[::-1] if c and c.strip())
+    if any(t.stem in NEGATION_STEMS for t in tokenize(clause)):  # "utilisation alone is not enough"
+        return None
+    called = [spans[i - 1], span] if i and ANAPHOR.match(span.text) else [span]
+    # what is called enough makes one of the card's points in its words ("pin the code, the data snapshot and the
+    # environment; that's all it takes"): the right view
+    if any(point_matches(p, s) for pts in points_of(question).values() for p in pts for s in called):
+        return None
+    text = " ".join(s.text for s in called)
+    said = [(m, wording) for m in question.misconceptions for wording in wordings(question, m)]
+    cosines = sim.of_text(text, [*expected, *(t for _, t in said)])
+    if not cosines or not expected or not said:
+        return None
+    nearest_expected = max(cosines[: len(expected)])
+    cosine, k = max((c, k) for k, c in enumerate(cosines[len(expected) :]))
+    return said[k][0] if cosine >= ENOUGH_MATCH and cosine > nearest_expected else None
 
 
 def _asserts_by_meaning(
@@ -167,14 +204,50 @@ def _asserts_by_meaning(
     if own is None or stems & WARNING_STEMS or is_enumeration(span):
         return False
     expected = rivals[:-1]  # the question itself is the last rival
-    if own >= DISMISSAL_MATCH and _brushes_practice_aside(question, span, expected, sim):
+    nearest_rival = max((c for c in (sim(span, r) for r in rivals) if c is not None), default=0.0)
+    # a dismissal is on the card's subject when it is near the mistake or near what the card expects: "orchestration
+    # and monitoring don't change much" names the practice, not the mistake
+    nearest_wrong = max(own, claimed or 0.0)
+    on_subject = nearest_wrong >= DISMISSAL_NEAR and max(nearest_wrong, nearest_rival) >= DISMISSAL_MATCH
+    if on_subject and _brushes_practice_aside(question, span, expected, sim):
         return True
     if REPORTED_BELIEF.search(span.text) or CONTRAST.search(span.text) or span.text.rstrip().endswith("?"):
         return False
     if reporting_stems(span, stems):
         return _asserts_before_negation(question, misconception, span, stems, rivals, sim)
-    nearest_rival = max((c for c in (sim(span, r) for r in rivals) if c is not None), default=0.0)
+    if (held := _held_part(span)) is not None:
+        return _clears(*_cosines_of(held, question, misconception, rivals, sim))
     return _clears(own, claimed, nearest_rival)
+
+
+_CONCESSION = re.compile(r"\b(?:but|however|yet)\b", re.I)
+_HYPOTHESIS = re.compile(r"^\W*(?:if|when|whenever) (?:you|a team|teams|someone|somebody|people)\b[^,;:]*[,;:]", re.I)
+
+
+def _held_part(span: Span) -> str | None:
+    """The part of a sentence the speaker holds, when it is not all of it: the words after a concession's last "but"
+    ("Accuracy is a property of the model, but someone has to build the machinery around it"), or what follows a
+    hypothesis about someone's choice ("If you run a finite task as a Deployment, Kubernetes restarts it")."""
+    pieces = _CONCESSION.split(span.text)
+    if len(pieces) >= 2 and len(pieces[-1].split()) >= 3:
+        return pieces[-1].strip(" ,;:")
+    hypothesis = _HYPOTHESIS.match(span.text)
+    if hypothesis and len(span.text[hypothesis.end() :].split()) >= 3:
+        return span.text[hypothesis.end() :].strip()
+    return None
+
+
+def _cosines_of(
+    text: str, question: Question, misconception: Misconception, rivals: list[str], sim: Similarity
+) -> tuple[float, float | None, float]:
+    """For a part of a sentence: its cosine to the misconception's own wordings, to its claims, and to the nearest
+    rival (what _clears weighs)."""
+    own_texts = wordings(question, misconception, claims=False)
+    cosines = sim.of_text(text, [*own_texts, *misconception.claims, *rivals]) or [0.0] * (
+        len(own_texts) + len(misconception.claims) + len(rivals)
+    )
+    n, k = len(own_texts), len(misconception.claims)
+    return max(cosines[:n]), (max(cosines[n : n + k]) if k else None), max(cosines[n + k :], default=0.0)
 
 
 _OBJECT_FOLLOWS = re.compile(r"need|bother|skip", re.I)  # "don't need X", "skip X": X comes after the words

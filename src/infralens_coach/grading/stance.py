@@ -62,9 +62,19 @@ TELLING_STEMS = frozenset(stem(w) for w in "common commonly classic myth".split(
 # Brushing a practice aside ("canaries just slow the team down, so I'd skip them"): in an answer that asserts
 # a misconception, such a sentence carries the wrong argument on, whatever practice it names.
 DISMISSAL = re.compile(
-    r"\b(?:slows?(?:ing)? (?:the team|us|you|things|everyone|everybody|everything|releases?) down|skip (?:it|them|that|"
-    r"this|those|these)|overkill|unnecessary|pointless|not worth|no need|(?:don't|do not|doesn't|does not) (?:really )?"
-    r"need|don't bother|not needed|red tape|bureaucra\w*|nobody (?:really )?needs|waste of time|more theory than)\b",
+    r"\b(?:(?<!to )slows?(?:ing)? (?:the team|us|you|things|everyone|everybody|everything|releases?) down|"
+    r"skip (?:it|them|that|this|those|these)|overkill|unnecessary|pointless|not worth|no need|"
+    r"(?:don't|do not|doesn't|does not) (?:really )?need|don't bother|not needed|red tape|bureaucra\w*|"
+    r"nobody (?:really )?needs|waste of time|more theory than|"
+    # what the practice changes or adds, played down: "monitoring doesn't change much", "I'm not sure X adds much"
+    r"(?:doesn't|does not|don't|do not|won't|will not) (?:really )?(?:change|add|affect)(?: much| anything)?|"
+    r"adds? (?:little|nothing)|(?:not sure|doubt|don't think)\b[^.;]{0,90}\badds? (?:much|anything)|"
+    r"(?:don't|do not|can't|cannot) see (?:the|much|any) (?:value|point)|rarely (?:a factor|matters?|needed)|"
+    # the practice ruled out of the job: "review isn't really part of it", "lineage is somebody else's job"
+    r"(?:isn't|is not|aren't|are not) (?:really |strictly )?(?:needed|necessary|required|the point|part of)|"
+    r"(?:doesn't|does not|don't|do not) (?:really )?(?:fall under|belong)|(?:somebody|someone) else's "
+    r"(?:job|problem|concern)|(?:wouldn't|won't|don't) (?:spend|waste) (?:time|effort)|"
+    r"(?:don't|do not) think (?:you|we|i|they) (?:really )?need)\b",
     re.I,
 )
 # Calling something a burden ("X is overhead / paperwork / overkill", "nobody reads it"): said of what the card
@@ -90,9 +100,22 @@ HEDGE = re.compile(
 # since "if the new model wins offline, a canary is overkill" is the mistake itself.
 WEIGHED = re.compile(
     r"\b(?:but|though|although|depends?|depending|sometimes|can|could|may|might|trade-?offs?|risk\w*|small|low|"
-    r"minor|simple)\b",
+    r"minor|simple|single|tiny|toy|prototype|solo|hobby|one (?:researcher|person|developer|engineer|box|machine))\b",
     re.I,
 )
+# Calling something enough, or all there is to the topic ("that's all it takes", "you're done", "it boils down to
+# a shared table"): said of the mistake's practice it asserts the mistake, said of the card's it is the right view.
+SUFFICIENCY = re.compile(
+    r"\b(?:that's all (?:it takes|you need|we need|there is to it)|all (?:it|that) takes|"
+    r"(?:you're|you are|we're|we are) (?:done|set|covered)|covers (?:it|everything)|"
+    r"(?:you|we)(?: have|'ve) covered (?:it|everything)|"
+    r"(?:is|are|'s|'re) (?:probably |usually |really |more than |plenty )?(?:enough|sufficient)|(?:is|are) plenty|"
+    r"is handled|the only (?:one|thing|signal|metric|number)s? that (?:counts?|matters?)|"
+    r"nothing else (?:is )?(?:needed|required|matters)|(?:comes|boils) down to|(?:nothing|little) more than)\b",
+    re.I,
+)
+# A sentence that opens on what the one before said ("...; that's all it takes"): judged together with it.
+ANAPHOR = re.compile(r"^\W*(?:(?:and|so|then|if it does)\W+)*(?:that|that's|this|this's|which|it|it's)\b", re.I)
 # A label that makes the next sentence a warning too: "A common mistake is X. Another one is Y."
 LABEL_STEMS = frozenset(
     stem(w) for w in "mistake mistakes pitfall pitfalls trap traps misconception antipattern".split()
@@ -107,7 +130,10 @@ SUBJECT_PRONOUN = re.compile(r"^\W*(?:\w+\W+){0,3}?(?:it|it's|they|they're)\b", 
 # enough" does not).
 CONTRAST = re.compile(
     r"\b(?:more than(?! enough)|beyond|other than|besides|rather than|"
-    r"(?:only|just) (?:one|a) (?:piece|part|slice|layer|aspect|component|step) of)\b",
+    r"(?:(?:only|just) (?:one|a)|one) (?:piece|part|slice|layer|aspect|component|step) of|"
+    # a limit set on the misconception's practice: "utilisation only tells you the service is busy"
+    r"only (?:tells?|shows?|says?|proves?) (?:you|us)|prerequisite|not (?:a|the) (?:green light|whole (?:story|"
+    r"picture)|full picture)|necessary but|not (?:just|only|merely))\b",
     re.I,
 )
 
