@@ -25,10 +25,14 @@ answer, of the coverage before rounding to levels).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from ..content import DIMENSIONS, Point, Question, Rubric
+import numpy as np
+
+from ..content import DIMENSIONS, Misconception, Point, Question, Rubric
 from ..errors import AnswerError
 from . import coverage
+from . import judge as judging
 from .base import DimensionScore, Grade, MisconceptionHit, overall_score
 from .coverage import NO_MATCH, PointMatch
 from .derive import points_of
@@ -36,10 +40,13 @@ from .embed import SWITCH, Embedder, Unavailable, default_embedder
 from .injection import flags as injection_flags
 from .injection import is_instruction
 from .misconceptions import (
-    asserting,
+    How,
+    assertions,
     before_negation,
     first_of_each,
     frames_a_mistake,
+    nearest_misconception,
+    plainly_held,
     point_matches,
     same_argument,
     wordings,
@@ -79,15 +86,35 @@ def _feedback(
     return text
 
 
+@dataclass(frozen=True)
+class _Scored:
+    dimensions: tuple[DimensionScore, ...]
+    values: dict[str, float]  # per assessable dimension, its coverage 0..1 before rounding to a level
+    asserted: list[tuple[Misconception, Span]]
+    usable: list[Span]  # the sentences that may earn
+
+    @property
+    def coverage(self) -> float:
+        return sum(self.values.values()) / len(self.values) if self.values else 0.0
+
+
 class KeywordGrader:
     """The offline grader. `embedder`: a sentence-embedding model (default: the bundled one, loaded once per
     process on first use); `meaning=False` matches on wording alone."""
 
     name = "keyword"
 
-    def __init__(self, embedder: Embedder | Unavailable | None = None, *, meaning: bool = True) -> None:
+    def __init__(
+        self,
+        embedder: Embedder | Unavailable | None = None,
+        *,
+        meaning: bool = True,
+        judge: judging.Judge | None = None,
+    ) -> None:
+        """`judge`: the second opinion on matches by meaning alone (default: the shipped one, data/judge.json)."""
         self._embedder = embedder
         self._meaning = meaning
+        self._judge = judge
 
     def model(self) -> Embedder | Unavailable:
         if not self._meaning:
@@ -95,28 +122,94 @@ class KeywordGrader:
         return self._embedder if self._embedder is not None else default_embedder()
 
     def grade(self, question: Question, rubric: Rubric, answer: str) -> Grade:
+        spans, sim, model = self._read(question, answer)
+        found = assertions(question, spans, sim)
+        first = self._score(question, rubric, spans, sim, found)
+        if question.misconceptions and not isinstance(model, Unavailable):
+            # the judge reads the whole answer (grading/judge.py): a match by meaning alone stands only when it
+            # agrees, and an answer it is sure of holds the mistake though no rule found it
+            reading = judging.features(question, spans, sim, first.coverage)
+            judge = self._judge_or_shipped()
+            revised = found
+            if any(how == "meaning" for _, _, how in found) and not judge.confirms(reading):
+                revised = [f for f in found if f[2] != "meaning"]
+            # ...in an answer of several sentences (its features are the whole answer's), quoting one that holds a
+            # claim plainly: the rules' stance words still clear a sentence
+            evidence = judge.evidence(reading) if not found and reading and len(reading.spans) > 1 else None
+            if evidence is not None and plainly_held(question, spans, _index(spans, evidence), sim):
+                revised = [(nearest_misconception(question, evidence, sim), evidence, "meaning")]
+            if revised is not found:
+                first = self._score(question, rubric, spans, sim, revised)
+        summary = None
+        short_key = is_short_key(question)
+        whole = beyond_the_question(sim, question, first.usable) if short_key else None
+        if isinstance(model, Unavailable):
+            summary = f"Matched on wording only: {model.reason}."
+        elif whole is not None:
+            summary = (
+                f"Graded against a short answer key: {WHOLE_WEIGHT:.0%} of the overall is how close the whole answer "
+                f"is to the key beyond restating the question ({whole:.0%})."
+            )
+        return Grade(
+            question_id=question.id,
+            card=question.card,
+            dimensions=first.dimensions,
+            overall=_overall(first.values, question, rubric, whole)
+            if question.derived
+            else overall_score(first.dimensions, question, rubric),
+            misconceptions=tuple(MisconceptionHit(m.id, m.text, s.text) for m, s in first.asserted),
+            decided_by=self.name,
+            summary=summary,
+            flags=injection_flags(answer),
+        )
+
+    def judge_features(self, question: Question, rubric: Rubric, answer: str) -> tuple[np.ndarray | None, set[How]]:
+        """The judge's features for this answer as grade computes them, and how the rules find a misconception in
+        it (evaluation/train_judge.py trains on them)."""
+        spans, sim, _ = self._read(question, answer)
+        found = assertions(question, spans, sim)
+        first = self._score(question, rubric, spans, sim, found)
+        reading = judging.features(question, spans, sim, first.coverage)
+        return (None if reading is None else reading.table), {how for _, _, how in found}
+
+    def _judge_or_shipped(self) -> judging.Judge:
+        return self._judge if self._judge is not None else judging.shipped()
+
+    def _read(self, question: Question, answer: str) -> tuple[list[Span], Similarity, Embedder | Unavailable]:
+        """The answer's sentences and their cosines with everything the card compares them to."""
         if not answer or not answer.strip():
             raise AnswerError("the answer is empty: type, paste or record an answer first")
         spans = split_spans(answer)
-        short_answer = sum(len(s.tokens) for s in spans) <= SHORT_ANSWER_TOKENS
-        earning = [s for s in spans if _earns(s, short_answer)]
         model = self.model()
-        short_key = is_short_key(question)
         sim = Similarity(
             None if isinstance(model, Unavailable) else model,
             [s for s in spans if not is_instruction(s.text)],
             [p.text for pts in points_of(question).values() for p in pts],
             [w for m in question.misconceptions for w in wordings(question, m)]
             + [question.question]
-            + ([question.reference_text] if short_key else []),
+            + ([question.reference_text] if is_short_key(question) else [])
+            + (judging.targets(question) if question.misconceptions else []),
             [piece for s in spans if question.misconceptions and (piece := before_negation(s)) is not None],
         )
-        asserting_spans = asserting(question, spans, sim)
-        asserted = first_of_each(asserting_spans)
-        wrong = {id(span) for _, span in asserting_spans} | (same_argument(asserted, spans, sim) if asserted else set())
+        return spans, sim, model
+
+    def _score(
+        self,
+        question: Question,
+        rubric: Rubric,
+        spans: list[Span],
+        sim: Similarity,
+        found: list[tuple[Misconception, Span, How]],
+    ) -> _Scored:
+        """The dimensions, given the sentences that assert a misconception (they and their argument earn nothing)."""
+        short_answer = sum(len(s.tokens) for s in spans) <= SHORT_ANSWER_TOKENS
+        earning = [s for s in spans if _earns(s, short_answer)]
+        asserted = first_of_each([(m, s) for m, s, _ in found])
+        wrong = {id(span) for _, span, _ in found} | (same_argument(asserted, spans, sim) if asserted else set())
         usable = [s for s in earning if id(s) not in wrong]
         framed = {id(s) for i, s in enumerate(spans) if frames_a_mistake(s, spans[i - 1] if i else None)}
         exclude = coverage.question_stems(question.question)
+        short_key = is_short_key(question)
 
         budget = {id(s): point_budget(s) for s in usable}
         dimensions, values = [], {}
@@ -139,28 +232,7 @@ class KeywordGrader:
                 value, matches = 0.0, [NO_MATCH] * len(points)
             values[dim_id] = value
             dimensions.append(self._dimension(rubric, dim_id, points, matches, value))
-        dims = tuple(dimensions)
-        summary = None
-        whole = beyond_the_question(sim, question, usable) if short_key else None
-        if isinstance(model, Unavailable):
-            summary = f"Matched on wording only: {model.reason}."
-        elif whole is not None:
-            summary = (
-                f"Graded against a short answer key: {WHOLE_WEIGHT:.0%} of the overall is how close the whole answer "
-                f"is to the key beyond restating the question ({whole:.0%})."
-            )
-        return Grade(
-            question_id=question.id,
-            card=question.card,
-            dimensions=dims,
-            overall=_overall(values, question, rubric, whole)
-            if question.derived
-            else overall_score(dims, question, rubric),
-            misconceptions=tuple(MisconceptionHit(m.id, m.text, s.text) for m, s in asserted),
-            decided_by=self.name,
-            summary=summary,
-            flags=injection_flags(answer),
-        )
+        return _Scored(tuple(dimensions), values, asserted, usable)
 
     @staticmethod
     def _match(
@@ -228,6 +300,10 @@ class KeywordGrader:
             _feedback(rubric, dim_id, score, missing, by_meaning, partly),
             tuple(covered),
         )
+
+
+def _index(spans: list[Span], span: Span) -> int:
+    return next(i for i, s in enumerate(spans) if s is span)
 
 
 def is_short_key(question: Question) -> bool:

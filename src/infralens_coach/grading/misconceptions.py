@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Literal
 
 from ..content import Misconception, Point, Question
 from .derive import points_of
@@ -20,7 +21,7 @@ from .stance import (
     CONTRAST,
     DISMISSAL,
     DISMISSIVE,
-    HEDGE,
+    FAILED_ATTEMPT,
     LABEL_STEMS,
     MISTAKE_FRAME_STEMS,
     NEGATION_STEMS,
@@ -30,9 +31,10 @@ from .stance import (
     SUFFICIENCY,
     TELLING_STEMS,
     WARNING_STEMS,
-    WEIGHED,
+    hedged,
     reporting_stems,
     sentence_stems,
+    weighed,
 )
 from .text import Phrase, Span, compile_phrase, split_spans, tokenize
 
@@ -60,7 +62,7 @@ def _outside_dismissals(span: Span) -> set[str]:
 
 def _warns(span: Span, previous: Span | None, *, dismissals_warn: bool = True) -> bool:
     stems = sentence_stems(span.tokens) if dismissals_warn else _outside_dismissals(span)
-    if stems & WARNING_STEMS:
+    if stems & WARNING_STEMS or FAILED_ATTEMPT.search(span.text):
         return True
     return previous is not None and any(t.stem in LABEL_STEMS for t in previous.tokens)
 
@@ -111,6 +113,16 @@ def _negated_in_clause(said: list[Phrase], span: Span) -> bool:
     return all(any(piece.contains(part) for part in phrase.parts for piece in negated) for phrase in said)
 
 
+def _supposed(said: list[Phrase], span: Span) -> bool:
+    """Every wording said sits in a hypothesis about someone's choice, and the sentence goes on to what follows from
+    it: "If you just swap in a larger GPU, you'll pay more and the GPU stays starved" warns."""
+    hypothesis = _HYPOTHESIS.match(span.text)
+    if hypothesis is None or len(span.text[hypothesis.end() :].split()) < 3:
+        return False
+    supposed = split_spans(span.text[: hypothesis.end()])
+    return all(any(piece.contains(part) for piece in supposed) for phrase in said for part in phrase.parts)
+
+
 def find_misconceptions(
     question: Question, spans: list[Span], sim: Similarity | None = None
 ) -> list[tuple[Misconception, Span]]:
@@ -126,9 +138,21 @@ def first_of_each(found: list[tuple[Misconception, Span]]) -> list[tuple[Misconc
 
 
 def asserting(question: Question, spans: list[Span], sim: Similarity | None = None) -> list[tuple[Misconception, Span]]:
-    """Every sentence that asserts a misconception: matched, by wording or meaning, in a sentence that does not
-    warn; or one that brushes aside a practice the card expects ("canaries are paperwork")."""
-    found: list[tuple[Misconception, Span]] = []
+    """Every sentence that asserts a misconception (see assertions)."""
+    return [(misconception, span) for misconception, span, _ in assertions(question, spans, sim)]
+
+
+# How a sentence asserts: by the misconception's wording, by brushing the card's practice aside, by calling the
+# mistake enough, or by meaning alone (near the misconception with none of those words: the weakest evidence).
+How = Literal["wording", "dismissal", "enough", "meaning"]
+
+
+def assertions(
+    question: Question, spans: list[Span], sim: Similarity | None = None
+) -> list[tuple[Misconception, Span, How]]:
+    """Every sentence that asserts a misconception, and how: matched, by wording or meaning, in a sentence that
+    does not warn; or one that brushes aside a practice the card expects ("canaries are paperwork")."""
+    found: list[tuple[Misconception, Span, How]] = []
     # The question itself competes too: a sentence that restates it ("beyond accuracy, infrastructure is...")
     # sits near a misconception built from the same words.
     expected = [p.text for dim, pts in points_of(question).items() if dim != "common_mistake" for p in pts]
@@ -147,15 +171,59 @@ def asserting(question: Question, spans: list[Span], sim: Similarity | None = No
         before = len(found)
         for misconception in question.misconceptions:
             if said := _wordings_said(question, misconception, span):
-                if not _negated_in_clause(said, span) and not _tells_of_belief(span):
-                    found.append((misconception, span))
-            elif sim and _asserts_by_meaning(question, misconception, span, rivals, sim, aims_at_practice):
-                found.append((misconception, span))
+                if not _negated_in_clause(said, span) and not _tells_of_belief(span) and not _supposed(said, span):
+                    found.append((misconception, span, "wording"))
+            elif sim and (how := _asserts_by_meaning(question, misconception, span, rivals, sim, aims_at_practice)):
+                found.append((misconception, span, how))
         if dismissed == "practice" and sim and len(found) == before:
-            found.append((max(question.misconceptions, key=lambda m: sim(span, m.text) or 0.0), span))
+            found.append((max(question.misconceptions, key=lambda m: sim(span, m.text) or 0.0), span, "dismissal"))
         elif sim and len(found) == before and (enough := _calls_the_mistake_enough(question, spans, i, expected, sim)):
-            found.append((enough, span))
+            found.append((enough, span, "enough"))
     return found
+
+
+def plainly_held(question: Question, spans: list[Span], i: int, sim: Similarity) -> bool:
+    """A sentence the rules do not clear (a warning, someone else's belief, a contrast, a question, a dismissal
+    that is weighed or aimed at the mistake, the card's own practice called enough) and no list of terms: one the
+    judge may quote as holding the mistake. A negation does not clear it: "you don't need a fallback pool" is how a
+    practice is brushed aside."""
+    span = spans[i]
+    expected = [p.text for dim, pts in points_of(question).items() if dim != "common_mistake" for p in pts]
+    dismissal = DISMISSAL.search(span.text)
+    dismissive = DISMISSIVE.search(span.text)
+    # the rest of its sentence after a semicolon counts too: "Paging on every CPU spike adds little; page on SLO burn
+    # rate instead."
+    rest = spans[i + 1] if i + 1 < len(spans) and span.text.endswith(";") else None
+    return not (
+        _warns(span, spans[i - 1] if i else None)
+        or (rest is not None and _warns(rest, None))
+        or REPORTED_BELIEF.search(span.text)
+        or CONTRAST.search(span.text)
+        or span.text.rstrip().endswith("?")
+        or is_enumeration(span)
+        or (dismissal and not _brushes_practice_aside(question, span, expected, sim))
+        or (
+            dismissive
+            and (hedged(span.text, dismissive) or _dismissal_target(question, span, expected, sim) != "practice")
+        )
+        or (SUFFICIENCY.search(span.text) and _makes_several_points(question, _called(spans, i)))
+    )
+
+
+def _called(spans: list[Span], i: int) -> list[Span]:
+    """The sentence, with the one before when it opens on what that one said ("...; that's all it takes")."""
+    return [spans[i - 1], spans[i]] if i and ANAPHOR.match(spans[i].text) else [spans[i]]
+
+
+def _makes_several_points(question: Question, spans: list[Span]) -> bool:
+    """Whether these sentences make two or more of the card's points in their words."""
+    made = {p.text for pts in points_of(question).values() for p in pts for s in spans if point_matches(p, s)}
+    return len(made) >= 2
+
+
+def nearest_misconception(question: Question, span: Span, sim: Similarity) -> Misconception:
+    """The card's misconception whose wordings this sentence is closest to."""
+    return max(question.misconceptions, key=lambda m: _closest(sim, span, wordings(question, m)) or 0.0)
 
 
 def _calls_the_mistake_enough(
@@ -171,10 +239,11 @@ def _calls_the_mistake_enough(
     clause = next(c for c in CLAUSE_BREAK.split(span.text[: match.end()])[::-1] if c and c.strip())
     if any(t.stem in NEGATION_STEMS for t in tokenize(clause)):  # "utilisation alone is not enough"
         return None
-    called = [spans[i - 1], span] if i and ANAPHOR.match(span.text) else [span]
-    # what is called enough makes one of the card's points in its words ("pin the code, the data snapshot and the
-    # environment; that's all it takes"): the right view
-    if any(point_matches(p, s) for pts in points_of(question).values() for p in pts for s in called):
+    called = _called(spans, i)
+    # what is called enough makes several of the card's points in their words ("pin the code, the data snapshot and
+    # the environment; that's all it takes"): the right view. One is not ("beats the current one on a held-out test
+    # set, that's sufficient evidence to promote it" names the card's first step and stops there).
+    if _makes_several_points(question, called):
         return None
     text = " ".join(s.text for s in called)
     said = [(m, wording) for m in question.misconceptions for wording in wordings(question, m)]
@@ -193,8 +262,10 @@ def _asserts_by_meaning(
     rivals: list[str],
     sim: Similarity,
     aims_at_practice: bool = False,
-) -> bool:
-    """Close to the wrong claim, closer to it than to anything the card expects, and not reported or negated.
+) -> How | None:
+    """How the sentence asserts the misconception by meaning, if it does: it brushes the card's practice aside
+    ("dismissal"), or it is close to the wrong claim, closer to it than to anything the card expects, and not
+    reported or negated ("meaning").
 
     Embeddings place "people often think X", "never X" and "X" side by side, so those words rule a meaning
     match out; the margin keeps a correct sentence on the same subject from reading as the wrong claim."""
@@ -202,7 +273,7 @@ def _asserts_by_meaning(
     claimed = _closest(sim, span, misconception.claims)
     stems = _outside_dismissals(span) if aims_at_practice else sentence_stems(span.tokens)
     if own is None or stems & WARNING_STEMS or is_enumeration(span):
-        return False
+        return None
     expected = rivals[:-1]  # the question itself is the last rival
     nearest_rival = max((c for c in (sim(span, r) for r in rivals) if c is not None), default=0.0)
     # a dismissal is on the card's subject when it is near the mistake or near what the card expects: "orchestration
@@ -210,14 +281,16 @@ def _asserts_by_meaning(
     nearest_wrong = max(own, claimed or 0.0)
     on_subject = nearest_wrong >= DISMISSAL_NEAR and max(nearest_wrong, nearest_rival) >= DISMISSAL_MATCH
     if on_subject and _brushes_practice_aside(question, span, expected, sim):
-        return True
+        return "dismissal"
     if REPORTED_BELIEF.search(span.text) or CONTRAST.search(span.text) or span.text.rstrip().endswith("?"):
-        return False
+        return None
     if reporting_stems(span, stems):
-        return _asserts_before_negation(question, misconception, span, stems, rivals, sim)
-    if (held := _held_part(span)) is not None:
-        return _clears(*_cosines_of(held, question, misconception, rivals, sim))
-    return _clears(own, claimed, nearest_rival)
+        asserts = _asserts_before_negation(question, misconception, span, stems, rivals, sim)
+    elif (held := _held_part(span)) is not None:
+        asserts = _clears(*_cosines_of(held, question, misconception, rivals, sim))
+    else:
+        asserts = _clears(own, claimed, nearest_rival)
+    return "meaning" if asserts else None
 
 
 _CONCESSION = re.compile(r"\b(?:but|however|yet)\b", re.I)
@@ -258,7 +331,7 @@ def _brushes_practice_aside(question: Question, span: Span, expected: list[str],
     recommends: the thing dismissed is closer to one of the card's expected points than to the misconception, so
     "for CPU-only pods you don't need a GPU request" (it dismisses the misconception's own subject) is no claim."""
     match = DISMISSAL.search(span.text)
-    if match is None or WEIGHED.search(span.text):
+    if match is None or weighed(span.text, match):
         return False
     if _OBJECT_FOLLOWS.search(match.group()):
         dismissed = CLAUSE_BREAK.split(span.text[match.end() :])[0]
@@ -335,7 +408,10 @@ def _dismissed(question: Question, span: Span, expected: list[str], sim: Similar
     """What an unhedged "X is a burden" sentence brushes aside: "practice" when the clause that does it is closer
     to one of the card's expected points than to the mistake (it argues the mistake), "mistake" when it is closer
     to the mistake (a warning); None when nothing is dismissed, or with no model."""
-    return None if HEDGE.search(span.text) else _dismissal_target(question, span, expected, sim)
+    match = DISMISSIVE.search(span.text)
+    if match is None or hedged(span.text, match):
+        return None
+    return _dismissal_target(question, span, expected, sim)
 
 
 def _dismissal_target(question: Question, span: Span, expected: list[str], sim: Similarity) -> str | None:

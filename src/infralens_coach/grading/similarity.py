@@ -71,6 +71,19 @@ class Similarity:
         whole = vectors.mean(axis=0)
         return float(whole @ (one - two)) / (float(np.linalg.norm(whole)) or 1.0)
 
+    def answer_vector(self, spans: Sequence[Span]) -> np.ndarray | None:
+        """These sentences taken together: the unit-length mean of their vectors (None with no model or sentence)."""
+        rows = [self._row[id(s)] for s in spans if id(s) in self._row]
+        if self._vectors is None or not rows:
+            return None
+        whole: np.ndarray = self._vectors[rows].mean(axis=0)
+        return whole / (float(np.linalg.norm(whole)) or 1.0)
+
+    def of_vector(self, vector: np.ndarray, targets: Sequence[str]) -> list[float]:
+        """Cosines of a vector from answer_vector with some of the points and misconceptions."""
+        assert self._targets is not None
+        return [float(self._targets[self._col[t]] @ vector) for t in targets]
+
     def of_text(self, text: str, targets: Sequence[str]) -> list[float] | None:
         """Cosines of a piece of a sentence (one clause) with some of the points and misconceptions."""
         if self._model is None or self._targets is None:

@@ -19,6 +19,13 @@ WARNING_STEMS = frozenset(
     fallacy incorrect blindly waste wasting forever bad hurt hurts pain painful anti instinct reflex urge
     slip""".split()
 )
+# A story of an approach that failed ("we upgraded to bigger GPUs and the step time barely moved, because the real
+# issue was the decoder") warns against it as much as a warning word does.
+FAILED_ATTEMPT = re.compile(
+    r"\b(?:barely (?:moved|helped|changed|improved|budged)|(?:didn't|did not) help|made no difference|did nothing|"
+    r"the real (?:issue|problem|cause|culprit|bottleneck) (?:was|turned out)|turned out to be)\b",
+    re.I,
+)
 # Not "problem": it is mostly neutral ("a slow run is a hardware problem", "the problem a feature store solves").
 # "careful" stems to "care", but "you don't really care what machine it lands on" asserts: the plain verb is
 # left out of a sentence's stems (sentence_stems).
@@ -53,7 +60,8 @@ REPORTED_BELIEF = re.compile(
     r"a lot of \w+|lots of \w+|most \w+)\b[^,;:.]{0,40}?\b(?:think|thinks|thought|assume[sd]?|believe[sd]?|"
     r"say|says|said|claim(?:s|ed)?|describe[sd]?|treat(?:s|ed)?|expect(?:s|ed)?|reach(?:es|ed)?|jump(?:s|ed)?|"
     r"tend(?:s|ed)?|default(?:s|ed)?|imagine[sd]?|figure[sd]?|feel(?:s)?|call(?:s|ed)?|go(?:es)? for|"
-    r"want(?:s|ed)? to)\b|\b(?:seen|see|saw|watched|watch) (?:people|folks|teams|engineers|someone|somebody|others)\b",
+    r"want(?:s|ed)? to)\b|\b(?:seen|see|saw|watched|watch) (?:(?:a|one|another) )?(?:people|folks|teams?|"
+    r"engineers?|someone|somebody|others|colleagues?|companies|company)\b",
     re.I,
 )
 # Labels that tell of a belief; with REPORTED_BELIEF they rule out a match by wording too. "usually" and "not" do
@@ -74,7 +82,9 @@ DISMISSAL = re.compile(
     r"(?:isn't|is not|aren't|are not) (?:really |strictly )?(?:needed|necessary|required|the point|part of)|"
     r"(?:doesn't|does not|don't|do not) (?:really )?(?:fall under|belong)|(?:somebody|someone) else's "
     r"(?:job|problem|concern)|(?:wouldn't|won't|don't) (?:spend|waste) (?:time|effort)|"
-    r"(?:don't|do not) think (?:you|we|i|they) (?:really )?need)\b",
+    r"(?:don't|do not) think (?:you|we|i|they) (?:really )?need|stop worrying about|(?:a )?thing of the past|"
+    r"without much (?:real )?(?:benefit|value|gain)|(?:wouldn't|won't|didn't|never) bother|"
+    r"(?:would|will|just|only|mostly) slows? (?:\w+ ){0,2}(?:down|response|delivery|releases?|iteration|velocity))\b",
     re.I,
 )
 # Calling something a burden ("X is overhead / paperwork / overkill", "nobody reads it"): said of what the card
@@ -83,26 +93,42 @@ DISMISSIVE = re.compile(
     r"\b(?:overkill|over-?engineer\w*|overthink\w*|paperwork|ceremony|red tape|bureaucra\w*|rabbit hole|"
     r"waste of (?:time|effort|money)|premature|pointless|unnecessary|not worth \w+|nice[- ]to[- ]have|"
     r"nobody (?:really )?(?:needs|reads|uses|looks at|cares about)|distract\w*|clutter|busywork|"
-    r"(?:just|mostly|pure|all|only|expensive) overhead|for little (?:gain|benefit|value|payoff)|turns? into noise|"
+    r"(?:just|mostly|pure|all|only|expensive|optional) overhead|for little (?:gain|benefit|value|payoff)|"
+    r"turns? into noise|"
     r"(?:is|are) (?:just |mostly |pure )?noise|(?:just|mostly|only) adds? (?:delay|friction)|to a crawl|"
     r"(?:slows?|slowing) (?:the team|teams|us|you|everyone|everybody|things|releases|the release|delivery|"
     r"development|engineers|people|changes) down|extra (?:work|effort|steps?|concepts?|complexity))\b",
     re.I,
 )
 # A dismissal that is hedged or weighed ("for a low-risk change it can be overkill", "safer but slows releases
-# down") states a tradeoff, not the mistake.
+# down") states a tradeoff, not the mistake (with an adversative after it: see hedged).
 HEDGE = re.compile(
-    r"\b(?:but|though|although|whereas|while|if|when|unless|depends?|depending|sometimes|can|could|may|might|"
-    r"trade-?offs?|risk\w*|small|low|minor|simple)\b",
+    r"\b(?:while|if|when|unless|depends?|depending|sometimes|can|could|may|might|trade-?offs?|risk\w*|small|low|"
+    r"minor|simple)\b",
     re.I,
 )
 # A dismissal weighed as a tradeoff ("for one researcher it can be overkill"): HEDGE without the conditionals,
 # since "if the new model wins offline, a canary is overkill" is the mistake itself.
 WEIGHED = re.compile(
-    r"\b(?:but|though|although|depends?|depending|sometimes|can|could|may|might|trade-?offs?|risk\w*|small|low|"
-    r"minor|simple|single|tiny|toy|prototype|solo|hobby|one (?:researcher|person|developer|engineer|box|machine))\b",
+    r"\b(?:depends?|depending|sometimes|can|could|may|might|trade-?offs?|risk\w*|small|low|minor|simple|single|tiny|"
+    r"toy|prototype|solo|hobby|one (?:researcher|person|developer|engineer|box|machine))\b",
     re.I,
 )
+# "slows releases down, but it catches regressions" weighs the dismissal; "useful for infrastructure changes, but
+# for a model proven offline they just slow things down" lands on it: an adversative weighs only what comes before.
+ADVERSATIVE = re.compile(r"\b(?:but|though|although|whereas|however|yet)\b", re.I)
+
+
+def weighed(text: str, dismissal: re.Match[str]) -> bool:
+    """Whether a dismissal in this text is weighed as a tradeoff (WEIGHED anywhere, or an adversative after it)."""
+    return bool(WEIGHED.search(text) or ADVERSATIVE.search(text, dismissal.end()))
+
+
+def hedged(text: str, dismissal: re.Match[str]) -> bool:
+    """Whether a dismissal in this text is hedged (HEDGE anywhere, or an adversative after it)."""
+    return bool(HEDGE.search(text) or ADVERSATIVE.search(text, dismissal.end()))
+
+
 # Calling something enough, or all there is to the topic ("that's all it takes", "you're done", "it boils down to
 # a shared table"): said of the mistake's practice it asserts the mistake, said of the card's it is the right view.
 SUFFICIENCY = re.compile(
@@ -111,7 +137,8 @@ SUFFICIENCY = re.compile(
     r"(?:you|we)(?: have|'ve) covered (?:it|everything)|"
     r"(?:is|are|'s|'re) (?:probably |usually |really |more than |plenty )?(?:enough|sufficient)|(?:is|are) plenty|"
     r"is handled|the only (?:one|thing|signal|metric|number)s? that (?:counts?|matters?)|"
-    r"nothing else (?:is )?(?:needed|required|matters)|(?:comes|boils) down to|(?:nothing|little) more than)\b",
+    r"nothing else (?:is )?(?:needed|required|matters)|(?:comes|boils) down to|(?:nothing|little) more than|"
+    r"covers (?:most of )?what matters|(?:really|basically|essentially|mostly) just)\b",
     re.I,
 )
 # A sentence that opens on what the one before said ("...; that's all it takes"): judged together with it.
