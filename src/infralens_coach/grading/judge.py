@@ -89,8 +89,7 @@ def features(question: Question, spans: list[Span], sim: Similarity, coverage: f
     answer = sim.answer_vector(rows)
     if not rows or answer is None or not question.reference_text:
         return None
-    to_wrong = np.array([[sim(s, w) for w in wrong] for s in rows])
-    to_expected = np.array([[sim(s, e) for e in expected] for s in rows])
+    to_wrong, to_expected = sim.block(rows, wrong), sim.block(rows, expected)
     whole_wrong = max(sim.of_vector(answer, wrong))
     whole_reference = sim.of_vector(answer, [question.reference_text])[0]
     whole_expected = max(sim.of_vector(answer, expected))

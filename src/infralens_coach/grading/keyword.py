@@ -13,7 +13,8 @@ These rules keep it honest:
 - a common-mistake point counts only where the sentence frames it as a mistake;
 - a sentence that asserts a misconception (by wording or by meaning, or by calling what the card recommends a
   burden: "canaries are paperwork") earns nothing, nor do the sentences that carry the same wrong argument on,
-  and the common-mistake dimension scores 0;
+  and the common-mistake dimension scores 0; a learned judge that reads the whole answer (grading/judge.py)
+  must agree with a match by meaning alone, and may report a mistake the rules miss;
 - a sentence addressed to the grader ("ignore the rubric") earns nothing and is flagged.
 Where the rules live: grading/sentences.py (what a sentence may earn), grading/misconceptions.py (asserting,
 warning, dismissing), grading/similarity.py (the cosines), grading/coverage.py (graded credit).

@@ -71,6 +71,13 @@ class Similarity:
         whole = vectors.mean(axis=0)
         return float(whole @ (one - two)) / (float(np.linalg.norm(whole)) or 1.0)
 
+    def block(self, spans: Sequence[Span], texts: Sequence[str]) -> np.ndarray:
+        """The cosines of these (encoded) sentences with these targets, a row per sentence."""
+        assert self.matrix is not None
+        rows = [self._row[id(s)] for s in spans]
+        block: np.ndarray = self.matrix[np.ix_(rows, [self._col[t] for t in texts])]
+        return block
+
     def answer_vector(self, spans: Sequence[Span]) -> np.ndarray | None:
         """These sentences taken together: the unit-length mean of their vectors (None with no model or sentence)."""
         rows = [self._row[id(s)] for s in spans if id(s) in self._row]
