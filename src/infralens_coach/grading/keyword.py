@@ -43,10 +43,10 @@ from .injection import is_instruction
 from .misconceptions import (
     How,
     assertions,
-    before_negation,
     first_of_each,
     frames_a_mistake,
     nearest_misconception,
+    pieces,
     plainly_held,
     point_matches,
     same_argument,
@@ -190,7 +190,7 @@ class KeywordGrader:
             + [question.question]
             + ([question.reference_text] if is_short_key(question) else [])
             + (judging.targets(question) if question.misconceptions else []),
-            [piece for s in spans if question.misconceptions and (piece := before_negation(s)) is not None],
+            pieces(question, spans),
         )
         return spans, sim, model
 

@@ -333,13 +333,43 @@ def _brushes_practice_aside(question: Question, span: Span, expected: list[str],
     match = DISMISSAL.search(span.text)
     if match is None or weighed(span.text, match):
         return False
-    if _OBJECT_FOLLOWS.search(match.group()):
-        dismissed = CLAUSE_BREAK.split(span.text[match.end() :])[0]
-    else:
-        dismissed = next((c for c in CLAUSE_BREAK.split(span.text[: match.start()])[::-1] if c.strip()), "")
+    dismissed = _dismissed_words(span.text, match)
     if len(dismissed.split()) < 2:  # "skip them", "it's overkill": nothing to weigh
         return True
-    return _aimed_at(question, dismissed.strip(), expected, sim) != "mistake"
+    return _aimed_at(question, dismissed, expected, sim) != "mistake"
+
+
+def _dismissed_words(text: str, match: re.Match[str]) -> str:
+    """What a DISMISSAL match brushes aside: the words after "don't need", "skip"; else the clause before it."""
+    if _OBJECT_FOLLOWS.search(match.group()):
+        return CLAUSE_BREAK.split(text[match.end() :])[0].strip()
+    return next((c for c in CLAUSE_BREAK.split(text[: match.start()])[::-1] if c.strip()), "").strip()
+
+
+def _burdened_words(text: str, match: re.Match[str]) -> str:
+    """What a DISMISSIVE match calls a burden: the clause that ends with it."""
+    return next(c for c in CLAUSE_BREAK.split(text[: match.end()])[::-1] if c and c.strip())
+
+
+def pieces(question: Question, spans: list[Span]) -> list[str]:
+    """Every part of a sentence the rules may ask Similarity.of_text about, so that they are encoded in the one
+    model run with the sentences (a run of its own costs more than the words in it)."""
+    if not question.misconceptions:
+        return []
+    found = []
+    for i, span in enumerate(spans):
+        text = span.text
+        if (before := before_negation(span)) is not None:
+            found.append(before)
+        if (held := _held_part(span)) is not None:
+            found.append(held)
+        if dismissal := DISMISSAL.search(text):
+            found.append(_dismissed_words(text, dismissal))
+        if dismissive := DISMISSIVE.search(text):
+            found.append(_burdened_words(text, dismissive))
+        if SUFFICIENCY.search(text):
+            found.append(" ".join(s.text for s in _called(spans, i)))
+    return [p for p in found if p]
 
 
 def _clears(own: float, claimed: float | None, nearest_rival: float) -> bool:
@@ -419,8 +449,7 @@ def _dismissal_target(question: Question, span: Span, expected: list[str], sim: 
     match = DISMISSIVE.search(span.text)
     if match is None or is_enumeration(span):
         return None
-    clause = next(c for c in CLAUSE_BREAK.split(span.text[: match.end()])[::-1] if c and c.strip())
-    return _aimed_at(question, clause, expected, sim)
+    return _aimed_at(question, _burdened_words(span.text, match), expected, sim)
 
 
 def _aimed_at(question: Question, dismissed: str, expected: list[str], sim: Similarity) -> str | None:
