@@ -127,18 +127,7 @@ class KeywordGrader:
         found = assertions(question, spans, sim)
         first = self._score(question, rubric, spans, sim, found)
         if question.misconceptions and not isinstance(model, Unavailable):
-            # the judge reads the whole answer (grading/judge.py): a match by meaning alone stands only when it
-            # agrees, and an answer it is sure of holds the mistake though no rule found it
-            reading = judging.features(question, spans, sim, first.coverage)
-            judge = self._judge_or_shipped()
-            revised = found
-            if any(how == "meaning" for _, _, how in found) and not judge.confirms(reading):
-                revised = [f for f in found if f[2] != "meaning"]
-            # ...in an answer of several sentences (its features are the whole answer's), quoting one that holds a
-            # claim plainly: the rules' stance words still clear a sentence
-            evidence = judge.evidence(reading) if not found and reading and len(reading.spans) > 1 else None
-            if evidence is not None and plainly_held(question, spans, _index(spans, evidence), sim):
-                revised = [(nearest_misconception(question, evidence, sim), evidence, "meaning")]
+            revised = self._judged(question, spans, sim, found, first.coverage)
             if revised is not found:
                 first = self._score(question, rubric, spans, sim, revised)
         summary = None
@@ -173,8 +162,26 @@ class KeywordGrader:
         reading = judging.features(question, spans, sim, first.coverage)
         return (None if reading is None else reading.table), {how for _, _, how in found}
 
-    def _judge_or_shipped(self) -> judging.Judge:
-        return self._judge if self._judge is not None else judging.shipped()
+    def _judged(
+        self,
+        question: Question,
+        spans: list[Span],
+        sim: Similarity,
+        found: list[tuple[Misconception, Span, How]],
+        covered: float,
+    ) -> list[tuple[Misconception, Span, How]]:
+        """The rules' assertions as the judge revises them, reading the whole answer (grading/judge.py): a match
+        by meaning alone stands only when it agrees; an answer of several sentences it is sure of holds the mistake
+        though no rule found it, quoting a sentence that holds it plainly (the rules' stance words still clear
+        one). `found` itself when nothing changes."""
+        reading = judging.features(question, spans, sim, covered)
+        judge = self._judge if self._judge is not None else judging.shipped()
+        if any(how == "meaning" for _, _, how in found) and not judge.confirms(reading):
+            return [f for f in found if f[2] != "meaning"]
+        evidence = judge.evidence(reading) if not found and reading and len(reading.spans) > 1 else None
+        if evidence is not None and plainly_held(question, spans, _index(spans, evidence), sim):
+            return [(nearest_misconception(question, evidence, sim), evidence, "meaning")]
+        return found
 
     def _read(self, question: Question, answer: str) -> tuple[list[Span], Similarity, Embedder | Unavailable]:
         """The answer's sentences and their cosines with everything the card compares them to."""
