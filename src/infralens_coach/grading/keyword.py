@@ -35,6 +35,7 @@ from ..errors import AnswerError
 from . import coverage
 from . import judge as judging
 from .base import DimensionScore, Grade, MisconceptionHit, overall_score
+from .clauses import pieces
 from .coverage import NO_MATCH, PointMatch
 from .derive import points_of
 from .embed import SWITCH, Embedder, Unavailable, default_embedder
@@ -46,7 +47,6 @@ from .misconceptions import (
     first_of_each,
     frames_a_mistake,
     nearest_misconception,
-    pieces,
     plainly_held,
     point_matches,
     same_argument,

@@ -1,8 +1,9 @@
 """Misconceptions an answer asserts: by wording (the misconception's phrases) or by meaning (close to its text,
 the card's naming of the mistake, or one of the ways candidates claim it), unless the sentence warns against it,
 negates it, tells of it as someone else's belief, or asks; and dismissals ("canaries are paperwork") aimed at what
-the card recommends. Also what makes a sentence a warning, which a common-mistake point needs. The words these
-decisions read are in grading/stance.py.
+the card recommends, and the mistake called enough ("that covers it"). Also what makes a sentence a warning, which
+a common-mistake point needs. The words these decisions read are in grading/stance.py, the parts of a sentence they
+weigh in grading/clauses.py; grading/judge.py reviews the matches by meaning alone.
 """
 
 from __future__ import annotations
@@ -12,11 +13,18 @@ from collections.abc import Sequence
 from typing import Literal
 
 from ..content import Misconception, Point, Question
+from .clauses import (
+    HYPOTHESIS,
+    before_negation,
+    burdened_words,
+    called_with_antecedent,
+    dismissed_words,
+    held_part,
+)
 from .derive import points_of
 from .sentences import is_enumeration
 from .similarity import Similarity
 from .stance import (
-    ANAPHOR,
     CLAUSE_BREAK,
     CONTRAST,
     DISMISSAL,
@@ -116,7 +124,7 @@ def _negated_in_clause(said: list[Phrase], span: Span) -> bool:
 def _supposed(said: list[Phrase], span: Span) -> bool:
     """Every wording said sits in a hypothesis about someone's choice, and the sentence goes on to what follows from
     it: "If you just swap in a larger GPU, you'll pay more and the GPU stays starved" warns."""
-    hypothesis = _HYPOTHESIS.match(span.text)
+    hypothesis = HYPOTHESIS.match(span.text)
     if hypothesis is None or len(span.text[hypothesis.end() :].split()) < 3:
         return False
     supposed = split_spans(span.text[: hypothesis.end()])
@@ -206,13 +214,8 @@ def plainly_held(question: Question, spans: list[Span], i: int, sim: Similarity)
             dismissive
             and (hedged(span.text, dismissive) or _dismissal_target(question, span, expected, sim) != "practice")
         )
-        or (SUFFICIENCY.search(span.text) and _makes_several_points(question, _called(spans, i)))
+        or (SUFFICIENCY.search(span.text) and _makes_several_points(question, called_with_antecedent(spans, i)))
     )
-
-
-def _called(spans: list[Span], i: int) -> list[Span]:
-    """The sentence, with the one before when it opens on what that one said ("...; that's all it takes")."""
-    return [spans[i - 1], spans[i]] if i and ANAPHOR.match(spans[i].text) else [spans[i]]
 
 
 def _makes_several_points(question: Question, spans: list[Span]) -> bool:
@@ -239,7 +242,7 @@ def _calls_the_mistake_enough(
     clause = next(c for c in CLAUSE_BREAK.split(span.text[: match.end()])[::-1] if c and c.strip())
     if any(t.stem in NEGATION_STEMS for t in tokenize(clause)):  # "utilisation alone is not enough"
         return None
-    called = _called(spans, i)
+    called = called_with_antecedent(spans, i)
     # what is called enough makes several of the card's points in their words ("pin the code, the data snapshot and
     # the environment; that's all it takes"): the right view. One is not ("beats the current one on a held-out test
     # set, that's sufficient evidence to promote it" names the card's first step and stops there).
@@ -286,28 +289,11 @@ def _asserts_by_meaning(
         return None
     if reporting_stems(span, stems):
         asserts = _asserts_before_negation(question, misconception, span, stems, rivals, sim)
-    elif (held := _held_part(span)) is not None:
+    elif (held := held_part(span)) is not None:
         asserts = _clears(*_cosines_of(held, question, misconception, rivals, sim))
     else:
         asserts = _clears(own, claimed, nearest_rival)
     return "meaning" if asserts else None
-
-
-_CONCESSION = re.compile(r"\b(?:but|however|yet)\b", re.I)
-_HYPOTHESIS = re.compile(r"^\W*(?:if|when|whenever) (?:you|a team|teams|someone|somebody|people)\b[^,;:]*[,;:]", re.I)
-
-
-def _held_part(span: Span) -> str | None:
-    """The part of a sentence the speaker holds, when it is not all of it: the words after a concession's last "but"
-    ("Accuracy is a property of the model, but someone has to build the machinery around it"), or what follows a
-    hypothesis about someone's choice ("If you run a finite task as a Deployment, Kubernetes restarts it")."""
-    pieces = _CONCESSION.split(span.text)
-    if len(pieces) >= 2 and len(pieces[-1].split()) >= 3:
-        return pieces[-1].strip(" ,;:")
-    hypothesis = _HYPOTHESIS.match(span.text)
-    if hypothesis and len(span.text[hypothesis.end() :].split()) >= 3:
-        return span.text[hypothesis.end() :].strip()
-    return None
 
 
 def _cosines_of(
@@ -323,9 +309,6 @@ def _cosines_of(
     return max(cosines[:n]), (max(cosines[n : n + k]) if k else None), max(cosines[n + k :], default=0.0)
 
 
-_OBJECT_FOLLOWS = re.compile(r"need|bother|skip", re.I)  # "don't need X", "skip X": X comes after the words
-
-
 def _brushes_practice_aside(question: Question, span: Span, expected: list[str], sim: Similarity) -> bool:
     """An unweighed dismissal ("you don't need a canary", "canaries slow the team down") of what the card
     recommends: the thing dismissed is closer to one of the card's expected points than to the misconception, so
@@ -333,43 +316,10 @@ def _brushes_practice_aside(question: Question, span: Span, expected: list[str],
     match = DISMISSAL.search(span.text)
     if match is None or weighed(span.text, match):
         return False
-    dismissed = _dismissed_words(span.text, match)
+    dismissed = dismissed_words(span.text, match)
     if len(dismissed.split()) < 2:  # "skip them", "it's overkill": nothing to weigh
         return True
     return _aimed_at(question, dismissed, expected, sim) != "mistake"
-
-
-def _dismissed_words(text: str, match: re.Match[str]) -> str:
-    """What a DISMISSAL match brushes aside: the words after "don't need", "skip"; else the clause before it."""
-    if _OBJECT_FOLLOWS.search(match.group()):
-        return CLAUSE_BREAK.split(text[match.end() :])[0].strip()
-    return next((c for c in CLAUSE_BREAK.split(text[: match.start()])[::-1] if c.strip()), "").strip()
-
-
-def _burdened_words(text: str, match: re.Match[str]) -> str:
-    """What a DISMISSIVE match calls a burden: the clause that ends with it."""
-    return next(c for c in CLAUSE_BREAK.split(text[: match.end()])[::-1] if c and c.strip())
-
-
-def pieces(question: Question, spans: list[Span]) -> list[str]:
-    """Every part of a sentence the rules may ask Similarity.of_text about, so that they are encoded in the one
-    model run with the sentences (a run of its own costs more than the words in it)."""
-    if not question.misconceptions:
-        return []
-    found = []
-    for i, span in enumerate(spans):
-        text = span.text
-        if (before := before_negation(span)) is not None:
-            found.append(before)
-        if (held := _held_part(span)) is not None:
-            found.append(held)
-        if dismissal := DISMISSAL.search(text):
-            found.append(_dismissed_words(text, dismissal))
-        if dismissive := DISMISSIVE.search(text):
-            found.append(_burdened_words(text, dismissive))
-        if SUFFICIENCY.search(text):
-            found.append(" ".join(s.text for s in _called(spans, i)))
-    return [p for p in found if p]
 
 
 def _clears(own: float, claimed: float | None, nearest_rival: float) -> bool:
@@ -397,18 +347,6 @@ def _asserts_before_negation(
     n, k = len(own_texts), len(misconception.claims)
     claimed = max(cosines[n : n + k]) if k else None
     return _clears(max(cosines[:n]), claimed, max(cosines[n + k :], default=0.0))
-
-
-def before_negation(span: Span, stems: set[str] | None = None) -> str | None:
-    """The clauses of a sentence before its first negated one, when a negation is its only reporting word: what
-    _asserts_before_negation matches (grading/keyword.py has them encoded with the sentences)."""
-    stems = sentence_stems(span.tokens) if stems is None else stems
-    if not stems & NEGATION_STEMS or reporting_stems(span, stems) - NEGATION_STEMS:
-        return None
-    clauses = [c for c in CLAUSE_BREAK.split(span.text) if c and c.strip()]
-    negated = [bool({t.stem for t in tokenize(c)} & NEGATION_STEMS) for c in clauses]
-    before = clauses[: negated.index(True)] if True in negated else []
-    return ", ".join(c.strip() for c in before) or None
 
 
 def _closest(sim: Similarity, span: Span, texts: Sequence[str]) -> float | None:
@@ -449,7 +387,7 @@ def _dismissal_target(question: Question, span: Span, expected: list[str], sim: 
     match = DISMISSIVE.search(span.text)
     if match is None or is_enumeration(span):
         return None
-    return _aimed_at(question, _burdened_words(span.text, match), expected, sim)
+    return _aimed_at(question, burdened_words(span.text, match), expected, sim)
 
 
 def _aimed_at(question: Question, dismissed: str, expected: list[str], sim: Similarity) -> str | None:
