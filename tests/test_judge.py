@@ -69,7 +69,10 @@ def test_the_judge_reports_a_mistake_the_rules_miss_and_its_sentence_earns_nothi
 
 
 def test_without_the_model_the_rules_decide_alone(bank):
-    assert not grade(bank, "md07a", KeywordGrader(meaning=False)).misconceptions
+    assert grade(bank, "md07a").misconceptions  # the judge reports it when the model runs...
+    wording_only = grade(bank, "md07a", KeywordGrader(meaning=False))
+    assert not wording_only.misconceptions  # ...and there is no judge without it
+    assert wording_only.summary and wording_only.summary.startswith("Matched on wording only")
 
 
 def test_a_judge_file_for_other_features_is_refused():

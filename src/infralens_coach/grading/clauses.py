@@ -48,8 +48,9 @@ def dismissed_words(text: str, match: re.Match[str]) -> str:
     return next((c for c in CLAUSE_BREAK.split(text[: match.start()])[::-1] if c.strip()), "").strip()
 
 
-def burdened_words(text: str, match: re.Match[str]) -> str:
-    """What a DISMISSIVE match calls a burden: the clause that ends with it."""
+def clause_up_to(text: str, match: re.Match[str]) -> str:
+    """The clause that ends with this match: what a DISMISSIVE match calls a burden, what a SUFFICIENCY match
+    calls enough."""
     return next(c for c in CLAUSE_BREAK.split(text[: match.end()])[::-1] if c and c.strip())
 
 
@@ -70,6 +71,11 @@ def called_with_antecedent(spans: list[Span], i: int) -> list[Span]:
     return [spans[i - 1], spans[i]] if i and ANAPHOR.match(spans[i].text) else [spans[i]]
 
 
+def called_text(called: list[Span]) -> str:
+    """The words of called_with_antecedent's sentences as one text (the key of_text is asked with)."""
+    return " ".join(s.text for s in called)
+
+
 def pieces(question: Question, spans: list[Span]) -> list[str]:
     """Every part of a sentence the rules may ask Similarity.of_text about, so that they are encoded in the one
     model run with the sentences (a run of its own costs more than the words in it)."""
@@ -85,7 +91,7 @@ def pieces(question: Question, spans: list[Span]) -> list[str]:
         if dismissal := DISMISSAL.search(text):
             found.append(dismissed_words(text, dismissal))
         if dismissive := DISMISSIVE.search(text):
-            found.append(burdened_words(text, dismissive))
+            found.append(clause_up_to(text, dismissive))
         if SUFFICIENCY.search(text):
-            found.append(" ".join(s.text for s in called_with_antecedent(spans, i)))
+            found.append(called_text(called_with_antecedent(spans, i)))
     return [p for p in found if p]

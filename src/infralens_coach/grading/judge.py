@@ -25,8 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..content import Question
-from .derive import points_of
-from .misconceptions import wordings
+from .misconceptions import expected_texts, wordings
 from .similarity import Similarity
 from .stance import (
     ADVERSATIVE,
@@ -84,7 +83,7 @@ class Reading:
 def features(question: Question, spans: list[Span], sim: Similarity, coverage: float) -> Reading | None:
     """The answer's features; None with no model or nothing to compare."""
     wrong = [w for m in question.misconceptions for w in wordings(question, m)]
-    expected = [p.text for dim, pts in points_of(question).items() if dim != "common_mistake" for p in pts]
+    expected = expected_texts(question)
     rows = [s for s in spans if sim(s, wrong[0]) is not None] if wrong and expected else []
     answer = sim.answer_vector(rows)
     if not rows or answer is None or not question.reference_text:

@@ -16,8 +16,9 @@ from ..content import Misconception, Point, Question
 from .clauses import (
     HYPOTHESIS,
     before_negation,
-    burdened_words,
+    called_text,
     called_with_antecedent,
+    clause_up_to,
     dismissed_words,
     held_part,
 )
@@ -131,11 +132,10 @@ def _supposed(said: list[Phrase], span: Span) -> bool:
     return all(any(piece.contains(part) for piece in supposed) for phrase in said for part in phrase.parts)
 
 
-def find_misconceptions(
-    question: Question, spans: list[Span], sim: Similarity | None = None
-) -> list[tuple[Misconception, Span]]:
-    """Misconceptions the answer asserts, each with the first sentence that asserts it."""
-    return first_of_each(asserting(question, spans, sim))
+def expected_texts(question: Question) -> list[str]:
+    """The card's expected points, less the common-mistake ones (they say what the misconception says, as a
+    warning): what a sentence asserting the mistake is weighed against."""
+    return [p.text for dim, pts in points_of(question).items() if dim != "common_mistake" for p in pts]
 
 
 def first_of_each(found: list[tuple[Misconception, Span]]) -> list[tuple[Misconception, Span]]:
@@ -143,11 +143,6 @@ def first_of_each(found: list[tuple[Misconception, Span]]) -> list[tuple[Misconc
     for misconception, span in found:
         hits.setdefault(misconception.id, (misconception, span))
     return list(hits.values())
-
-
-def asserting(question: Question, spans: list[Span], sim: Similarity | None = None) -> list[tuple[Misconception, Span]]:
-    """Every sentence that asserts a misconception (see assertions)."""
-    return [(misconception, span) for misconception, span, _ in assertions(question, spans, sim)]
 
 
 # How a sentence asserts: by the misconception's wording, by brushing the card's practice aside, by calling the
@@ -163,7 +158,7 @@ def assertions(
     found: list[tuple[Misconception, Span, How]] = []
     # The question itself competes too: a sentence that restates it ("beyond accuracy, infrastructure is...")
     # sits near a misconception built from the same words.
-    expected = [p.text for dim, pts in points_of(question).items() if dim != "common_mistake" for p in pts]
+    expected = expected_texts(question)
     rivals = [*expected, question.question]
     for i, span in enumerate(spans):
         previous = spans[i - 1] if i else None
@@ -196,7 +191,7 @@ def plainly_held(question: Question, spans: list[Span], i: int, sim: Similarity)
     judge may quote as holding the mistake. A negation does not clear it: "you don't need a fallback pool" is how a
     practice is brushed aside."""
     span = spans[i]
-    expected = [p.text for dim, pts in points_of(question).items() if dim != "common_mistake" for p in pts]
+    expected = expected_texts(question)
     dismissal = DISMISSAL.search(span.text)
     dismissive = DISMISSIVE.search(span.text)
     # the rest of its sentence after a semicolon counts too: "Paging on every CPU spike adds little; page on SLO burn
@@ -239,8 +234,7 @@ def _calls_the_mistake_enough(
     match = SUFFICIENCY.search(span.text)
     if match is None or REPORTED_BELIEF.search(span.text) or CONTRAST.search(span.text) or span.text.endswith("?"):
         return None
-    clause = next(c for c in CLAUSE_BREAK.split(span.text[: match.end()])[::-1] if c and c.strip())
-    if any(t.stem in NEGATION_STEMS for t in tokenize(clause)):  # "utilisation alone is not enough"
+    if any(t.stem in NEGATION_STEMS for t in tokenize(clause_up_to(span.text, match))):  # "alone is not enough"
         return None
     called = called_with_antecedent(spans, i)
     # what is called enough makes several of the card's points in their words ("pin the code, the data snapshot and
@@ -248,7 +242,7 @@ def _calls_the_mistake_enough(
     # set, that's sufficient evidence to promote it" names the card's first step and stops there).
     if _makes_several_points(question, called):
         return None
-    text = " ".join(s.text for s in called)
+    text = called_text(called)
     said = [(m, wording) for m in question.misconceptions for wording in wordings(question, m)]
     cosines = sim.of_text(text, [*expected, *(t for _, t in said)])
     if not cosines or not expected or not said:
@@ -387,7 +381,7 @@ def _dismissal_target(question: Question, span: Span, expected: list[str], sim: 
     match = DISMISSIVE.search(span.text)
     if match is None or is_enumeration(span):
         return None
-    return _aimed_at(question, burdened_words(span.text, match), expected, sim)
+    return _aimed_at(question, clause_up_to(span.text, match), expected, sim)
 
 
 def _aimed_at(question: Question, dismissed: str, expected: list[str], sim: Similarity) -> str | None:
