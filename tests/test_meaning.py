@@ -466,3 +466,15 @@ def test_the_right_view_called_enough_or_set_apart_asserts_nothing(bank, card, c
 def test_a_concession_a_hypothesis_or_a_limit_is_not_the_mistake(bank, row_id):
     row = MISCONCEPTION_TUNE[row_id]
     assert not KeywordGrader().grade(bank.get(int(row["card"])), bank.rubric, row["answer"]).misconceptions
+
+
+def test_slip_warns_as_a_noun_not_as_something_slipping_through(bank):
+    card = bank.get(13)
+    # misconception-heldout mh13b: reported before issue 13, lost when "slip" became a warning word
+    held = "Every metric gets a threshold alert so nothing slips through."
+    assert [m.id for m in KeywordGrader().grade(card, bank.rubric, held).misconceptions] == ["alert-on-every-metric"]
+    for warned in (
+        "A common slip is to alert on every metric; page on SLO burn rate instead.",
+        "It is easy to slip into alerting on every metric, which trains people to ignore pages.",
+    ):
+        assert not KeywordGrader().grade(card, bank.rubric, warned).misconceptions, warned
