@@ -240,7 +240,8 @@ def test_loading_a_reference_only_pack_imports_no_grading_and_no_stemmer(tmp_pat
 
 # Modules that touch os.environ for a third-party library's own variables, never for our settings.
 ENV_FOR_LIBRARIES = {
-    "grading.llm": "LITELLM_* switches before litellm loads; provider keys are redacted from messages",
+    "grading.llm": "LITELLM_* switches before litellm loads; whether OPENAI_API_KEY is set (a local server needs none)",
+    "grading.provider_errors": "provider keys (*_KEY, *_TOKEN...), read only to redact their values from messages",
     "transcribe.models": "HF_HUB_OFFLINE and XDG_CACHE_HOME, as the model hubs read them",
     "transcribe.remote": "OPENAI_API_KEY, as the OpenAI client reads it (a placeholder for a keyless local server)",
     "ui": "GRADIO_ANALYTICS_ENABLED before gradio loads",

@@ -19,7 +19,8 @@ from ..errors import GradeParseError, GraderError
 from . import forms
 from .base import Grade
 from .chain import HOW_TO_CONFIGURE, build_llm
-from .llm import CONTEXT_ADVICE, LLMGrader, LLMUnreachable, safe_url
+from .llm import LLMGrader, LLMUnreachable
+from .provider_errors import CONTEXT_ADVICE, safe_url
 
 CARD = "k8s-job-vs-deployment"
 STRONG = (

@@ -9,27 +9,26 @@ local server (one slot, and it keeps generating after we give up: a retry would 
 Requests to a local server go one at a time from this process. A reply cut off (`finish_reason: length`) or a
 prompt too large for the context fails with the token counts and what to change; once the server's context is
 known the prompt is fitted to it (grader.plan). Provider keys are read by litellm from the providers' own
-variables (OPENAI_API_KEY, ANTHROPIC_API_KEY, ...); our messages never carry them.
+variables (OPENAI_API_KEY, ANTHROPIC_API_KEY, ...); our messages never carry them (grading/provider_errors.py
+redacts what a provider says back).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
-import re
 import sys
 import threading
 import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
-from urllib.parse import urlsplit
 
 from ..content import DIMENSIONS, Question, Rubric
 from ..errors import GradeParseError, GraderError, GraderUnavailable
-from . import forms, injection, parse, prompt
+from . import forms, injection, parse, prompt, provider_errors
 from .base import DimensionScore, Grade, MisconceptionHit, overall_score
+from .provider_errors import CONTEXT_ADVICE, redact, safe_url
 
 MAX_ATTEMPTS = 2  # the call, and at most one retry for 429 / 5xx / timeout
 MAX_RETRY_WAIT_S = 5.0
@@ -101,81 +100,6 @@ def count_tokens(model: str, messages: list[dict[str, str]], extra: str = "") ->
     return total
 
 
-# ---------------------------------------------------------------- secrets and error messages
-
-_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD)S?$", re.IGNORECASE)
-_SECRET_SHAPES = re.compile(r"\b(?:sk|pk|rk|gsk|xai|hf)[-_][A-Za-z0-9_\-*]{6,}|Bearer\s+\S+", re.IGNORECASE)
-
-
-def redact(text: str) -> str:
-    """Remove anything that looks like a credential: values of *_KEY/*_TOKEN variables and key shapes."""
-    for name, value in os.environ.items():
-        if _SECRET_NAME.search(name) and len(value) >= 6:
-            text = text.replace(value, "***")
-    return _SECRET_SHAPES.sub("***", text)
-
-
-def safe_url(url: str | None) -> str:
-    """scheme://host:port only: a base URL may carry credentials in its user part or query string."""
-    if not url:
-        return ""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}" if parts.scheme else "(api base)"
-
-
-def _connection_failed(exc: BaseException | None) -> bool:
-    """litellm reports a refused connection as an InternalServerError; the cause chain tells the truth."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, ConnectionError) or type(exc).__name__ in ("APIConnectionError", "ConnectError"):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
-
-
-MAX_DETAIL_CHARS = 600  # a provider's reason, whole up to here (a context-window reply is ~200)
-# litellm stacks class names in front of the provider's words: "litellm.ContextWindowExceededError:
-# litellm.BadRequestError: ContextWindowExceededError: OpenAIException - This model's maximum ..."
-_EXC_PREFIX = re.compile(r"^(?:litellm\.)?\w*(?:Error|Exception)\s*(?::|-)\s*")
-_SENTENCE_END = re.compile(r"[.!?](?=\s)")
-
-
-def _clip(text: str, limit: int = MAX_DETAIL_CHARS) -> str:
-    """At most `limit` characters, cut after a sentence (else between words), never inside a number."""
-    if len(text) <= limit:
-        return text
-    head = text[: limit - 2]
-    ends = [m.end() for m in _SENTENCE_END.finditer(head + " ")]
-    cut = ends[-1] if ends and ends[-1] > limit // 2 else head.rfind(" ")
-    return head[: cut if cut > 0 else len(head)].rstrip() + " …"
-
-
-def _body_numbers(exc: BaseException) -> str:
-    """Figures a server gives beside its message (llama.cpp: n_prompt_tokens, n_ctx), as 'name value'."""
-    response = getattr(exc, "response", None)
-    try:
-        body = json.loads(getattr(response, "text", "") or "{}")
-    except (TypeError, ValueError):
-        return ""
-    error = body.get("error", body) if isinstance(body, dict) else None
-    if not isinstance(error, dict):
-        return ""
-    figures = [f"{k} {v}" for k, v in error.items() if k != "code" and isinstance(v, int) and not isinstance(v, bool)]
-    return f" ({', '.join(figures)})" if figures else ""
-
-
-def _connect_timed_out(exc: BaseException | None) -> bool:
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if type(exc).__name__ == "ConnectTimeout":
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
-
-
 def _fits(tokens: int, context: int) -> bool:
     return tokens * TOKEN_MARGIN + MIN_REPLY_TOKENS <= context
 
@@ -198,22 +122,6 @@ class _Rejected(Exception):
         super().__init__(detail)
         self.detail = detail
 
-
-def _provider_detail(exc: BaseException) -> str:
-    """The provider's own reason, without litellm's class-name prefixes, redacted and bounded."""
-    text = " ".join(str(getattr(exc, "message", "") or exc).split())
-    while (stripped := _EXC_PREFIX.sub("", text, count=1)) != text:
-        text = stripped
-    return _clip(redact(text + _body_numbers(exc)))
-
-
-CONTEXT_ADVICE = (
-    "raise the server's context to >= 4096 tokens, e.g. llama.cpp `llama-server -c 4096`, llama-cpp-python "
-    "`--n_ctx 4096`, Ollama `num_ctx` 4096 (INFRALENS_LLM_NUM_CTX, sent with each request)"
-)
-_CONTEXT_SIZE = re.compile(r"(?:maximum context length is|context window of|n_ctx|context size(?: is)?)\D{0,3}(\d+)")
-_REQUESTED = re.compile(r"(?:you requested|Requested tokens \(|n_prompt_tokens)\D{0,3}(\d+)")
-_OVERFLOW_WORDS = re.compile(r"context (?:length|window|size)|exceed", re.IGNORECASE)
 
 _contexts: dict[tuple[str, str], int] = {}  # (model, api base) -> context size the server reported (this process)
 _slots: dict[str, threading.Lock] = {}  # api base -> one generation at a time on a single-slot local server
@@ -377,13 +285,13 @@ class LLMGrader:
                 break
             except (openai.OpenAIError, httpx.HTTPError, OSError) as exc:
                 status = getattr(exc, "status_code", None)
-                detail = _provider_detail(exc)
+                detail = provider_errors.provider_detail(exc)
                 if response_format is not None and forms.is_rejection(status, detail):
                     raise _Rejected(f"HTTP {status}: {detail}") from None
                 message, retryable, wait_s = self._explain(exc, litellm, time.monotonic() - started, messages)
                 if not retryable or attempt >= MAX_ATTEMPTS:
                     tries = f" (after {attempt} attempts)" if attempt > 1 else ""
-                    unanswered = isinstance(exc, litellm.Timeout) or _connection_failed(exc)
+                    unanswered = isinstance(exc, litellm.Timeout) or provider_errors.connection_failed(exc)
                     error = LLMUnreachable if unanswered else GraderUnavailable
                     raise error(message + tries) from None  # the cause may quote request details
                 time.sleep(wait_s)
@@ -417,9 +325,9 @@ class LLMGrader:
             return self._timeout_message(exc, waited_s), not self.local, 0.0
         if isinstance(exc, litellm.RateLimitError):
             return f"the LLM provider rate-limited the request (HTTP 429){where}", True, self._retry_after(exc)
-        if _connection_failed(exc):
+        if provider_errors.connection_failed(exc):
             return f"cannot reach the LLM server{where} for {self.model} (connection failed)", False, 0.0
-        detail = _provider_detail(exc)
+        detail = provider_errors.provider_detail(exc)
         if isinstance(exc, litellm.AuthenticationError) or "missing credentials" in detail.lower():
             return (
                 (
@@ -430,7 +338,7 @@ class LLMGrader:
                 0.0,
             )
         overflow = isinstance(exc, litellm.ContextWindowExceededError) or (
-            status == 400 and bool(_OVERFLOW_WORDS.search(detail)) and "token" in detail.lower()
+            status == 400 and bool(provider_errors.OVERFLOW_WORDS.search(detail)) and "token" in detail.lower()
         )
         if isinstance(status, int) and status >= 500 and not overflow:
             return f"the LLM server{where} failed (HTTP {status}): {detail}", True, self.retry_wait_s
@@ -440,7 +348,7 @@ class LLMGrader:
         return f"the LLM call failed: {type(exc).__name__}: {detail}", False, 0.0
 
     def _timeout_message(self, exc: BaseException, waited_s: float) -> str:
-        if _connect_timed_out(exc):
+        if provider_errors.connect_timed_out(exc):
             return (
                 f"could not connect to the LLM server{self._where()} for {self.model} within "
                 f"{self.connect_timeout_s:g} s (INFRALENS_LLM_CONNECT_TIMEOUT_S): is the server running?"
@@ -456,8 +364,8 @@ class LLMGrader:
 
     def _overflow_hint(self, detail: str, messages: list[dict[str, str]]) -> str:
         """The token counts of a context overflow, learned for the next grade (which then sends a shorter prompt)."""
-        context = _CONTEXT_SIZE.search(detail)
-        requested = _REQUESTED.search(detail)
+        context = provider_errors.CONTEXT_SIZE.search(detail)
+        requested = provider_errors.REQUESTED.search(detail)
         measured = count_tokens(self.model, messages)
         counts = [f"it measures ~{measured} tokens"]
         if requested:

@@ -337,7 +337,7 @@ class RemoteTranscriber:
         return kwargs
 
     def _where(self) -> str:
-        from ..grading.llm import safe_url
+        from ..grading.provider_errors import safe_url
 
         return f" at {safe_url(self.api_base)}" if self.api_base else ""
 
@@ -346,7 +346,7 @@ class RemoteTranscriber:
         import httpx
         import openai
 
-        from ..grading.llm import redact
+        from ..grading.provider_errors import redact
 
         where = self._where()
         status = getattr(exc, "status_code", None)
