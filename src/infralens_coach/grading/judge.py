@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..content import Question
-from .misconceptions import expected_texts, wordings
+from .mistake_texts import expected_texts, wordings
 from .similarity import Similarity
 from .stance import (
     ADVERSATIVE,

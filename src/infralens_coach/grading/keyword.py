@@ -50,8 +50,8 @@ from .misconceptions import (
     plainly_held,
     point_matches,
     same_argument,
-    wordings,
 )
+from .mistake_texts import wordings
 from .sentences import is_enumeration, is_prose, point_budget
 from .similarity import Similarity
 from .text import Span, split_spans

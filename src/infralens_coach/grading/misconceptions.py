@@ -3,12 +3,12 @@ the card's naming of the mistake, or one of the ways candidates claim it), unles
 negates it, tells of it as someone else's belief, or asks; and dismissals ("canaries are paperwork") aimed at what
 the card recommends, and the mistake called enough ("that covers it"). Also what makes a sentence a warning, which
 a common-mistake point needs. The words these decisions read are in grading/stance.py, the parts of a sentence they
-weigh in grading/clauses.py; grading/judge.py reviews the matches by meaning alone.
+weigh in grading/clauses.py, where a dismissal aims in grading/dismissals.py, the texts a sentence is weighed
+against in grading/mistake_texts.py; grading/judge.py reviews the matches by meaning alone.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Literal
 
@@ -19,10 +19,11 @@ from .clauses import (
     called_text,
     called_with_antecedent,
     clause_up_to,
-    dismissed_words,
     held_part,
 )
 from .derive import points_of
+from .dismissals import brushes_practice_aside, dismissal_target, dismissed_by
+from .mistake_texts import expected_texts, wordings
 from .sentences import is_enumeration
 from .similarity import Similarity
 from .stance import (
@@ -43,7 +44,6 @@ from .stance import (
     hedged,
     reporting_stems,
     sentence_stems,
-    weighed,
 )
 from .text import Phrase, Span, compile_phrase, split_spans, tokenize
 
@@ -64,7 +64,7 @@ CLAIM_MARGIN = 0.15  # ...if it is this much closer to that claim than to any ex
 
 def _outside_dismissals(span: Span) -> set[str]:
     """The sentence's stems outside a dismissal: the "waste" of "profiling is a waste of time" brushes the
-    practice aside (_dismissed decides whether that argues the mistake); it does not warn."""
+    practice aside (dismissed_by decides whether that argues the mistake); it does not warn."""
     text = DISMISSIVE.sub(" ", DISMISSAL.sub(" ", span.text))
     return sentence_stems(span.tokens if text == span.text else tokenize(text))
 
@@ -132,12 +132,6 @@ def _supposed(said: list[Phrase], span: Span) -> bool:
     return all(any(piece.contains(part) for piece in supposed) for phrase in said for part in phrase.parts)
 
 
-def expected_texts(question: Question) -> list[str]:
-    """The card's expected points, less the common-mistake ones (they say what the misconception says, as a
-    warning): what a sentence asserting the mistake is weighed against."""
-    return [p.text for dim, pts in points_of(question).items() if dim != "common_mistake" for p in pts]
-
-
 def first_of_each(found: list[tuple[Misconception, Span]]) -> list[tuple[Misconception, Span]]:
     hits: dict[str, tuple[Misconception, Span]] = {}
     for misconception, span in found:
@@ -164,11 +158,11 @@ def assertions(
         previous = spans[i - 1] if i else None
         # "a waste of time" aimed at what the card recommends argues the mistake: its "waste" does not warn
         aims_at_practice = bool(
-            sim and question.misconceptions and _dismissal_target(question, span, expected, sim) == "practice"
+            sim and question.misconceptions and dismissal_target(question, span, expected, sim) == "practice"
         )
         if _warns(span, previous, dismissals_warn=not aims_at_practice):
             continue
-        dismissed = _dismissed(question, span, expected, sim) if sim and question.misconceptions else None
+        dismissed = dismissed_by(question, span, expected, sim) if sim and question.misconceptions else None
         if dismissed == "mistake":  # "alerting on every metric is overkill": a warning
             continue
         before = len(found)
@@ -204,10 +198,10 @@ def plainly_held(question: Question, spans: list[Span], i: int, sim: Similarity)
         or CONTRAST.search(span.text)
         or span.text.rstrip().endswith("?")
         or is_enumeration(span)
-        or (dismissal and not _brushes_practice_aside(question, span, expected, sim))
+        or (dismissal and not brushes_practice_aside(question, span, expected, sim))
         or (
             dismissive
-            and (hedged(span.text, dismissive) or _dismissal_target(question, span, expected, sim) != "practice")
+            and (hedged(span.text, dismissive) or dismissal_target(question, span, expected, sim) != "practice")
         )
         or (SUFFICIENCY.search(span.text) and _makes_several_points(question, called_with_antecedent(spans, i)))
     )
@@ -277,7 +271,7 @@ def _asserts_by_meaning(
     # and monitoring don't change much" names the practice, not the mistake
     nearest_wrong = max(own, claimed or 0.0)
     on_subject = nearest_wrong >= DISMISSAL_NEAR and max(nearest_wrong, nearest_rival) >= DISMISSAL_MATCH
-    if on_subject and _brushes_practice_aside(question, span, expected, sim):
+    if on_subject and brushes_practice_aside(question, span, expected, sim):
         return "dismissal"
     if REPORTED_BELIEF.search(span.text) or CONTRAST.search(span.text) or span.text.rstrip().endswith("?"):
         return None
@@ -301,19 +295,6 @@ def _cosines_of(
     )
     n, k = len(own_texts), len(misconception.claims)
     return max(cosines[:n]), (max(cosines[n : n + k]) if k else None), max(cosines[n + k :], default=0.0)
-
-
-def _brushes_practice_aside(question: Question, span: Span, expected: list[str], sim: Similarity) -> bool:
-    """An unweighed dismissal ("you don't need a canary", "canaries slow the team down") of what the card
-    recommends: the thing dismissed is closer to one of the card's expected points than to the misconception, so
-    "for CPU-only pods you don't need a GPU request" (it dismisses the misconception's own subject) is no claim."""
-    match = DISMISSAL.search(span.text)
-    if match is None or weighed(span.text, match):
-        return False
-    dismissed = dismissed_words(span.text, match)
-    if len(dismissed.split()) < 2:  # "skip them", "it's overkill": nothing to weigh
-        return True
-    return _aimed_at(question, dismissed, expected, sim) != "mistake"
 
 
 def _clears(own: float, claimed: float | None, nearest_rival: float) -> bool:
@@ -345,54 +326,6 @@ def _asserts_before_negation(
 
 def _closest(sim: Similarity, span: Span, texts: Sequence[str]) -> float | None:
     return max((c for c in (sim(span, t) for t in texts) if c is not None), default=None)
-
-
-def mistake_wording(question: Question) -> str | None:
-    """The card's own naming of the mistake: the first sentence of its common-mistake text ("Only monitoring GPU
-    utilization and HTTP status."), which the next sentences explain."""
-    if not question.common_mistake:
-        return None
-    return re.split(r"(?<=[.!?])\s+", question.common_mistake.strip())[0]
-
-
-def wordings(question: Question, misconception: Misconception, *, claims: bool = True) -> list[str]:
-    """The texts a sentence asserting this misconception sits near: its own, the other ways the card says it
-    is claimed, and the card's naming of the mistake when this is the card's first misconception (the one the
-    common-mistake text is about)."""
-    mistake = mistake_wording(question)
-    said = [misconception.text, *(misconception.claims if claims else ())]
-    if mistake is None or misconception is not question.misconceptions[0]:
-        return said
-    return [*said, mistake]
-
-
-def _dismissed(question: Question, span: Span, expected: list[str], sim: Similarity) -> str | None:
-    """What an unhedged "X is a burden" sentence brushes aside: "practice" when the clause that does it is closer
-    to one of the card's expected points than to the mistake (it argues the mistake), "mistake" when it is closer
-    to the mistake (a warning); None when nothing is dismissed, or with no model."""
-    match = DISMISSIVE.search(span.text)
-    if match is None or hedged(span.text, match):
-        return None
-    return _dismissal_target(question, span, expected, sim)
-
-
-def _dismissal_target(question: Question, span: Span, expected: list[str], sim: Similarity) -> str | None:
-    """_dismissed, hedged or not."""
-    match = DISMISSIVE.search(span.text)
-    if match is None or is_enumeration(span):
-        return None
-    return _aimed_at(question, clause_up_to(span.text, match), expected, sim)
-
-
-def _aimed_at(question: Question, dismissed: str, expected: list[str], sim: Similarity) -> str | None:
-    """Whether what a sentence dismisses is nearer the card's practice ("practice") or its mistake ("mistake");
-    None with no model or no expected point."""
-    # the card's own wordings: a claim may itself brush the practice aside, which would make every dismissal a warning
-    wrong = [text for m in question.misconceptions for text in wordings(question, m, claims=False)]
-    cosines = sim.of_text(dismissed, [*expected, *wrong])
-    if not cosines or not expected:
-        return None
-    return "practice" if max(cosines[: len(expected)]) > max(cosines[len(expected) :]) else "mistake"
 
 
 def same_argument(asserted: list[tuple[Misconception, Span]], spans: list[Span], sim: Similarity) -> set[int]:
