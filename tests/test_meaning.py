@@ -134,6 +134,41 @@ def test_an_argument_for_the_misconception_is_reported_and_earns_nothing(bank):
     assert grade.overall <= 10
 
 
+# Issue 13's unreported example, phrased as other candidates would (written for eval/README follow-up 8): an
+# argument for shipping on offline metrics that waves canaries and A/B tests off.
+SHIP_ON_OFFLINE_GAIN = (
+    "My approach is simple: train the candidate, evaluate it on the held-out set, and if the offline metrics are "
+    "better than production, push it to everyone. Canaries and A/B tests just slow the team down and the offline "
+    "numbers already prove the model is better.",
+    "You deploy safely by validating thoroughly offline. Run the candidate against a frozen test set, compare "
+    "precision and recall with the current model, and once it wins, promote it to all traffic. Honestly canary "
+    "rollouts and A/B experiments mostly add delay; if the offline evaluation is solid you don't need them.",
+    "Safe deployment starts with a strong offline evaluation. If the new model beats the old one on accuracy and "
+    "AUC, I ship it to one hundred percent of users. Shadow traffic and canaries are a lot of process that slows the "
+    "team down for little benefit.",
+    "I'd make sure the model is versioned in the registry, then check offline metrics on a validation set. When "
+    "those improve, that's the signal to deploy everywhere at once. A/B tests take weeks to reach significance and "
+    "canaries slow us down, so I skip them and rely on the offline numbers. If anything goes wrong we can roll back.",
+    "The key is the offline evaluation. A model that scores higher on the held-out data is a better model, so "
+    "there's no reason to hold it back from users. Gradual rollouts like canary just slow down the team and delay "
+    "the gains.",
+    "Basically: evaluate offline, and if it's better, ship it. I've found canary releases and A/B testing to be "
+    "mostly overhead that slows the team down, since offline metrics already tell you whether the model improved.",
+    "First I'd benchmark the new model offline on the test split. Improved offline metrics mean it's ready, so I'd "
+    "replace the production model for all users in one go. Canaries and A/B tests slow teams down and the offline "
+    "results are good enough evidence.",
+)
+
+
+@pytest.mark.parametrize("answer", SHIP_ON_OFFLINE_GAIN)
+def test_the_issue_example_is_reported_however_it_is_phrased(bank, answer):
+    grade = KeywordGrader().grade(bank.get(16), bank.rubric, answer)
+    assert [m.id for m in grade.misconceptions] == ["ship-on-offline-gain"]
+    quoted = {m.evidence for m in grade.misconceptions}
+    assert not any(e in quoted for d in grade.dimensions for e in d.evidence)  # never the evidence for a point
+    assert grade.dimension("mechanism").score <= 1
+
+
 def test_a_warning_against_the_misconception_is_not_reported(bank):
     card = bank.get(16)
     warned = (
