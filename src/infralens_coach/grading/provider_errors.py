@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 _SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD)S?$", re.IGNORECASE)
@@ -32,15 +33,27 @@ def safe_url(url: str | None) -> str:
     return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}" if parts.scheme else "(api base)"
 
 
-def connection_failed(exc: BaseException | None) -> bool:
-    """litellm reports a refused connection as an InternalServerError; the cause chain tells the truth."""
+def _in_chain(exc: BaseException | None, found: Callable[[BaseException], bool]) -> bool:
+    """Whether an exception or one of its causes (litellm wraps the HTTP library's) is what `found` looks for."""
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(exc, ConnectionError) or type(exc).__name__ in ("APIConnectionError", "ConnectError"):
+        if found(exc):
             return True
         exc = exc.__cause__ or exc.__context__
     return False
+
+
+def connection_failed(exc: BaseException | None) -> bool:
+    """litellm reports a refused connection as an InternalServerError; the cause chain tells the truth."""
+    return _in_chain(
+        exc, lambda e: isinstance(e, ConnectionError) or type(e).__name__ in ("APIConnectionError", "ConnectError")
+    )
+
+
+def connect_timed_out(exc: BaseException | None) -> bool:
+    """The connection itself timed out (nothing listens at that address), not the wait for the reply."""
+    return _in_chain(exc, lambda e: type(e).__name__ == "ConnectTimeout")
 
 
 MAX_DETAIL_CHARS = 600  # a provider's reason, whole up to here (a context-window reply is ~200)
@@ -72,16 +85,6 @@ def _body_numbers(exc: BaseException) -> str:
         return ""
     figures = [f"{k} {v}" for k, v in error.items() if k != "code" and isinstance(v, int) and not isinstance(v, bool)]
     return f" ({', '.join(figures)})" if figures else ""
-
-
-def connect_timed_out(exc: BaseException | None) -> bool:
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if type(exc).__name__ == "ConnectTimeout":
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
 
 
 def provider_detail(exc: BaseException) -> str:
