@@ -3,7 +3,9 @@
 For each split (tune, heldout) of the sets in eval/:
 - eval/cs-<split>.csv: reference-only computer-science and infrastructure questions with short human-style
   answers scored 0-5: the `eval` figures (Pearson, QWK, length_r...), exactly what
-  `infralens-coach eval FILE --grader keyword --json` reports;
+  `infralens-coach eval FILE --grader keyword --json` reports, and beside them the two alternatives issue 13
+  measured on the public set (the share of the reference's content words, and its mean with the whole answer's
+  cosine to the reference);
 - eval/cs-long-<split>.csv: the same for intro C++ and data-structures questions with student-style answers of
   3-70 words whose length is unrelated to their score (short correct, long rambling, ...): whether the grader
   rewards length;
@@ -31,11 +33,14 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
 from click.testing import CliRunner
 
 from infralens_coach.cli import main as cli_main
 from infralens_coach.content import QuestionBank
 from infralens_coach.grading import KeywordGrader, embed
+from infralens_coach.grading.coverage import key_stems, question_stems
+from infralens_coach.grading.text import tokenize
 
 EVAL = Path(__file__).resolve().parents[1] / "eval"
 PADDING = (
@@ -50,6 +55,26 @@ def eval_figures(path: Path) -> dict:
     if result.exit_code != 0:
         raise SystemExit(result.output)
     return json.loads(result.stdout)
+
+
+def baselines(path: Path, embedder) -> str:
+    """The alternatives issue 13 measured on the public set, on the same rows: the share of the reference's content
+    words the answer uses (question words removed; 0.50 there), and its mean with the cosine of the whole answer to
+    the reference (0.57 there). How far the grader is above them here says what to expect there."""
+    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    human = np.array([float(r["score"]) / float(r["max_score"]) for r in rows])
+    shares = []
+    for r in rows:
+        keys = key_stems(r["reference_answer"], question_stems(r["question"]))
+        said = {t.stem for t in tokenize(r["answer"])}
+        shares.append(len(keys & said) / len(keys) if keys else 0.0)
+    share = np.array(shares)
+    line = f"baselines: word share pearson {np.corrcoef(share, human)[0, 1]:.4f}"
+    if isinstance(embedder, embed.MiniLM):
+        vectors = [embedder.encode([r["answer"], r["reference_answer"]]) for r in rows]
+        cosine = np.array([float(v[0] @ v[1]) for v in vectors])
+        line += f"  mean of share and whole-answer cosine pearson {np.corrcoef((share + cosine) / 2, human)[0, 1]:.4f}"
+    return line
 
 
 def paraphrase_checks(path: Path, grader, bank: QuestionBank) -> dict:
@@ -158,6 +183,7 @@ def main(argv: list[str]) -> None:
     if "--wording-only" in argv:
         os.environ[embed.SWITCH] = "0"  # the `eval` subprocesses below read it through Settings.from_env
     grader = KeywordGrader(meaning="--wording-only" not in argv)
+    embedder = None if "--wording-only" in argv else embed.default_embedder()
     for name in ("cs-tune", "cs-heldout", "cs-long-tune", "cs-long-heldout"):
         fig = eval_figures(EVAL / f"{name}.csv")
         print(
@@ -165,6 +191,7 @@ def main(argv: list[str]) -> None:
             + "  ".join(f"{k} {fig[k]}" for k in FIGURES)
             + f"  decided_by {fig['decided_by']}"
         )
+        print(f"  {baselines(EVAL / f'{name}.csv', embedder)}")
     for split in ("tune", "heldout"):
         report = paraphrase_checks(EVAL / f"paraphrase-{split}.csv", grader, bank)
         print(f"paraphrase-{split}.csv (full cards):")
