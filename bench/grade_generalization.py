@@ -9,6 +9,8 @@ For each split (tune, heldout) of the sets in eval/:
 - eval/cs-long-<split>.csv: the same for intro C++ and data-structures questions with student-style answers of
   3-70 words whose length is unrelated to their score (short correct, long rambling, ...): whether the grader
   rewards length;
+- eval/cs-mohler-<split>.csv: the same for 20 intro data-structures and C++ questions shaped like the public set
+  (one-sentence keys; student answers of 3-45 words, mostly right, mean 4.0 of 5; length unrelated to score);
 - eval/paraphrase-<split>.csv: paraphrasing answers to the 20 seed cards (full, partial, off-topic, stuffed,
   misconception), graded against the full cards: how many of the dimensions each answer covers (column
   `covers`) the grader detects (score >= 1, and >= 2), whether full > partial > off-topic holds per card,
@@ -184,7 +186,7 @@ def main(argv: list[str]) -> None:
         os.environ[embed.SWITCH] = "0"  # the `eval` subprocesses below read it through Settings.from_env
     grader = KeywordGrader(meaning="--wording-only" not in argv)
     embedder = None if "--wording-only" in argv else embed.default_embedder()
-    for name in ("cs-tune", "cs-heldout", "cs-long-tune", "cs-long-heldout"):
+    for name in ("cs-tune", "cs-heldout", "cs-long-tune", "cs-long-heldout", "cs-mohler-tune", "cs-mohler-heldout"):
         fig = eval_figures(EVAL / f"{name}.csv")
         print(
             f"{name}.csv (reference-only, human 0-5): "
