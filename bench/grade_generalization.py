@@ -11,6 +11,9 @@ For each split (tune, heldout) of the sets in eval/:
   rewards length;
 - eval/cs-mohler-<split>.csv: the same for 20 intro data-structures and C++ questions shaped like the public set
   (one-sentence keys; student answers of 3-45 words, mostly right, mean 4.0 of 5; length unrelated to score);
+- eval/cs-shortkey-<split>.csv: the same for 16 + 16 questions from across a CS degree whose keys are a few words
+  ("a stack", "O(1)", "HAVING", "a page fault") or one short sentence, as instructors jot them, with student answers
+  that paraphrase, explain, restate the question first or give the key (each half by a different writer);
 - eval/paraphrase-<split>.csv: paraphrasing answers to the 20 seed cards (full, partial, off-topic, stuffed,
   misconception), graded against the full cards: how many of the dimensions each answer covers (column
   `covers`) the grader detects (score >= 1, and >= 2), whether full > partial > off-topic holds per card,
@@ -186,7 +189,10 @@ def main(argv: list[str]) -> None:
         os.environ[embed.SWITCH] = "0"  # the `eval` subprocesses below read it through Settings.from_env
     grader = KeywordGrader(meaning="--wording-only" not in argv)
     embedder = None if "--wording-only" in argv else embed.default_embedder()
-    for name in ("cs-tune", "cs-heldout", "cs-long-tune", "cs-long-heldout", "cs-mohler-tune", "cs-mohler-heldout"):
+    for name in (
+        *("cs-tune", "cs-heldout", "cs-long-tune", "cs-long-heldout"),
+        *("cs-mohler-tune", "cs-mohler-heldout", "cs-shortkey-tune", "cs-shortkey-heldout"),
+    ):
         fig = eval_figures(EVAL / f"{name}.csv")
         print(
             f"{name}.csv (reference-only, human 0-5): "

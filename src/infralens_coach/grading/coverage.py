@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .derive import GENERIC
+from .derive import GENERIC, fallback_words
 from .text import FUNCTION_WORDS, Span, stem, tokenize
 
 MEANING_MATCH = 0.60  # a sentence this close (cosine) to a card point makes it by meaning
@@ -36,6 +36,7 @@ MADE_CREDIT = 0.75  # a derived point with this much graded credit counts as mad
 # it is BEYOND_RAMP - BEYOND_SLACK closer to the point, none when it is BEYOND_SLACK closer to the question.
 BEYOND_SLACK = 0.2
 BEYOND_RAMP = 0.3
+FRAGMENT_WORDS = 6  # a derived point of at most this many words is a fragment of an answer key (fragment_credit)
 
 # Words in a card point's text that describe the answer rather than the subject ("Warns against ...").
 META_WORDS = frozenset(  # and vague words filler shares with references ("it depends on the team")
@@ -47,15 +48,21 @@ META_WORDS = frozenset(  # and vague words filler shares with references ("it de
 
 
 def key_stems(text: str, exclude: frozenset[str] = frozenset()) -> frozenset[str]:
-    """Content-word stems of a point's text: no function words, no words about answering, none in `exclude`."""
-    return frozenset(
+    """Content-word stems of a point's text: no function words, no words about answering, none in `exclude`.
+    A point with no such word ("O(1)", "HAVING") keys on what it has (derive.fallback_words)."""
+    tokens = tokenize(text)
+    keys = frozenset(
         t.stem
-        for t in tokenize(text)
+        for t in tokens
         if t.raw not in FUNCTION_WORDS
         and (len(t.raw) > 2 or t.raw.isdigit())
         and t.stem not in META_WORDS
         and t.stem not in exclude
     )
+    if keys:
+        return keys
+    stems = {t.raw: t.stem for t in tokens}
+    return frozenset(stems[w] for w in fallback_words(list(stems)) if stems[w] not in exclude)
 
 
 def question_stems(question: str) -> frozenset[str]:
@@ -81,11 +88,29 @@ def graded_credit(share: float, cosine: float | None, asked: float | None = None
     return beyond * _graded(words, cosine)
 
 
-def _graded(words: float, cosine: float) -> float:
+def fragment_credit(share: float, cosine: float | None, asked: float | None) -> float:
+    """graded_credit for a point that is a fragment ("by reference.", "a binary heap"; is_fragment). Its vector says
+    little on its own: "arrays are passed by reference" sits far from "by reference." and near the question. So a
+    sentence is on the subject when it uses every key word of the point, or is near the point or the question;
+    and sitting near the question costs nothing: the question's words are not among the point's key words, and a
+    fragment is too short to restate."""
+    words = min(1.0, share / FULL_WORD_SHARE)
+    if cosine is None:
+        return words
+    return _graded(words, cosine, 1.0 if share >= 1.0 else max(cosine, asked or 0.0))
+
+
+def is_fragment(text: str) -> bool:
+    return len(text.split()) <= FRAGMENT_WORDS
+
+
+def _graded(words: float, cosine: float, subject: float | None = None) -> float:
+    """`subject`: how near the sentence is to what is asked (default: its cosine with the point)."""
     meaning = min(1.0, max(0.0, (cosine - MEANING_FLOOR) / (MEANING_TOP - MEANING_FLOOR)))
     # Shared words in a sentence about something else ("it depends on the team") earn nothing: the credit fades
     # out over COSINE_RAMP below MIN_COSINE rather than falling off a cliff.
-    on_topic = min(1.0, max(0.0, (cosine - MIN_COSINE + COSINE_RAMP) / COSINE_RAMP))
+    subject = cosine if subject is None else subject
+    on_topic = min(1.0, max(0.0, (subject - MIN_COSINE + COSINE_RAMP) / COSINE_RAMP))
     return on_topic * ((1 - MEANING_WEIGHT) * words + MEANING_WEIGHT * meaning)
 
 

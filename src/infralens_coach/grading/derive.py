@@ -93,13 +93,18 @@ def key_words(words: list[str], limit: int | None = None) -> list[str]:
     return [w for w in words if w in chosen]
 
 
+def fallback_words(words: list[str]) -> list[str]:
+    """The words of a key that has none of three letters or more outside the function words ("O(1)": o, 1;
+    "HAVING": having): its short content words, else all of them."""
+    return list(dict.fromkeys(w for w in words if w not in FUNCTION_WORDS)) or list(dict.fromkeys(words))
+
+
 def derive_points(reference: str) -> dict[str, tuple[Point, ...]]:
     points: dict[str, list[Point]] = {}
     for n, span in enumerate(split_spans(reference), start=1):
-        words = []
-        for tok in span.tokens:
-            if tok.raw not in FUNCTION_WORDS and len(tok.raw) > 2 and tok.raw not in words:
-                words.append(tok.raw)
+        words = list(dict.fromkeys(t.raw for t in span.tokens if t.raw not in FUNCTION_WORDS and len(t.raw) > 2))
+        # A key with no long content word is still the answer: "O(1)", "HAVING", "by value" (fallback_words).
+        words = words or fallback_words([t.raw for t in span.tokens])
         if not words:
             continue
         key = key_words(words)

@@ -132,9 +132,16 @@ class KeywordGrader:
                 first = self._score(question, rubric, spans, sim, revised)
         summary = None
         short_key = is_short_key(question)
-        whole = beyond_the_question(sim, question, first.usable) if short_key else None
+        fragment = short_key and coverage.is_fragment(question.reference_text)
+        # A fragment of a key ("by reference.") has a vector that says little: the whole answer is not held to it.
+        whole = beyond_the_question(sim, question, first.usable) if short_key and not fragment else None
         if isinstance(model, Unavailable):
             summary = f"Matched on wording only: {model.reason}."
+        elif fragment:
+            summary = (
+                "Graded against a key of a few words: by the key's words, and by each sentence's meaning when it is "
+                "on the question's subject."
+            )
         elif whole is not None:
             summary = (
                 f"Graded against a short answer key: {WHOLE_WEIGHT:.0%} of the overall is how close the whole answer "
@@ -267,7 +274,11 @@ class KeywordGrader:
                 cosine = sim(span, point.text)
                 share = coverage.word_share(keys, span)
                 if derived:
-                    credit = coverage.graded_credit(share, cosine, sim(span, question.question))
+                    asked = sim(span, question.question)
+                    if coverage.is_fragment(point.text):
+                        credit = coverage.fragment_credit(share, cosine, asked)
+                    else:
+                        credit = coverage.graded_credit(share, cosine, asked)
                     if credit > 0:
                         options.append(PointMatch(credit, span, coverage.derived_how(credit, share, cosine)))
                 elif (made := sim.makes(span, point.text)) is not None:

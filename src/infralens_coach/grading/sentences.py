@@ -11,7 +11,7 @@ import re
 
 from .text import FUNCTION_WORDS, Span, tokenize
 
-MIN_PROSE_TOKENS = 4
+MIN_PROSE_TOKENS = 3
 MIN_FUNCTION_WORDS = 2
 MIN_FUNCTION_SHARE = 0.15
 TOKENS_PER_POINT = 5  # a sentence of n words can earn at most max(2, n // 5) points

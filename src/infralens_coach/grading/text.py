@@ -1,7 +1,8 @@
 """Text normalisation and phrase matching for the keyword grader (format: docs/content-format.md).
 
 Answer and phrases go through the same steps — lower case, contractions opened, letters split from digits,
-number words to digits, British -ise to -ize, Snowball stems — and are then compared with the spaces
+number words to digits, growth rates to one word ("O(n^2)", "n squared": quadratic), British -ise to -ize,
+Snowball stems — and are then compared with the spaces
 removed, so "all-reduce", "all reduce" and "allreduce" are one thing. A match must begin on a word start and
 end on a word end (a trailing "s" or, after a long word, up to three letters of suffix, are tolerated).
 """
@@ -125,9 +126,57 @@ class Token:
     end: int
 
 
+# Growth rates said in notation or in words are one word each: a key's "O(n)" is a student's "linear",
+# "O(n^2)" is "n squared". An expression of another shape keeps its own tokens.
+_GROWTH_EXPR = r"(?:[^()]|\([^()]*\))+"
+_GROWTH = re.compile(
+    rf"(?<![A-Za-z])(?:big[\s-]*)?[OoΘθ]\s*\(\s*(?P<inside>{_GROWTH_EXPR})\)"
+    r"|(?<![A-Za-z])big[\s-]*o\s+of\s+(?P<spoken>n\s+log\s+n|log\s+n|n\s+squared|n|one|1)(?![A-Za-z0-9])"
+    r"|(?<![A-Za-z0-9])(?P<bare>n\s*\*?\s*(?:log|lg)\s*\(?\s*n\s*\)?|nlogn|n\s*\^\s*[23]|n\s*\*\s*n|n\s+squared"
+    r"|n\s+cubed|(?:log|lg)2?\s*\(?\s*n\s*\)?|2\s*\^\s*n)(?![A-Za-z0-9])",
+    re.IGNORECASE,
+)
+_GROWTH_WORDS = {
+    "1": "constant",
+    "one": "constant",
+    "n": "linear",
+    "logn": "logarithmic",
+    "nlogn": "linearithmic",
+    "n^2": "quadratic",
+    "n2": "quadratic",
+    "nn": "quadratic",
+    "nsquared": "quadratic",
+    "n^3": "cubic",
+    "ncubed": "cubic",
+    "2^n": "exponential",
+}
+
+
+def growth_word(expression: str) -> str | None:
+    """ "n log n" -> "linearithmic", "log(n)" -> "logarithmic", "n^2" -> "quadratic"; None for another shape."""
+    squashed = re.sub(r"[\s*()_]", "", expression.lower()).replace("lg", "log").replace("log2", "log")
+    return _GROWTH_WORDS.get(squashed)
+
+
+def _growth_spans(text: str) -> list[tuple[int, int, str]]:
+    spans = []
+    for match in _GROWTH.finditer(text):
+        expression = match.group("inside") or match.group("spoken") or match.group("bare")
+        word = growth_word(expression)
+        if word is not None:
+            spans.append((match.start(), match.end(), word))
+    return spans
+
+
 def tokenize(text: str) -> list[Token]:
     tokens: list[Token] = []
+    growth = _growth_spans(text)
     for match in _TOKEN.finditer(text):
+        inside = next((g for g in growth if g[0] <= match.start() < g[1]), None)
+        if inside is not None:
+            if not tokens or tokens[-1].start != inside[0]:
+                tokens.append(Token(inside[2], stem(inside[2]), inside[0], inside[1]))
+            continue
         word = match.group().lower()
         # "GPUs", "SLOs", "APIs": an upper-case acronym with a plural s.
         surface = match.group()
