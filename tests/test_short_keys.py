@@ -58,6 +58,19 @@ def test_a_right_answer_in_other_words_beats_a_wrong_one(bank, grader, question,
     assert wrong_score <= 25, wrong_score
 
 
+def test_a_key_made_of_the_questions_own_words_still_has_to_be_said(bank, grader):
+    # The question's words are left out of a key's words, which left "LIFO" with none: every answer scored alike.
+    question = key("Is a stack LIFO or FIFO?", "LIFO")
+    assert overall(bank, grader, question, "LIFO") >= 75
+    assert overall(bank, grader, question, "FIFO") <= 25
+
+
+def test_a_compound_written_apart_is_the_same_word(bank, grader):
+    question = key("Which traversal of a binary tree visits the root first?", "preorder")
+    assert overall(bank, grader, question, "pre-order traversal") >= 60
+    assert overall(bank, grader, question, "in-order traversal") <= 25
+
+
 def test_restating_the_question_earns_nothing_against_a_fragment_key(bank, grader):
     assert overall(bank, grader, ARRAYS, "Arrays are passed to functions in C++ in a certain way.") <= 10
     assert overall(bank, grader, ARRAYS, "I hope that makes sense, it is a good question.") == 0

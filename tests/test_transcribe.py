@@ -337,8 +337,9 @@ def test_decoding_stops_where_the_voice_does(monkeypatch, voice, rate_wpm):
         stopped = engine.decode(samples, PROMPT, speech_end_s=end_s)
         words = [w for s in whole for w in s.words]
         kept = [w.text for s in stopped for w in s.words]
-        assert kept == [w.text for w in words[: len(kept)]] and len(kept) >= len(words) - 2, (kept, words)
-        # what only the second window heard starts at the voice's last moments: "See you." made up in the silence
+        assert kept == [w.text for w in words[: len(kept)]], (kept, words)
+        # what only the second window heard starts at the voice's last moments: "See you." or "Thank you for
+        # watching." made up in the silence (which of them depends on the CPU's kernels), never a spoken word
         assert all(w.start_s >= end_s - END_SLACK_S for w in words[len(kept) :]), words
         assert len(windows) == 1, sentence
     assert max(without_hint) == 2  # the case exists: without the hint, some sentences cost a second window

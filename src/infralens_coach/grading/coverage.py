@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .derive import GENERIC, fallback_words
-from .text import FUNCTION_WORDS, Span, stem, tokenize
+from .text import FUNCTION_WORDS, Part, Span, stem, tokenize
 
 MEANING_MATCH = 0.60  # a sentence this close (cosine) to a card point makes it by meaning
 MEANING_FLOOR = 0.30  # cosine of an unrelated sentence from the same field: no meaning credit
@@ -49,7 +49,9 @@ META_WORDS = frozenset(  # and vague words filler shares with references ("it de
 
 def key_stems(text: str, exclude: frozenset[str] = frozenset()) -> frozenset[str]:
     """Content-word stems of a point's text: no function words, no words about answering, none in `exclude`.
-    A point with no such word ("O(1)", "HAVING") keys on what it has (derive.fallback_words)."""
+    A point whose content words are all the question's ("Is a stack LIFO or FIFO?" "LIFO") keeps them: the
+    answer must still say which. A point with no such word ("O(1)", "HAVING") keys on what it has
+    (derive.fallback_words)."""
     tokens = tokenize(text)
     keys = frozenset(
         t.stem
@@ -61,8 +63,10 @@ def key_stems(text: str, exclude: frozenset[str] = frozenset()) -> frozenset[str
     )
     if keys:
         return keys
+    if exclude:
+        return key_stems(text)
     stems = {t.raw: t.stem for t in tokens}
-    return frozenset(stems[w] for w in fallback_words(list(stems)) if stems[w] not in exclude)
+    return frozenset(stems[w] for w in fallback_words(list(stems)))
 
 
 def question_stems(question: str) -> frozenset[str]:
@@ -75,7 +79,9 @@ def word_share(keys: frozenset[str], span: Span) -> float:
     if not keys:
         return 0.0
     present = {t.stem for t in span.tokens}
-    return len(keys & present) / len(keys)
+    # A compound written apart or hyphenated ("pre-order" for "preorder") is the same word, as in phrase matching.
+    said = sum(1 for key in keys if key in present or (len(key) > 3 and span.contains(Part(key, key, len(key)))))
+    return said / len(keys)
 
 
 def graded_credit(share: float, cosine: float | None, asked: float | None = None) -> float:
