@@ -13,7 +13,8 @@ For each split (tune, heldout) of the sets in eval/:
   (one-sentence keys; student answers of 3-45 words, mostly right, mean 4.0 of 5; length unrelated to score);
 - eval/cs-shortkey-<split>.csv: the same for 16 + 16 questions from across a CS degree whose keys are a few words
   ("a stack", "O(1)", "HAVING", "a page fault") or one short sentence, as instructors jot them, with student answers
-  that paraphrase, explain, restate the question first or give the key (each half by a different writer);
+  that paraphrase, explain, restate the question first or give the key (each half by a different writer), and a
+  blind third set of 16 from a third writer, graded once after the changes were frozen;
 - eval/paraphrase-<split>.csv: paraphrasing answers to the 20 seed cards (full, partial, off-topic, stuffed,
   misconception), graded against the full cards: how many of the dimensions each answer covers (column
   `covers`) the grader detects (score >= 1, and >= 2), whether full > partial > off-topic holds per card,
@@ -191,7 +192,7 @@ def main(argv: list[str]) -> None:
     embedder = None if "--wording-only" in argv else embed.default_embedder()
     for name in (
         *("cs-tune", "cs-heldout", "cs-long-tune", "cs-long-heldout"),
-        *("cs-mohler-tune", "cs-mohler-heldout", "cs-shortkey-tune", "cs-shortkey-heldout"),
+        *("cs-mohler-tune", "cs-mohler-heldout", "cs-shortkey-tune", "cs-shortkey-heldout", "cs-shortkey-blind"),
     ):
         fig = eval_figures(EVAL / f"{name}.csv")
         print(
