@@ -71,6 +71,14 @@ def test_a_compound_written_apart_is_the_same_word(bank, grader):
     assert overall(bank, grader, question, "in-order traversal") <= 25
 
 
+def test_each_word_of_a_short_key_counts(bank, grader):
+    # Full word credit at 30 % of a key's words suits a sentence; a key of a few words is made by most of them.
+    question = key("Why would a live video call use UDP rather than TCP?", "lower latency, no retransmission delays")
+    both = overall(bank, grader, question, "latency is lower and lost packets are not retransmitted, so no delays")
+    one = overall(bank, grader, question, "lower latency")
+    assert both >= 90 and one <= 80, (both, one)
+
+
 def test_restating_the_question_earns_nothing_against_a_fragment_key(bank, grader):
     assert overall(bank, grader, ARRAYS, "Arrays are passed to functions in C++ in a certain way.") <= 10
     assert overall(bank, grader, ARRAYS, "I hope that makes sense, it is a good question.") == 0

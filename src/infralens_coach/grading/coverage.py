@@ -37,6 +37,7 @@ MADE_CREDIT = 0.75  # a derived point with this much graded credit counts as mad
 BEYOND_SLACK = 0.2
 BEYOND_RAMP = 0.3
 FRAGMENT_WORDS = 6  # a derived point of at most this many words is a fragment of an answer key (fragment_credit)
+FRAGMENT_WORD_SHARE = 0.75  # share of a fragment's key words that earns full word credit
 
 # Words in a card point's text that describe the answer rather than the subject ("Warns against ...").
 META_WORDS = frozenset(  # and vague words filler shares with references ("it depends on the team")
@@ -99,8 +100,9 @@ def fragment_credit(share: float, cosine: float | None, asked: float | None) -> 
     little on its own: "arrays are passed by reference" sits far from "by reference." and near the question. So a
     sentence is on the subject when it uses every key word of the point, or is near the point or the question;
     and sitting near the question costs nothing: the question's words are not among the point's key words, and a
-    fragment is too short to restate."""
-    words = min(1.0, share / FULL_WORD_SHARE)
+    fragment is too short to restate. Each of its few words is much of the answer ("Structured Query Language" is
+    not made by "simple query language"), so full word credit takes FRAGMENT_WORD_SHARE of them."""
+    words = min(1.0, share / FRAGMENT_WORD_SHARE)
     if cosine is None:
         return words
     return _graded(words, cosine, 1.0 if share >= 1.0 else max(cosine, asked or 0.0))
