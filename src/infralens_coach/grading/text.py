@@ -2,9 +2,9 @@
 
 Answer and phrases go through the same steps — lower case, contractions opened, letters split from digits,
 number words to digits, growth rates to one word ("O(n^2)", "n squared": quadratic), British -ise to -ize,
-Snowball stems — and are then compared with the spaces
-removed, so "all-reduce", "all reduce" and "allreduce" are one thing. A match must begin on a word start and
-end on a word end (a trailing "s" or, after a long word, up to three letters of suffix, are tolerated).
+Snowball stems — and are then compared with the spaces removed, so "all-reduce", "all reduce" and "allreduce"
+are one thing. A match must begin on a word start and end on a word end (a trailing "s" or, after a long word, up
+to three letters of suffix, are tolerated).
 """
 
 from __future__ import annotations
