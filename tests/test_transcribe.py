@@ -316,8 +316,8 @@ def test_openai_whisper_name_offline_is_a_clear_error():
 @pytest.mark.parametrize(("voice", "rate_wpm"), [("en-us", 165), ("en-gb", 185)])
 def test_decoding_stops_where_the_voice_does(monkeypatch, voice, rate_wpm):
     """The window after the last words holds only silence: told where voice activity ends, the engine stops
-    there with the same words (less what tiny.en makes up in that silence), and encodes one 30 s window less
-    (the live path's decode after Stop halves)."""
+    there with the same words (less what tiny.en makes up in that silence), and encodes one 30 s window only
+    (without the hint, two or three: how far tiny.en wanders into the silence depends on the CPU's kernels)."""
     from infralens_coach.transcribe.coverage import speech_regions
     from infralens_coach.transcribe.faster_whisper import END_SLACK_S, load_model
 
@@ -342,4 +342,4 @@ def test_decoding_stops_where_the_voice_does(monkeypatch, voice, rate_wpm):
         # watching." made up in the silence (which of them depends on the CPU's kernels), never a spoken word
         assert all(w.start_s >= end_s - END_SLACK_S for w in words[len(kept) :]), words
         assert len(windows) == 1, sentence
-    assert max(without_hint) == 2  # the case exists: without the hint, some sentences cost a second window
+    assert max(without_hint) >= 2  # the case exists: without the hint, some sentences cost more windows
