@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .derive import GENERIC, fallback_words
+from .synonyms import canonical
 from .text import FUNCTION_WORDS, Part, Span, stem, tokenize
 
 MEANING_MATCH = 0.60  # a sentence this close (cosine) to a card point makes it by meaning
@@ -76,12 +77,15 @@ def question_stems(question: str) -> frozenset[str]:
 
 
 def word_share(keys: frozenset[str], span: Span) -> float:
-    """Recall: the share of the point's key words the sentence uses."""
+    """Recall: the share of the point's key words the sentence uses, itself or a word of its group (synonyms.py:
+    "item" for "element", "doesn't pop" for "without removing")."""
     if not keys:
         return 0.0
-    present = {t.stem for t in span.tokens}
+    present = {canonical(t.stem) for t in span.tokens}
     # A compound written apart or hyphenated ("pre-order" for "preorder") is the same word, as in phrase matching.
-    said = sum(1 for key in keys if key in present or (len(key) > 3 and span.contains(Part(key, key, len(key)))))
+    said = sum(
+        1 for key in keys if canonical(key) in present or (len(key) > 3 and span.contains(Part(key, key, len(key))))
+    )
     return said / len(keys)
 
 

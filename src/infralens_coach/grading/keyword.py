@@ -57,12 +57,17 @@ from .similarity import Similarity
 from .text import Span, split_spans
 
 SHORT_ANSWER_TOKENS = 12  # a whole answer this short may earn points without reading as prose
+LEAD_TOKENS = 4  # so may an answer's first sentence this short, before its explanation ("Linear. If every node...")
 POINTS_FOR_FULL_MARKS = 3
 SHORT_KEY_POINTS = 3  # a reference-only question with up to this many points (sentences) is a short answer key
 # A short answer key's overall: this share of it is how much closer the answer's sentences, together, are to
 # the reference than to the question, from -WHOLE_SLACK (none) to WHOLE_RAMP - WHOLE_SLACK (full). Human graders
 # judge the whole answer; a sentence-by-sentence best match rewards length (eval/README.md: the cs-long sets).
 WHOLE_WEIGHT = 0.35
+# A reference-only question's overall: this share of it is the share of the key's words the answer's earning
+# sentences use, wherever they are (key_word_share). The best sentence per point misses a key whose words an
+# answer spreads over two sentences; issue 13's plain word share scored 0.50 on the public set.
+KEY_WORDS_WEIGHT = 0.25
 WHOLE_SLACK = 0.1
 WHOLE_RAMP = 0.3
 
@@ -72,6 +77,18 @@ def _earns(span: Span, short_answer: bool) -> bool:
     if is_instruction(span.text):
         return False
     return is_prose(span) or (short_answer and not is_enumeration(span))
+
+
+def _lead(question: Question, spans: Sequence[Span]) -> Span | None:
+    """The answer a student gives first and then explains ("Linear. If all nodes only have right children you walk
+    through every node."): to an answer key (a reference-only question), it earns as a short answer would. A card's
+    points are explanations, and a list of terms up front is not one."""
+    if not question.derived or len(spans) < 2:
+        return None
+    first = spans[0]
+    if not 1 <= len(first.tokens) <= LEAD_TOKENS or is_enumeration(first) or is_instruction(first.text):
+        return None
+    return first
 
 
 def _feedback(
@@ -131,6 +148,7 @@ class KeywordGrader:
             if revised is not found:
                 first = self._score(question, rubric, spans, sim, revised)
         summary = None
+        key_words = key_word_share(question, first.usable) if question.derived else None
         short_key = is_short_key(question)
         fragment = short_key and coverage.is_fragment(question.reference_text)
         # A fragment of a key ("by reference.") has a vector that says little: the whole answer is not held to it.
@@ -147,11 +165,16 @@ class KeywordGrader:
                 f"Graded against a short answer key: {WHOLE_WEIGHT:.0%} of the overall is how close the whole answer "
                 f"is to the key beyond restating the question ({whole:.0%})."
             )
+        if key_words is not None:
+            summary = (summary + " " if summary else "") + (
+                f"{KEY_WORDS_WEIGHT:.0%} of the overall is the share of the reference's key words the answer uses "
+                f"({key_words:.0%})."
+            )
         return Grade(
             question_id=question.id,
             card=question.card,
             dimensions=first.dimensions,
-            overall=_overall(first.values, question, rubric, whole)
+            overall=_overall(first.values, question, rubric, whole, key_words)
             if question.derived
             else overall_score(first.dimensions, question, rubric),
             misconceptions=tuple(MisconceptionHit(m.id, m.text, s.text) for m, s in first.asserted),
@@ -218,7 +241,8 @@ class KeywordGrader:
     ) -> _Scored:
         """The dimensions, given the sentences that assert a misconception (they and their argument earn nothing)."""
         short_answer = sum(len(s.tokens) for s in spans) <= SHORT_ANSWER_TOKENS
-        earning = [s for s in spans if _earns(s, short_answer)]
+        lead = _lead(question, spans)
+        earning = [s for s in spans if s is lead or _earns(s, short_answer)]
         asserted = first_of_each([(m, s) for m, s, _ in found])
         wrong = {id(span) for _, span, _ in found} | (same_argument(asserted, spans, sim) if asserted else set())
         usable = [s for s in earning if id(s) not in wrong]
@@ -341,16 +365,34 @@ def beyond_the_question(sim: Similarity, question: Question, spans: Sequence[Spa
     return min(1.0, max(0.0, (gap + WHOLE_SLACK) / WHOLE_RAMP))
 
 
-def _overall(values: dict[str, float], question: Question, rubric: Rubric, whole: float | None = None) -> int:
+def _overall(
+    values: dict[str, float],
+    question: Question,
+    rubric: Rubric,
+    whole: float | None = None,
+    key_words: float | None = None,
+) -> int:
     """Weighted mean of the assessable dimensions' unrounded coverage, 0..100: for derived points, where a
     one-sentence reference (one point) would otherwise allow only five overall scores. With a model, WHOLE_WEIGHT
-    of it is the whole answer's closeness to the reference beyond the question (beyond_the_question)."""
+    of it is the whole answer's closeness to the reference beyond the question (beyond_the_question); then
+    KEY_WORDS_WEIGHT of that is the share of the key's words the answer uses (key_word_share)."""
     total = weight_sum = 0.0
     for dim_id, value in values.items():
         weight = question.dimension_weight(rubric, dim_id)
         total += weight * value
         weight_sum += weight
-    coverage_share = total / weight_sum if weight_sum else 0.0
-    if whole is None or not weight_sum:
-        return round(100 * coverage_share)
-    return round(100 * ((1 - WHOLE_WEIGHT) * coverage_share + WHOLE_WEIGHT * whole))
+    if not weight_sum:
+        return 0
+    score = total / weight_sum
+    if whole is not None:
+        score = (1 - WHOLE_WEIGHT) * score + WHOLE_WEIGHT * whole
+    if key_words is not None:
+        score = (1 - KEY_WORDS_WEIGHT) * score + KEY_WORDS_WEIGHT * key_words
+    return round(100 * score)
+
+
+def key_word_share(question: Question, spans: Sequence[Span]) -> float:
+    """The share of the reference's key words that the answer's earning sentences use, wherever they are."""
+    keys = coverage.key_stems(question.reference_text, coverage.question_stems(question.question))
+    said = [s for s in spans if not is_enumeration(s)]
+    return sum(1 for key in keys if any(coverage.word_share(frozenset([key]), s) for s in said)) / (len(keys) or 1)

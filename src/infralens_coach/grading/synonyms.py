@@ -1,0 +1,56 @@
+"""Words students use for a key's words: "looks at the top item but doesn't pop it" says what "returns the top
+element without removing it" says, and shares none of its key words.
+
+Each group is one meaning in how course answers are written (eval/README.md, follow-up 10). A word is in one group
+only, and a group holds no word that is often used in another sense in these answers: "link" is not "pointer" (a
+linked list has both), "value" is not "element" ("by value"), and "get" and "set" are function words anyway.
+Only graded coverage's word share reads them; phrase matching keeps the card's exact wording.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from .text import stem
+
+GROUPS = """
+remove delete erase eliminate pop discard
+insert add put append push
+element item entry
+return give retrieve fetch obtain
+look see view peek examine inspect check
+store hold keep contain save
+change modify alter update
+find search locate
+traverse walk visit
+start begin
+end finish
+function method procedure routine subroutine
+run execute
+error bug fault mistake
+size length
+fast quick
+big large
+small little
+free deallocate release
+allocate reserve
+order sort arrange
+copy duplicate
+call invoke
+"""
+
+
+@lru_cache(maxsize=1)
+def _canonical() -> dict[str, str]:
+    table: dict[str, str] = {}
+    for line in GROUPS.strip().splitlines():
+        stems = [stem(word) for word in line.split()]
+        for s in stems:
+            assert s not in table, f"{s} is in two synonym groups"
+            table[s] = stems[0]
+    return table
+
+
+def canonical(word_stem: str) -> str:
+    """The stem that stands for this stem's group (itself when it has none)."""
+    return _canonical().get(word_stem, word_stem)

@@ -1,0 +1,102 @@
+"""A reference-only question's key, said the way students say it (eval/README.md, follow-up 10): in a word of the
+same meaning ("item" for "element"), as a first short sentence that the rest explains ("Linear. If ..."), or over
+two sentences. Term lists, padding and wrong answers that share a word must still earn little. Graded with the
+bundled sentence-embedding model, as `eval` rows and reference-only packs are."""
+
+import pytest
+
+from infralens_coach.content import Question, QuestionBank
+from infralens_coach.grading import KeywordGrader
+from infralens_coach.grading.coverage import key_stems, question_stems, word_share
+from infralens_coach.grading.keyword import KEY_WORDS_WEIGHT
+from infralens_coach.grading.synonyms import GROUPS, canonical
+from infralens_coach.grading.text import split_spans, stem
+
+
+@pytest.fixture(scope="module")
+def bank() -> QuestionBank:
+    return QuestionBank.load()
+
+
+@pytest.fixture(scope="module")
+def grader() -> KeywordGrader:
+    return KeywordGrader()
+
+
+def key(question: str, reference: str) -> Question:
+    return Question(card=903, id="key-words", question=question, reference_answer=reference)
+
+
+def overall(bank, grader, question, answer) -> int:
+    return grader.grade(question, bank.rubric, answer).overall
+
+
+PEEK = key("What does the peek operation of a stack do?", "It returns the top element without removing it.")
+SEARCH = key(
+    "What is the worst-case time to search a binary search tree?",
+    "O(n); it happens when the tree is completely unbalanced, so every node has one child.",
+)
+FREE = key(
+    "Why should a linked list's destructor walk the whole list?",
+    "Each node was allocated separately, so each must be freed, or the memory leaks.",
+)
+
+
+def test_each_word_is_in_one_group_only():
+    stems = [stem(w) for line in GROUPS.split("\n") for w in line.split()]
+    assert len(stems) == len(set(stems))
+    assert canonical(stem("item")) == canonical(stem("element")) != canonical(stem("pointer"))
+
+
+def test_a_word_of_the_same_meaning_counts():
+    # "gives", "item", "pop" for "returns", "element", "removing": no key word in common before.
+    keys = key_stems(PEEK.reference_answer, question_stems(PEEK.question))
+    assert word_share(keys, split_spans("it gives you the top item but does not pop it")[0]) == 1.0
+    assert word_share(keys, split_spans("it searches the stack for a value")[0]) == 0.0
+
+
+def test_a_word_of_the_same_meaning_earns(bank, grader):
+    said = overall(bank, grader, PEEK, "it gives you the top item but does not pop it")
+    assert said >= 75, said
+    assert overall(bank, grader, PEEK, "it searches the stack for a value") < said - 50
+
+
+def evidence(grade) -> list[str]:
+    return [quote for dim in grade.dimensions for quote in dim.evidence]
+
+
+def test_a_short_first_answer_that_the_rest_explains_earns(bank, grader):
+    # "Linear." alone is not prose, and the answer is too long to be a short answer: it could not earn before.
+    answer = "Linear. If every node only has a right child you have to walk through all of them to find the key."
+    grade = grader.grade(SEARCH, bank.rubric, answer)
+    assert "Linear." in evidence(grade), grade.dimensions
+    wrong = "Logarithmic. You only go down one path from the root to a leaf so it is always fast."
+    assert "Logarithmic." not in evidence(grader.grade(SEARCH, bank.rubric, wrong))
+    assert overall(bank, grader, SEARCH, wrong) < grade.overall - 40
+
+
+def test_a_first_sentence_that_lists_terms_is_not_an_answer(bank, grader):
+    listed = "node, child, tree, unbalanced, linear, O(n). The tree has nodes and each one has a value."
+    assert not [q for q in evidence(grader.grade(SEARCH, bank.rubric, listed)) if q.startswith("node, child")]
+
+
+def test_a_first_short_sentence_earns_nothing_on_a_card(bank, grader):
+    card = bank.get(7)  # a card's points are explanations: a bare term up front does not make one
+    bare = grader.grade(card, bank.rubric, "Job. Some workloads finish and some keep running all day long.")
+    assert "Job." not in evidence(bare)
+
+
+def test_key_words_spread_over_two_sentences_count(bank, grader):
+    spread = "Every node got its own allocation with new. You have to free each one or that memory leaks."
+    one = "Every node got its own allocation with new."
+    assert overall(bank, grader, FREE, spread) > overall(bank, grader, FREE, one)
+    summary = grader.grade(FREE, bank.rubric, spread).summary
+    assert summary and f"{KEY_WORDS_WEIGHT:.0%} of the overall is the share of the reference's key words" in summary
+
+
+def test_a_term_list_and_padding_earn_no_key_words(bank, grader):
+    terms = "allocated, separately, freed, memory, leaks, node"
+    assert overall(bank, grader, FREE, terms) <= 15
+    answer = "Each node was allocated on its own, so each one must be freed or the memory leaks."
+    padded = f"That is a good question, let me think. {answer} I hope that makes sense."
+    assert overall(bank, grader, FREE, padded) == overall(bank, grader, FREE, answer)
