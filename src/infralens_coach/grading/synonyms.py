@@ -3,7 +3,8 @@ element without removing it" says, and shares none of its key words.
 
 Each group is one meaning in how course answers are written (eval/README.md, follow-up 10). A word is in one group
 only, and a group holds no word that is often used in another sense in these answers: "link" is not "pointer" (a
-linked list has both), "value" is not "element" ("by value"), and "get" and "set" are function words anyway.
+linked list has both), "value" is not "element" ("by value"), "location" is not "address" (its stem is "locate"'s),
+and "get" and "set" are function words anyway.
 Only graded coverage's word share reads them; phrase matching keeps the card's exact wording.
 """
 
@@ -37,6 +38,18 @@ allocate reserve
 order sort arrange
 copy duplicate
 call invoke
+parameter argument
+number count amount quantity
+node vertex
+grow expand increase
+shrink decrease reduce
+data information
+whole entire
+memory storage
+finite bounded
+variable identifier
+simulate mimic imitate
+limit restrict
 """
 
 
