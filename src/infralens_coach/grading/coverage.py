@@ -76,17 +76,22 @@ def question_stems(question: str) -> frozenset[str]:
     return frozenset(t.stem for t in tokenize(question) if t.raw not in FUNCTION_WORDS)
 
 
-def word_share(keys: frozenset[str], span: Span) -> float:
-    """Recall: the share of the point's key words the sentence uses, itself or a word of its group (synonyms.py:
-    "item" for "element", "doesn't pop" for "without removing")."""
+def word_share(keys: frozenset[str], span: Span, synonyms: bool = False) -> float:
+    """Recall: the share of the point's key words the sentence uses. With `synonyms` (a point derived from an
+    answer key, whose words are one writer's), a word of the same group counts (synonyms.py: "item" for "element",
+    "doesn't pop" for "without removing"). A card point's phrases already list its ways of saying it, and a group
+    there lent a mechanism sentence's "keeps running" to a tradeoff's "holds resources"."""
     if not keys:
         return 0.0
-    present = {canonical(t.stem) for t in span.tokens}
+    word = canonical if synonyms else _same
+    present = {word(t.stem) for t in span.tokens}
     # A compound written apart or hyphenated ("pre-order" for "preorder") is the same word, as in phrase matching.
-    said = sum(
-        1 for key in keys if canonical(key) in present or (len(key) > 3 and span.contains(Part(key, key, len(key))))
-    )
+    said = sum(1 for key in keys if word(key) in present or (len(key) > 3 and span.contains(Part(key, key, len(key)))))
     return said / len(keys)
+
+
+def _same(word_stem: str) -> str:
+    return word_stem
 
 
 def graded_credit(share: float, cosine: float | None, asked: float | None = None) -> float:

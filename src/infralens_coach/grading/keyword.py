@@ -296,7 +296,7 @@ class KeywordGrader:
             options = []
             for span in open_spans:
                 cosine = sim(span, point.text)
-                share = coverage.word_share(keys, span)
+                share = coverage.word_share(keys, span, synonyms=derived)
                 if derived:
                     asked = sim(span, question.question)
                     if coverage.is_fragment(point.text):
@@ -395,4 +395,5 @@ def key_word_share(question: Question, spans: Sequence[Span]) -> float:
     """The share of the reference's key words that the answer's earning sentences use, wherever they are."""
     keys = coverage.key_stems(question.reference_text, coverage.question_stems(question.question))
     said = [s for s in spans if not is_enumeration(s)]
-    return sum(1 for key in keys if any(coverage.word_share(frozenset([key]), s) for s in said)) / (len(keys) or 1)
+    found = sum(1 for key in keys if any(coverage.word_share(frozenset([key]), s, synonyms=True) for s in said))
+    return found / (len(keys) or 1)

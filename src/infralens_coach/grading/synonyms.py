@@ -5,7 +5,8 @@ Each group is one meaning in how course answers are written (eval/README.md, fol
 only, and a group holds no word that is often used in another sense in these answers: "link" is not "pointer" (a
 linked list has both), "value" is not "element" ("by value"), "location" is not "address" (its stem is "locate"'s),
 and "get" and "set" are function words anyway.
-Only graded coverage's word share reads them; phrase matching keeps the card's exact wording.
+Only the word share of points derived from an answer key reads them (coverage.word_share); a card's points keep
+their phrases and their exact key words.
 """
 
 from __future__ import annotations
