@@ -4,8 +4,9 @@ two sentences. Term lists, padding and wrong answers that share a word must stil
 bundled sentence-embedding model, as `eval` rows and reference-only packs are."""
 
 import pytest
+from support.answer_keys import key, overall
 
-from infralens_coach.content import Question, QuestionBank
+from infralens_coach.content import QuestionBank
 from infralens_coach.grading import KeywordGrader
 from infralens_coach.grading.coverage import key_stems, question_stems, word_share
 from infralens_coach.grading.keyword import KEY_WORDS_WEIGHT
@@ -21,14 +22,6 @@ def bank() -> QuestionBank:
 @pytest.fixture(scope="module")
 def grader() -> KeywordGrader:
     return KeywordGrader()
-
-
-def key(question: str, reference: str) -> Question:
-    return Question(card=903, id="key-words", question=question, reference_answer=reference)
-
-
-def overall(bank, grader, question, answer) -> int:
-    return grader.grade(question, bank.rubric, answer).overall
 
 
 PEEK = key("What does the peek operation of a stack do?", "It returns the top element without removing it.")

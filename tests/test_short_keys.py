@@ -3,8 +3,9 @@ student's longer wording of it, and a complexity said in words must earn credit;
 question must not. Graded with the bundled sentence-embedding model, as `eval` rows and reference-only packs are."""
 
 import pytest
+from support.answer_keys import key, overall
 
-from infralens_coach.content import Question, QuestionBank
+from infralens_coach.content import QuestionBank
 from infralens_coach.grading import KeywordGrader
 from infralens_coach.grading.derive import points_of
 from infralens_coach.grading.text import tokenize
@@ -18,14 +19,6 @@ def bank() -> QuestionBank:
 @pytest.fixture(scope="module")
 def grader() -> KeywordGrader:
     return KeywordGrader()
-
-
-def key(question: str, reference: str) -> Question:
-    return Question(card=902, id="short-key", question=question, reference_answer=reference)
-
-
-def overall(bank, grader, question, answer) -> int:
-    return grader.grade(question, bank.rubric, answer).overall
 
 
 ARRAYS = key("How are arrays passed to functions in C++?", "by reference.")
