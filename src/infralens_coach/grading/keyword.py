@@ -64,12 +64,12 @@ SHORT_KEY_POINTS = 3  # a reference-only question with up to this many points (s
 # the reference than to the question, from -WHOLE_SLACK (none) to WHOLE_RAMP - WHOLE_SLACK (full). Human graders
 # judge the whole answer; a sentence-by-sentence best match rewards length (eval/README.md: the cs-long sets).
 WHOLE_WEIGHT = 0.35
-# A reference-only question's overall: this share of it is the share of the key's words the answer's earning
-# sentences use, wherever they are (key_word_share). The best sentence per point misses a key whose words an
-# answer spreads over two sentences; issue 13's plain word share scored 0.50 on the public set.
-KEY_WORDS_WEIGHT = 0.25
 WHOLE_SLACK = 0.1
 WHOLE_RAMP = 0.3
+# A reference-only question's overall: this share of it is the share of the key's words the answer's earning
+# sentences use, wherever they are (key_word_share). The best sentence per point misses a key whose words an
+# answer spreads over two sentences (eval/README.md, follow-up 10).
+KEY_WORDS_WEIGHT = 0.25
 
 
 def _earns(span: Span, short_answer: bool) -> bool:
@@ -392,7 +392,8 @@ def _overall(
 
 
 def key_word_share(question: Question, spans: Sequence[Span]) -> float:
-    """The share of the reference's key words that the answer's earning sentences use, wherever they are."""
+    """The share of the reference's key words that the answer's earning sentences use, wherever they are; a list of
+    terms does not say them (sentences.is_enumeration)."""
     keys = coverage.key_stems(question.reference_text, coverage.question_stems(question.question))
     said = [s for s in spans if not is_enumeration(s)]
     found = sum(1 for key in keys if any(coverage.word_share(frozenset([key]), s, synonyms=True) for s in said))
