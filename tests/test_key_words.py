@@ -9,7 +9,7 @@ from support.answer_keys import key, overall
 from infralens_coach.content import QuestionBank
 from infralens_coach.grading import KeywordGrader
 from infralens_coach.grading.coverage import key_stems, question_stems, word_share
-from infralens_coach.grading.keyword import KEY_WORDS_WEIGHT
+from infralens_coach.grading.keyword import KEY_WORDS_WEIGHT, key_word_share
 from infralens_coach.grading.synonyms import GROUPS, canonical
 from infralens_coach.grading.text import split_spans, stem
 
@@ -95,3 +95,19 @@ def test_a_term_list_and_padding_earn_no_key_words(bank, grader):
     answer = "Each node was allocated on its own, so each one must be freed or the memory leaks."
     padded = f"That is a good question, let me think. {answer} I hope that makes sense."
     assert overall(bank, grader, FREE, padded) == overall(bank, grader, FREE, answer)
+
+
+INSERTION = key(
+    "How does insertion sort work?",
+    "It builds a sorted portion one element at a time: each next element is inserted into its place among the "
+    "sorted ones, shifting larger elements right.",
+)
+
+
+def test_a_short_answer_is_not_held_to_the_whole_of_a_long_key():
+    # 1 of its 11 key words ("item" for "element"), but half of what it says: (1/11 + 1/2) / 2
+    short = key_word_share(INSERTION, split_spans("insert each item into the sorted part"))
+    assert 0.25 < short < 0.35, short
+    assert key_word_share(INSERTION, split_spans("it swaps neighbours until nothing moves")) == 0.0
+    long = "It takes each element in turn and inserts it into its place among the ones already sorted, shifting the "
+    assert key_word_share(INSERTION, split_spans(long + "larger ones one step to the right.")) > short

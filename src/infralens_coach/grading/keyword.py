@@ -54,6 +54,7 @@ from .misconceptions import (
 from .mistake_texts import wordings
 from .sentences import is_enumeration, is_prose, point_budget
 from .similarity import Similarity
+from .synonyms import canonical
 from .text import Span, split_spans
 
 SHORT_ANSWER_TOKENS = 12  # a whole answer this short may earn points without reading as prose
@@ -393,8 +394,16 @@ def _overall(
 
 def key_word_share(question: Question, spans: Sequence[Span]) -> float:
     """The share of the reference's key words that the answer's earning sentences use, wherever they are; a list of
-    terms does not say them (sentences.is_enumeration)."""
-    keys = coverage.key_stems(question.reference_text, coverage.question_stems(question.question))
+    terms does not say them (sentences.is_enumeration). A short answer cannot say much of a long key ("insert each
+    item into the sorted prefix"): for one, how much of what it says is the key's counts as much, which halves the
+    lead longer answers had (eval/README.md, follow-up 10)."""
+    asked = coverage.question_stems(question.question)
+    keys = coverage.key_stems(question.reference_text, asked)
     said = [s for s in spans if not is_enumeration(s)]
     found = sum(1 for key in keys if any(coverage.word_share(frozenset([key]), s, synonyms=True) for s in said))
-    return found / (len(keys) or 1)
+    recall = found / (len(keys) or 1)
+    if not said or sum(len(s.tokens) for s in said) > SHORT_ANSWER_TOKENS:
+        return recall
+    words = {canonical(w) for w in coverage.key_stems(" ".join(s.text for s in said), asked)}
+    precision = len(words & {canonical(k) for k in keys}) / (len(words) or 1)
+    return (recall + precision) / 2
