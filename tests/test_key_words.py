@@ -71,14 +71,18 @@ def test_a_short_first_answer_that_the_rest_explains_earns(bank, grader):
 
 
 def test_a_first_sentence_that_lists_terms_is_not_an_answer(bank, grader):
-    listed = "node, child, tree, unbalanced, linear, O(n). The tree has nodes and each one has a value."
-    assert not [q for q in evidence(grader.grade(SEARCH, bank.rubric, listed)) if q.startswith("node, child")]
+    # five terms are a list, not an answer given first (LEAD_TOKENS)
+    listed = "linear, node, child, tree, unbalanced. The tree has nodes and each one has a value."
+    assert not [q for q in evidence(grader.grade(SEARCH, bank.rubric, listed)) if q.startswith("linear, node")]
 
 
 def test_a_first_short_sentence_earns_nothing_on_a_card(bank, grader):
-    card = bank.get(7)  # a card's points are explanations: a bare term up front does not make one
-    bare = grader.grade(card, bank.rubric, "Job. Some workloads finish and some keep running all day long.")
-    assert "Job." not in evidence(bare)
+    card = bank.get(7)  # a card's points are explanations: a bare term up front ("Kubeflow" is a tradeoff's phrase)
+    bare = "Kubeflow. Some teams like one and some like the other, it depends on many things in the cluster."
+    assert "Kubeflow." not in evidence(grader.grade(card, bank.rubric, bare))
+    # the same term inside a sentence is the card's wording, and earns
+    said = "I would use Kubeflow for distributed training. Some teams like one and some like the other."
+    assert evidence(grader.grade(card, bank.rubric, said))[0].startswith("I would use Kubeflow")
 
 
 def test_key_words_spread_over_two_sentences_count(bank, grader):
