@@ -214,7 +214,10 @@ def test_regions_partition_the_recording_at_pauses():
 @pytest.mark.slow  # espeak-ng makes the speech
 def test_stop_after_a_pause_has_nothing_left_to_decode():
     """The speaker pauses, then presses Stop: the worker has already decoded the last region."""
-    samples, spans = laid_out(3)  # settles as one region at the 1 s pause it ends with
+    samples, spans = laid_out(3)  # settles as one region at the 1 s pause it ends with...
+    # ... once the worker has seen 0.55 s of it; it may leave up to 0.5 s unscanned (SCAN_STEP_S) before it is
+    # idle, so the pause is made long enough to be seen whatever its scans' timing (CI once merged the regions)
+    samples = np.concatenate([samples, np.zeros(int(0.6 * SR), np.float32)])
     last = utterance(PHRASES[0])  # ... then a short last sentence, too short a region to settle on its own
     spans.append((len(samples) / SR, (len(samples) + len(last)) / SR))
     rest = np.concatenate([last, np.zeros(int(1.5 * SR), np.float32)])
