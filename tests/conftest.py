@@ -33,3 +33,20 @@ def _fast_tests_start_no_process(request, monkeypatch):
     if request.node.get_closest_marker("slow") is None:
         monkeypatch.setattr(subprocess, "Popen", _NoProcessInFastTests)
     yield
+
+
+# ---------------------------------------------------------------- shared fixtures
+@pytest.fixture(scope="module")
+def bank():
+    """The seed question bank (a module may define its own)."""
+    from infralens_coach.content import QuestionBank
+
+    return QuestionBank.load()
+
+
+@pytest.fixture(scope="module")
+def grader():
+    """The offline grader with the bundled meaning model, as `eval` rows and reference-only packs are graded."""
+    from infralens_coach.grading import KeywordGrader
+
+    return KeywordGrader()

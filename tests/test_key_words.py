@@ -3,26 +3,12 @@ same meaning ("item" for "element"), as a first short sentence that the rest exp
 two sentences. Term lists, padding and wrong answers that share a word must still earn little. Graded with the
 bundled sentence-embedding model, as `eval` rows and reference-only packs are."""
 
-import pytest
 from support.answer_keys import key, overall
 
-from infralens_coach.content import QuestionBank
-from infralens_coach.grading import KeywordGrader
 from infralens_coach.grading.coverage import key_stems, question_stems, word_share
 from infralens_coach.grading.keyword import KEY_WORDS_WEIGHT, key_word_share
 from infralens_coach.grading.synonyms import GROUPS, canonical
 from infralens_coach.grading.text import split_spans, stem
-
-
-@pytest.fixture(scope="module")
-def bank() -> QuestionBank:
-    return QuestionBank.load()
-
-
-@pytest.fixture(scope="module")
-def grader() -> KeywordGrader:
-    return KeywordGrader()
-
 
 PEEK = key("What does the peek operation of a stack do?", "It returns the top element without removing it.")
 SEARCH = key(

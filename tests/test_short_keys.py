@@ -10,17 +10,6 @@ from infralens_coach.grading import KeywordGrader
 from infralens_coach.grading.derive import points_of
 from infralens_coach.grading.text import tokenize
 
-
-@pytest.fixture(scope="module")
-def bank() -> QuestionBank:
-    return QuestionBank.load()
-
-
-@pytest.fixture(scope="module")
-def grader() -> KeywordGrader:
-    return KeywordGrader()
-
-
 ARRAYS = key("How are arrays passed to functions in C++?", "by reference.")
 LOOKUP = key("What is the average-case time of looking up a key in a hash table?", "O(1)")
 GROUPS = key("Which SQL clause filters groups after GROUP BY?", "HAVING")
