@@ -418,7 +418,13 @@ def test_finish_does_not_wait_for_a_stale_provisional_decode():
     """The worker is decoding the unsettled tail provisionally when the speaker goes on and presses Stop:
     finish() decodes the rest itself at once instead of waiting for a decode that is stale anyway."""
     samples, spans = laid_out(5)
-    first_end = int((spans[2][1] + 0.8) * SR)  # three phrases and most of a 1 s pause: they settle as one region
+    # three phrases and most of the pause after them: they settle as one region once the worker has seen 0.55 s
+    # of it; it may leave up to 0.5 s unscanned (SCAN_STEP_S) when idle, so the 1 s pause is made 1.6 s
+    pause_end = int((spans[2][1] + 0.8) * SR)
+    longer = 0.6
+    samples = np.concatenate([samples[:pause_end], np.zeros(int(longer * SR), np.float32), samples[pause_end:]])
+    spans = spans[:3] + [(lo + longer, hi + longer) for lo, hi in spans[3:]]
+    first_end = pause_end + int(longer * SR)
     engine = SlowDecoder()
     live = LiveTranscriber(engine, stop_timeout_s=3.0)
     feed_in_chunks(live, samples[:first_end])
