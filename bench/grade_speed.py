@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from infralens_coach.content import QuestionBank
+from infralens_coach.content import Question, QuestionBank
 from infralens_coach.grading import KeywordGrader, embed
 
 ANSWERS_DIR = Path(__file__).resolve().parents[1] / "tests" / "answers"
@@ -72,6 +72,34 @@ def warm_grades(grader: KeywordGrader, bank: QuestionBank, found: list) -> tuple
             cpus.append(cpu)
             words.append(len(answers[kind].split()))
     return walls, cpus, words
+
+
+class SentencesOnly:
+    """The model without its word vectors: the key-word share counts only the key's words and their synonyms."""
+
+    def __init__(self, model: embed.MiniLM) -> None:
+        self.name, self.encode = model.name, model.encode
+
+
+def reference_only(model: embed.MiniLM, bank: QuestionBank, found: list) -> None:
+    """The same answers against each card's reference answer alone (points derived from it, as for `eval` rows and
+    reference-only packs), in alternating rounds with and without words near a key word in meaning. Each answer is
+    new to the model (its caches emptied, then the question's own vectors warmed by grading another answer)."""
+    keys = [
+        (Question(card=q.card, id=q.id, question=q.question, reference_answer=q.reference_text), answers)
+        for q, answers in found
+    ]
+    graders = {"with word vectors": KeywordGrader(model), "sentences only": KeywordGrader(SentencesOnly(model))}
+    times: dict[str, list[float]] = {name: [] for name in graders}
+    for _ in range(3):
+        for name, grader in graders.items():
+            for question, answers in keys:
+                model._cache.clear()
+                model._words.clear()
+                grader.grade(question, bank.rubric, answers["off_topic"])
+                times[name].append(timed(lambda q=question, a=answers["full"], g=grader: g.grade(q, bank.rubric, a))[0])
+    line = ", ".join(f"{name} median {statistics.median(t):.0f} ms, worst {max(t):.0f} ms" for name, t in times.items())
+    print(f"reference-only warm grade of the same answers, 3 rounds: {line}; {load_average()}")
 
 
 def model_path() -> Path | None:
@@ -126,6 +154,8 @@ def main() -> None:
         f"median {statistics.median(walls):.0f} ms, worst {max(walls):.0f} ms wall (budget 150 ms); "
         f"CPU median {statistics.median(cpus):.0f} ms; RSS now +{rss_mb() - before:.0f} MB; {load_average()}"
     )
+
+    reference_only(model, bank, found)
 
     print("ways to run the int8 graph (each in a fresh process):")
     for graph, grouped in ALTERNATIVES:

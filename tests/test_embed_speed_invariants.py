@@ -91,3 +91,33 @@ def test_groups_keep_order_and_cut_padding():
     assert max(len(g) * 7 for g in many[:-1]) <= embed.RUN_TOKENS  # the memory a run needs stays bounded
     assert many[-1] == [1000]  # a text longer than a run's tokens runs alone
     assert embed._groups([], 20) == []
+
+
+def test_word_vectors_are_each_words_pieces_in_context_in_the_order_asked(model_file):
+    """Per text, its words as the tokenizer splits them, each the mean of its pieces' hidden states, unit length;
+    grouping texts by length (and the cache) must hand each text its own words."""
+    model = embed.MiniLM(model_file, embed.vocab_path())
+    texts = [t for t in TEXTS if t]
+    words = model.word_vectors(texts)
+    assert [texts[0][a:b] for a, b in words[0].spans] == ["push", "and", "pop"]
+    assert [texts[4][a:b] for a, b in words[4].spans][:4] == ["Zürich", "'", "s", "naïve"]
+    for text, found in zip(texts, words, strict=True):
+        assert len(found.spans) == len(found.vectors) > 0
+        assert np.abs(np.linalg.norm(found.vectors.astype(np.float32), axis=1) - 1).max() < 2e-3
+        alone = embed.MiniLM(model_file, embed.vocab_path()).word_vectors([text])[0]
+        assert alone.spans == found.spans
+        assert np.abs(alone.vectors.astype(np.float32) - found.vectors).max() < 2e-3
+    assert model.word_vectors([texts[1], texts[1]])[1] is words[1]  # cached
+    # A word of several pieces ("ku", "##ber", "##net", "##es") is one word with one vector: their mean.
+    text = "Kubernetes restarts the pod."
+    found = model.word_vectors([text])[0]
+    assert [text[a:b] for a, b in found.spans] == ["Kubernetes", "restarts", "the", "pod", "."]
+    encoding = model._tokenizer.encode(text)
+    hidden, _ = model._hidden([encoding.ids])
+    assert encoding.tokens[1:5] == ["ku", "##ber", "##net", "##es"]
+    mean = hidden[0, 1:5].mean(axis=0)
+    assert np.abs(found.vectors[0] - mean / np.linalg.norm(mean)).max() < 2e-3  # kept as float16
+    restarts = hidden[0, 5:7].mean(axis=0)
+    assert np.abs(found.vectors[1] - restarts / np.linalg.norm(restarts)).max() < 2e-3
+    # Truncated at MAX_TOKENS: the words past it have none.
+    assert words[6].spans[-1][1] < len(texts[6])

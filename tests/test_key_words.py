@@ -6,7 +6,7 @@ bundled sentence-embedding model, as `eval` rows and reference-only packs are.""
 from support.answer_keys import key, overall
 
 from infralens_coach.grading.coverage import key_stems, question_stems, word_share
-from infralens_coach.grading.keyword import KEY_WORDS_WEIGHT, key_word_share
+from infralens_coach.grading.key_words import KEY_WORDS_WEIGHT, key_word_share
 from infralens_coach.grading.synonyms import GROUPS, canonical
 from infralens_coach.grading.text import split_spans, stem
 
@@ -96,8 +96,46 @@ INSERTION = key(
 
 def test_a_short_answer_is_not_held_to_the_whole_of_a_long_key():
     # 1 of its 11 key words ("item" for "element"), but half of what it says: (1/11 + 1/2) / 2
-    short = key_word_share(INSERTION, split_spans("insert each item into the sorted part"))
+    short = key_word_share(INSERTION, split_spans("insert each item into the sorted part")).share
     assert 0.25 < short < 0.35, short
-    assert key_word_share(INSERTION, split_spans("it swaps neighbours until nothing moves")) == 0.0
+    assert key_word_share(INSERTION, split_spans("it swaps neighbours until nothing moves")).share == 0.0
     long = "It takes each element in turn and inserts it into its place among the ones already sorted, shifting the "
-    assert key_word_share(INSERTION, split_spans(long + "larger ones one step to the right.")) > short
+    assert key_word_share(INSERTION, split_spans(long + "larger ones one step to the right.")).share > short
+
+
+BINARY = key(
+    "Why is binary search faster than linear search on a sorted array?",
+    "Each comparison discards half of the remaining elements, so it takes O(log n) steps instead of O(n).",
+)
+
+
+def test_a_word_near_a_key_word_in_meaning_says_part_of_it(grader):
+    model = grader.model()
+    answer = split_spans("so every node is released, otherwise the storage is never given back")
+    in_words = key_word_share(FREE, answer)  # node: 1 of 3 ("each" and "separately" are function words)
+    near = key_word_share(FREE, answer, model)
+    assert in_words.share == 1 / 3 and not in_words.other_words
+    assert in_words.share + 0.1 < near.share < 1.0, near
+    assert ("released", "freed") in near.other_words
+    left = key_word_share(BINARY, split_spans("every check throws away half of what is left, so log n checks"), model)
+    assert ("left", "remaining") in left.other_words
+
+
+def test_the_grade_names_the_words_said_in_other_words(bank, grader):
+    grade = grader.grade(FREE, bank.rubric, "so every node is released, otherwise the storage is never given back")
+    assert grade.summary and '"released" for "freed"' in grade.summary, grade.summary
+    assert "in its words or in others near them" in grade.summary
+    in_its_words = grader.grade(FREE, bank.rubric, FREE.reference_answer)
+    assert in_its_words.summary and "share of the reference's key words the answer uses (100%)." in in_its_words.summary
+
+
+def test_restating_the_question_or_another_subject_says_no_key_word_by_meaning(grader):
+    model = grader.model()
+    for answer in (
+        "binary search is faster than linear search on a sorted array",
+        "I like pizza and my dog is called Rex, they are both great fun to be around.",
+    ):
+        assert key_word_share(BINARY, split_spans(answer), model).share == 0.0, answer
+    # near words listed are still a list: nothing
+    listed = split_spans("released, storage, given back, lose, delete, every one")
+    assert key_word_share(FREE, listed, model).share == 0.0

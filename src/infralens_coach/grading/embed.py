@@ -40,6 +40,7 @@ MAX_TOKENS = 128  # per sentence (a sentence or window of the answer is at most 
 RUN_TOKENS = 2048  # padded tokens per run at most (a longer text runs alone): bounds the activations' memory
 SWITCH = "INFRALENS_GRADER_MEANING"  # "0", "off", "no" or "false": match on wording only
 CACHE_SIZE = 4096  # sentences and points whose vectors are kept (points repeat on every grade)
+WORDS_CACHE_SIZE = 128  # texts whose word vectors are kept (an answer's sentences and a key: about 2 MB)
 
 
 # How the package's int8 graph is run: "shipped" (every weight widened on every run), "int8-rows" (the default:
@@ -57,6 +58,16 @@ class Embedder(Protocol):
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """One L2-normalised float32 row per text, so a dot product is the cosine."""
         ...
+
+
+@dataclass(frozen=True)
+class Words:
+    """A text's words (as the model's tokenizer splits them: punctuation apart), each with its vector in the text's
+    context: the mean of its word pieces' last hidden states, L2-normalised, kept as float16 (a cosine of two
+    words needs no more, and every text encoded keeps its words for a while)."""
+
+    spans: tuple[tuple[int, int], ...]  # each word's characters in the text, start..end
+    vectors: np.ndarray  # (words, 384) float16
 
 
 @dataclass(frozen=True)
@@ -289,20 +300,27 @@ class MiniLM:
         self.graph: Graph = graph
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._words: OrderedDict[str, Words] = OrderedDict()
         self._lock = threading.Lock()
 
-    def _vectors(self, texts: list[str]) -> np.ndarray:
-        """One vector per text: runs over groups of similar token length, so that few padding tokens are computed."""
+    def _vectors(self, texts: list[str]) -> tuple[np.ndarray, dict[str, Words]]:
+        """One vector per text, and each text's words (word_vectors) from the same run: runs over groups of similar
+        token length, so that few padding tokens are computed."""
         encodings = self._tokenizer.encode_batch(texts)
         lengths = [len(e.ids) for e in encodings]
         order = sorted(range(len(texts)), key=lengths.__getitem__)
         vectors = np.zeros((len(texts), 384), np.float32)
+        words: dict[str, Words] = {}
         for group in _groups([lengths[i] for i in order], RUN_COST[self.graph]):
             rows = [order[i] for i in group]
-            vectors[rows] = self._run([encodings[i].ids for i in rows])
-        return vectors
+            hidden, mask = self._hidden([encodings[i].ids for i in rows])
+            vectors[rows] = _pooled(hidden, mask)
+            for row, i in enumerate(rows):
+                words[texts[i]] = _words_of(encodings[i].word_ids, encodings[i].offsets, hidden[row])
+        return vectors, words
 
-    def _run(self, token_ids: list[list[int]]) -> np.ndarray:
+    def _hidden(self, token_ids: list[list[int]]) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+        """The encoder's last hidden states (batch, tokens, 384) of padded token rows, and the padding mask."""
         ids = np.zeros((len(token_ids), max(map(len, token_ids))), dtype=np.int64)  # 0 is [PAD]
         mask = np.zeros_like(ids)
         for row, tokens in enumerate(token_ids):
@@ -311,27 +329,70 @@ class MiniLM:
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feeds["token_type_ids"] = np.zeros_like(ids)
-        hidden: NDArray[np.float32] = self._session.run(None, feeds)[0]  # onnxruntime is untyped: (batch, tokens, 384)
-        weights = mask[..., None].astype(np.float32)
-        pooled: NDArray[np.float32] = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
-        norms: NDArray[np.float32] = np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-        return (pooled / norms).astype(np.float32)
+        hidden: NDArray[np.float32] = self._session.run(None, feeds)[0]  # onnxruntime is untyped
+        return hidden, mask
+
+    def _run(self, token_ids: list[list[int]]) -> np.ndarray:
+        return _pooled(*self._hidden(token_ids))
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         with self._lock:
             missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
         if missing:
-            vectors = self._vectors(missing)
-            with self._lock:
-                for text, vector in zip(missing, vectors, strict=True):
-                    self._cache[text] = vector
-                while len(self._cache) > CACHE_SIZE:
-                    self._cache.popitem(last=False)
+            self._keep(missing, *self._vectors(missing))
         with self._lock:
             rows = [row for t in texts if (row := self._cache.get(t)) is not None]
         if len(rows) < len(texts):  # evicted by a concurrent call: compute those again
-            return self._vectors(list(texts)) if texts else np.zeros((0, 384), np.float32)
+            return self._vectors(list(texts))[0] if texts else np.zeros((0, 384), np.float32)
         return np.stack(rows) if rows else np.zeros((0, 384), np.float32)
+
+    def word_vectors(self, texts: Sequence[str]) -> list[Words]:
+        """Per text, its words (as the model's tokenizer splits them: punctuation apart) with their vectors in
+        context; a word past MAX_TOKENS has none. A text encoded lately has them already: they come from the
+        run that made its vector (the last WORDS_CACHE_SIZE texts' are kept)."""
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._words]
+        if missing:
+            self._keep(missing, *self._vectors(missing))
+        with self._lock:
+            found = {t: words for t in texts if (words := self._words.get(t)) is not None}
+        evicted = [t for t in dict.fromkeys(texts) if t not in found]  # by a concurrent call: compute them again
+        if evicted:
+            found.update(self._vectors(evicted)[1])
+        return [found[t] for t in texts]
+
+    def _keep(self, texts: list[str], vectors: np.ndarray, words: dict[str, Words]) -> None:
+        with self._lock:
+            for text, vector in zip(texts, vectors, strict=True):
+                self._cache[text] = vector
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+            self._words.update(words)
+            while len(self._words) > WORDS_CACHE_SIZE:
+                self._words.popitem(last=False)
+
+
+def _pooled(hidden: NDArray[np.float32], mask: NDArray[np.int64]) -> np.ndarray:
+    """Mean pooling over the real tokens, then L2 norm: the sentence vector."""
+    weights = mask[..., None].astype(np.float32)
+    pooled: NDArray[np.float32] = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+    norms: NDArray[np.float32] = np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+    return (pooled / norms).astype(np.float32)
+
+
+def _words_of(word_ids: Sequence[int | None], offsets: Sequence[tuple[int, int]], hidden: NDArray[np.float32]) -> Words:
+    """Average each word's pieces ([CLS], [SEP] and padding belong to no word; a word's pieces are consecutive)."""
+    ids = np.array([-1 if word is None else word for word in word_ids])
+    real = np.flatnonzero(ids >= 0)
+    if not len(real):
+        return Words((), np.zeros((0, hidden.shape[-1]), np.float16))
+    firsts = real[np.r_[True, ids[real][1:] != ids[real][:-1]]]  # each word's first piece
+    lasts = np.r_[firsts[1:] - 1, real[-1]]
+    sums = np.add.reduceat(hidden[: real[-1] + 1], firsts, axis=0)
+    means = sums / (lasts - firsts + 1)[:, None]
+    vectors = means / np.clip(np.linalg.norm(means, axis=1, keepdims=True), 1e-12, None)
+    spans = tuple((offsets[first][0], offsets[last][1]) for first, last in zip(firsts, lasts, strict=True))
+    return Words(spans, vectors.astype(np.float16))
 
 
 def _groups(lengths: Sequence[int], run_cost: int) -> list[list[int]]:

@@ -41,6 +41,7 @@ from .derive import points_of
 from .embed import SWITCH, Embedder, Unavailable, default_embedder
 from .injection import flags as injection_flags
 from .injection import is_instruction
+from .key_words import KEY_WORDS_WEIGHT, WordEmbedder, key_word_share
 from .misconceptions import (
     How,
     assertions,
@@ -52,12 +53,10 @@ from .misconceptions import (
     same_argument,
 )
 from .mistake_texts import wordings
-from .sentences import is_enumeration, is_prose, point_budget
+from .sentences import SHORT_ANSWER_TOKENS, is_enumeration, is_prose, point_budget
 from .similarity import Similarity
-from .synonyms import canonical
 from .text import Span, split_spans
 
-SHORT_ANSWER_TOKENS = 12  # a whole answer this short may earn points without reading as prose
 LEAD_TOKENS = 4  # so may an answer's first sentence this short, before its explanation ("Linear. If every node...")
 POINTS_FOR_FULL_MARKS = 3
 SHORT_KEY_POINTS = 3  # a reference-only question with up to this many points (sentences) is a short answer key
@@ -67,10 +66,6 @@ SHORT_KEY_POINTS = 3  # a reference-only question with up to this many points (s
 WHOLE_WEIGHT = 0.35
 WHOLE_SLACK = 0.1
 WHOLE_RAMP = 0.3
-# A reference-only question's overall: this share of it is the share of the key's words the answer's earning
-# sentences use, wherever they are (key_word_share). The best sentence per point misses a key whose words an
-# answer spreads over two sentences (eval/README.md, follow-up 10).
-KEY_WORDS_WEIGHT = 0.25
 
 
 def _earns(span: Span, short_answer: bool) -> bool:
@@ -149,7 +144,8 @@ class KeywordGrader:
             if revised is not found:
                 first = self._score(question, rubric, spans, sim, revised)
         summary = None
-        key_words = key_word_share(question, first.usable) if question.derived else None
+        words_model = model if isinstance(model, WordEmbedder) else None
+        key_words = key_word_share(question, first.usable, words_model) if question.derived else None
         short_key = is_short_key(question)
         fragment = short_key and coverage.is_fragment(question.reference_text)
         # A fragment of a key ("by reference.") has a vector that says little: the whole answer is not held to it.
@@ -167,15 +163,12 @@ class KeywordGrader:
                 f"is to the key beyond restating the question ({whole:.0%})."
             )
         if key_words is not None:
-            summary = (summary + " " if summary else "") + (
-                f"{KEY_WORDS_WEIGHT:.0%} of the overall is the share of the reference's key words the answer uses "
-                f"({key_words:.0%})."
-            )
+            summary = (summary + " " if summary else "") + key_words.describe()
         return Grade(
             question_id=question.id,
             card=question.card,
             dimensions=first.dimensions,
-            overall=_overall(first.values, question, rubric, whole, key_words)
+            overall=_overall(first.values, question, rubric, whole, key_words.share if key_words else None)
             if question.derived
             else overall_score(first.dimensions, question, rubric),
             misconceptions=tuple(MisconceptionHit(m.id, m.text, s.text) for m, s in first.asserted),
@@ -390,20 +383,3 @@ def _overall(
     if key_words is not None:
         score = (1 - KEY_WORDS_WEIGHT) * score + KEY_WORDS_WEIGHT * key_words
     return round(100 * score)
-
-
-def key_word_share(question: Question, spans: Sequence[Span]) -> float:
-    """The share of the reference's key words that the answer's earning sentences use, wherever they are; a list of
-    terms does not say them (sentences.is_enumeration). A short answer cannot say much of a long key ("insert each
-    item into the sorted prefix"): for one, how much of what it says is the key's counts as much, which halves the
-    lead longer answers had (eval/README.md, follow-up 10)."""
-    asked = coverage.question_stems(question.question)
-    keys = coverage.key_stems(question.reference_text, asked)
-    said = [s for s in spans if not is_enumeration(s)]
-    found = sum(1 for key in keys if any(coverage.word_share(frozenset([key]), s, synonyms=True) for s in said))
-    recall = found / (len(keys) or 1)
-    if not said or sum(len(s.tokens) for s in said) > SHORT_ANSWER_TOKENS:
-        return recall
-    words = {canonical(w) for w in coverage.key_stems(" ".join(s.text for s in said), asked)}
-    precision = len(words & {canonical(k) for k in keys}) / (len(words) or 1)
-    return (recall + precision) / 2

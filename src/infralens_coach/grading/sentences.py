@@ -11,6 +11,7 @@ import re
 
 from .text import FUNCTION_WORDS, Span, tokenize
 
+SHORT_ANSWER_TOKENS = 12  # a whole answer this short may earn points without reading as prose
 MIN_PROSE_TOKENS = 3
 MIN_FUNCTION_WORDS = 2
 MIN_FUNCTION_SHARE = 0.15
