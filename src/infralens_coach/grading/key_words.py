@@ -5,8 +5,8 @@ counted over the whole answer's earning sentences; a list of terms does not say 
 A key word is said by the word itself, by a word of its synonym group (synonyms.py), or, with the
 sentence-embedding model, partly by a word near it in meaning: each word's vector in its own sentence against the
 key word's vector in the key, from WORD_NEAR_FROM (nothing) to WORD_NEAR_FULL (all of it) cosine. Students say
-a key in their own words ("halves the range" for "divides the interval"); a list of synonyms cannot make a point,
-but here it moves a quarter-weight share by degrees (eval/README.md, follow-ups 10 and 11).
+a key in their own words ("released" for "freed", "what is left" for "remaining"); the question's own words say
+nothing this way (eval/README.md, follow-ups 10 and 11).
 """
 
 from __future__ import annotations

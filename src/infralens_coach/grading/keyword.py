@@ -168,7 +168,7 @@ class KeywordGrader:
             question_id=question.id,
             card=question.card,
             dimensions=first.dimensions,
-            overall=_overall(first.values, question, rubric, whole, key_words.share if key_words else None)
+            overall=_overall(first.values, question, rubric, whole, None if key_words is None else key_words.share)
             if question.derived
             else overall_score(first.dimensions, question, rubric),
             misconceptions=tuple(MisconceptionHit(m.id, m.text, s.text) for m, s in first.asserted),
