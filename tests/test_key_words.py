@@ -7,7 +7,7 @@ from support.answer_keys import key, overall
 
 from infralens_coach.grading.coverage import key_stems, question_stems, word_share
 from infralens_coach.grading.key_words import KEY_WORDS_WEIGHT, key_word_share
-from infralens_coach.grading.synonyms import GROUPS, canonical
+from infralens_coach.grading.synonyms import GROUPS, OPPOSITES, canonical, opposite
 from infralens_coach.grading.text import split_spans, stem
 
 PEEK = key("What does the peek operation of a stack do?", "It returns the top element without removing it.")
@@ -139,3 +139,16 @@ def test_restating_the_question_or_another_subject_says_no_key_word_by_meaning(g
     # near words listed are still a list: nothing
     listed = split_spans("released, storage, given back, lose, delete, every one")
     assert key_word_share(FREE, listed, model).share == 0.0
+
+
+def test_an_opposite_is_not_a_word_near_in_meaning(grader):
+    # the model puts "bottom" near "top" (both name one end of the stack): as an opposite it says nothing of it
+    model = grader.model()
+    bottom = key_word_share(PEEK, split_spans("it looks at the bottom of the stack"), model)
+    assert not [pair for pair in bottom.other_words if pair[1] == "top"], bottom
+    assert bottom.share < 0.1, bottom
+    assert opposite(stem("pushes"), stem("popping")) and opposite(stem("largest"), stem("minimum"))
+    assert not opposite(stem("top"), stem("top")) and not opposite(stem("pop"), stem("delete"))
+    for line in OPPOSITES.strip().splitlines():  # a side is never its own opposite's synonym
+        left, right = ({canonical(stem(w)) for w in side.split()} for side in line.split("|"))
+        assert not left & right, line

@@ -21,7 +21,7 @@ from ..content import Question
 from . import coverage
 from .embed import Words
 from .sentences import SHORT_ANSWER_TOKENS, is_enumeration
-from .synonyms import canonical
+from .synonyms import canonical, opposites
 from .text import FUNCTION_WORDS, Span, tokenize
 
 KEY_WORDS_WEIGHT = 0.35
@@ -71,8 +71,13 @@ def key_word_share(question: Question, spans: Sequence[Span], model: WordEmbedde
     key_words = _words(model, [reference], asked, keys) if model is not None else []
     # as the grade's sentence vectors were made (similarity.py), so their run made these too
     answer_words = _words(model, [s.text.rstrip(".!?;: ") for s in said], asked) if model is not None else []
-    # cosines[i, j]: the answer's word i against the key's word j
+    # cosines[i, j]: the answer's word i against the key's word j; an opposite is no nearer than an unrelated word
     cosines = _vectors(answer_words) @ _vectors(key_words).T
+    for j, key_word in enumerate(key_words):
+        if against := frozenset().union(*(opposites(b) for b in key_word.stems)):
+            for i, mine in enumerate(answer_words):
+                if any(canonical(a) in against for a in mine.stems):
+                    cosines[i, j] = 0.0
     credit = dict.fromkeys(in_words, 1.0)
     pairs: list[tuple[float, str, str]] = []
     for key in keys - in_words:

@@ -54,6 +54,63 @@ limit restrict
 """
 
 
+# Opposites sit close in meaning to a sentence-embedding model (both name the same scale), so a word near a key
+# word by meaning (key_words.py) is never its opposite: "bottom" says nothing of "top". One pair of sides a line.
+OPPOSITES = """
+top | bottom
+first | last
+head | tail
+front | rear back
+min minimum smallest lowest | max maximum largest biggest highest
+grow | shrink
+ascending | descending
+before | after
+left | right
+parent | child
+insert enqueue | remove dequeue
+start | end
+allocate | free
+open | close
+upper | lower
+input | output
+read | write
+local | global
+public | private
+static | dynamic
+best | worst
+true | false
+prefix | postfix
+preorder | postorder
+inner | outer
+lifo | fifo
+stack | queue
+breadth | depth
+sorted | unsorted
+"""
+
+
+@lru_cache(maxsize=1)
+def _opposites() -> dict[str, frozenset[str]]:
+    table: dict[str, set[str]] = {}
+    for line in OPPOSITES.strip().splitlines():
+        left, right = ({canonical(stem(word)) for word in side.split()} for side in line.split("|"))
+        for word in left:
+            table.setdefault(word, set()).update(right)
+        for word in right:
+            table.setdefault(word, set()).update(left)
+    return {word: frozenset(others) for word, others in table.items()}
+
+
+def opposites(word_stem: str) -> frozenset[str]:
+    """The groups (canonical stems) opposite to this stem's: "pop" -> {"insert"} (push's group)."""
+    return _opposites().get(canonical(word_stem), frozenset())
+
+
+def opposite(stem_a: str, stem_b: str) -> bool:
+    """Whether the two stems (or their groups) are opposites ("pop" and "push", "bottom" and "top")."""
+    return canonical(stem_b) in opposites(stem_a)
+
+
 @lru_cache(maxsize=1)
 def _canonical() -> dict[str, str]:
     table: dict[str, str] = {}
