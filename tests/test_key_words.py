@@ -3,8 +3,13 @@ same meaning ("item" for "element"), as a first short sentence that the rest exp
 two sentences. Term lists, padding and wrong answers that share a word must still earn little. Graded with the
 bundled sentence-embedding model, as `eval` rows and reference-only packs are."""
 
+import importlib.util
+from collections import Counter
+from pathlib import Path
+
 from support.answer_keys import key, overall
 
+from infralens_coach.grading import KeywordGrader, embed
 from infralens_coach.grading.coverage import key_stems, question_stems, word_share
 from infralens_coach.grading.key_words import KEY_WORDS_WEIGHT, key_word_share
 from infralens_coach.grading.synonyms import GROUPS, OPPOSITES, canonical, opposite
@@ -152,3 +157,39 @@ def test_an_opposite_is_not_a_word_near_in_meaning(grader):
     for line in OPPOSITES.strip().splitlines():  # a side is never its own opposite's synonym
         left, right = ({canonical(stem(w)) for w in side.split()} for side in line.split("|"))
         assert not left & right, line
+
+
+class CountingMiniLM(embed.MiniLM):
+    """The bundled model, counting how often each text's tokens go through it."""
+
+    def __init__(self) -> None:
+        found = importlib.util.find_spec(embed.MODEL_PACKAGE)
+        assert found is not None and found.submodule_search_locations
+        super().__init__(Path(next(iter(found.submodule_search_locations))) / "model.onnx", embed.vocab_path())
+        self.runs: Counter[tuple[int, ...]] = Counter()
+
+    def _hidden(self, token_ids):
+        self.runs.update(tuple(ids) for ids in token_ids)
+        return super()._hidden(token_ids)
+
+
+class SentencesOnly:
+    """The model without its word vectors: the grader then counts key words in their words and groups only."""
+
+    def __init__(self, model: embed.MiniLM) -> None:
+        self.name, self.encode = model.name, model.encode
+
+
+def test_words_near_in_meaning_cost_no_second_run_of_the_model(bank):
+    # A word's vector comes from the run that made its sentence's vector: a 2-minute answer against a reference
+    # alone took twice as long when they were run again (bench/grade_speed.py).
+    with_words, without = CountingMiniLM(), CountingMiniLM()
+    answers = (
+        "Every node got its own new. So every node is released, otherwise the storage is never given back.",
+        "You walk it because each node was a separate allocation and you have to delete them one by one.",
+    )
+    for grader in (KeywordGrader(with_words), KeywordGrader(SentencesOnly(without))):
+        for answer in answers:
+            assert "key words" in (grader.grade(FREE, bank.rubric, answer).summary or "")
+    assert with_words._words  # the words were there to be used...
+    assert with_words.runs == without.runs  # ...and came from the very same runs
