@@ -9,6 +9,7 @@ from pathlib import Path
 
 from support.answer_keys import key, overall
 
+from infralens_coach.evaluation.probes import FILLER
 from infralens_coach.grading import KeywordGrader, embed
 from infralens_coach.grading.coverage import key_stems, question_stems, word_share
 from infralens_coach.grading.key_words import KEY_WORDS_WEIGHT, key_word_share
@@ -193,3 +194,20 @@ def test_words_near_in_meaning_cost_no_second_run_of_the_model(bank):
             assert "key words" in (grader.grade(FREE, bank.rubric, answer).summary or "")
     assert with_words._words  # the words were there to be used...
     assert with_words.runs == without.runs  # ...and came from the very same runs
+
+
+MERGE = key(
+    "Why does merge sort take O(n log n) time?",
+    "It halves the input log n times, and each level of merging costs O(n) work.",
+)
+
+
+def test_filler_that_shares_a_key_word_lends_it_nothing(bank, grader):
+    # FILLER says "in my work": the key's "work", and other words near its words, in a sentence on no subject
+    answer = "It divides the list in two repeatedly, about log n times, and merging at each level is linear."
+    alone, padded = grader.grade(MERGE, bank.rubric, answer), grader.grade(MERGE, bank.rubric, f"{answer} {FILLER}")
+    assert padded.overall <= alone.overall, (padded.overall, alone.overall)
+    assert padded.summary == alone.summary
+    model = grader.model()
+    ungated = key_word_share(MERGE, split_spans(f"{answer} {FILLER}"), model)  # every sentence lends its words
+    assert ungated.share > key_word_share(MERGE, split_spans(answer), model).share + 0.1

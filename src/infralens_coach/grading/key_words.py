@@ -11,7 +11,7 @@ nothing this way (eval/README.md, follow-ups 10 and 11).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -27,6 +27,7 @@ from .text import FUNCTION_WORDS, Span, tokenize
 KEY_WORDS_WEIGHT = 0.35
 WORD_NEAR_FROM = 0.30  # cosine of two words in context below which one says nothing of the other...
 WORD_NEAR_FULL = 0.70  # ...and from which it says all of it
+SUBJECT_FLOOR = 0.20  # a sentence at least this near the key (its nearest point) lends its words; filler is further
 SHOWN_PAIRS = 3  # words said in other words named in the grade's summary, at most
 SHOWN_FROM = 0.5  # a pair is named when it earns at least half a word
 
@@ -56,21 +57,30 @@ class _Word:
     vector: np.ndarray
 
 
-def key_word_share(question: Question, spans: Sequence[Span], model: WordEmbedder | None = None) -> KeyWords:
+def key_word_share(
+    question: Question,
+    spans: Sequence[Span],
+    model: WordEmbedder | None = None,
+    near_the_key: Mapping[int, float] | None = None,
+) -> KeyWords:
     """The share of the reference's key words that the answer's earning sentences say, wherever they are. A short
     answer cannot say much of a long key ("insert each item into the sorted prefix"): for one, how much of what it
     says is the key's counts as much, which halves the lead longer answers had. `model` (the sentence-embedding
-    model, when loaded) lets a word near a key word in meaning say part of it."""
+    model, when loaded) lets a word near a key word in meaning say part of it. `near_the_key` (each sentence's
+    cosine with its nearest point, by id, when the model is loaded): a sentence below SUBJECT_FLOOR lends no word,
+    so filler that happens to share one ("in my work") moves nothing."""
     asked = coverage.question_stems(question.question)
     reference = question.reference_text
     keys = coverage.key_stems(reference, asked)
     said = [s for s in spans if not is_enumeration(s)]
     if not said or not keys:
         return KeyWords(0.0)
-    in_words = {key for key in keys if any(coverage.word_share(frozenset([key]), s, synonyms=True) for s in said)}
+    # only a sentence on the key's subject lends its words: filler that shares one ("in my work") lends nothing
+    on_subject = [s for s in said if near_the_key is None or near_the_key.get(id(s), 0.0) >= SUBJECT_FLOOR]
+    in_words = {key for key in keys if any(coverage.word_share(frozenset([key]), s, synonyms=True) for s in on_subject)}
     key_words = _words(model, [reference], asked, keys) if model is not None else []
     # as the grade's sentence vectors were made (similarity.py), so their run made these too
-    answer_words = _words(model, [s.text.rstrip(".!?;: ") for s in said], asked) if model is not None else []
+    answer_words = _words(model, [s.text.rstrip(".!?;: ") for s in on_subject], asked) if model is not None else []
     # cosines[i, j]: the answer's word i against the key's word j; an opposite is no nearer than an unrelated word
     cosines = _vectors(answer_words) @ _vectors(key_words).T
     for j, key_word in enumerate(key_words):

@@ -145,7 +145,9 @@ class KeywordGrader:
                 first = self._score(question, rubric, spans, sim, revised)
         summary = None
         words_model = model if isinstance(model, WordEmbedder) else None
-        key_words = key_word_share(question, first.usable, words_model) if question.derived else None
+        key_words = (
+            key_word_share(question, first.usable, words_model, sim.nearest or None) if question.derived else None
+        )
         short_key = is_short_key(question)
         fragment = short_key and coverage.is_fragment(question.reference_text)
         # A fragment of a key ("by reference.") has a vector that says little: the whole answer is not held to it.
