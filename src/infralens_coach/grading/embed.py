@@ -40,7 +40,7 @@ MAX_TOKENS = 128  # per sentence (a sentence or window of the answer is at most 
 RUN_TOKENS = 2048  # padded tokens per run at most (a longer text runs alone): bounds the activations' memory
 SWITCH = "INFRALENS_GRADER_MEANING"  # "0", "off", "no" or "false": match on wording only
 CACHE_SIZE = 4096  # sentences and points whose vectors are kept (points repeat on every grade)
-WORDS_CACHE_SIZE = 128  # texts whose word vectors are kept (an answer's sentences and a key: about 2 MB)
+WORDS_CACHE_SIZE = 128  # texts whose token states or word vectors are kept (an answer's sentences, a key: ~4 MB)
 
 
 # How the package's int8 graph is run: "shipped" (every weight widened on every run), "int8-rows" (the default:
@@ -300,24 +300,26 @@ class MiniLM:
         self.graph: Graph = graph
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._words: OrderedDict[str, Words] = OrderedDict()
+        # a text's token states from its run, turned into its words when they are first asked for: most texts
+        # (a card's sentences) never are, and averaging each word's pieces cost ~0.15 ms a text
+        self._words: OrderedDict[str, Words | _States] = OrderedDict()
         self._lock = threading.Lock()
 
-    def _vectors(self, texts: list[str]) -> tuple[np.ndarray, dict[str, Words]]:
-        """One vector per text, and each text's words (word_vectors) from the same run: runs over groups of similar
-        token length, so that few padding tokens are computed."""
+    def _vectors(self, texts: list[str]) -> tuple[np.ndarray, dict[str, _States]]:
+        """One vector per text, and each text's token states for its words (word_vectors), from the same run: runs
+        over groups of similar token length, so that few padding tokens are computed."""
         encodings = self._tokenizer.encode_batch(texts)
         lengths = [len(e.ids) for e in encodings]
         order = sorted(range(len(texts)), key=lengths.__getitem__)
         vectors = np.zeros((len(texts), 384), np.float32)
-        words: dict[str, Words] = {}
+        states: dict[str, _States] = {}
         for group in _groups([lengths[i] for i in order], RUN_COST[self.graph]):
             rows = [order[i] for i in group]
             hidden, mask = self._hidden([encodings[i].ids for i in rows])
             vectors[rows] = _pooled(hidden, mask)
             for row, i in enumerate(rows):
-                words[texts[i]] = _words_of(encodings[i].word_ids, encodings[i].offsets, hidden[row])
-        return vectors, words
+                states[texts[i]] = _States(encodings[i], hidden[row, : lengths[i]].astype(np.float16))
+        return vectors, states
 
     def _hidden(self, token_ids: list[list[int]]) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
         """The encoder's last hidden states (batch, tokens, 384) of padded token rows, and the padding mask."""
@@ -355,13 +357,17 @@ class MiniLM:
         if missing:
             self._keep(missing, *self._vectors(missing))
         with self._lock:
-            found = {t: words for t in texts if (words := self._words.get(t)) is not None}
+            found = {t: kept for t in texts if (kept := self._words.get(t)) is not None}
         evicted = [t for t in dict.fromkeys(texts) if t not in found]  # by a concurrent call: compute them again
         if evicted:
             found.update(self._vectors(evicted)[1])
-        return [found[t] for t in texts]
+        words = {t: kept.words() if isinstance(kept, _States) else kept for t, kept in found.items()}
+        with self._lock:
+            for text in words.keys() & self._words.keys():
+                self._words[text] = words[text]  # computed once
+        return [words[t] for t in texts]
 
-    def _keep(self, texts: list[str], vectors: np.ndarray, words: dict[str, Words]) -> None:
+    def _keep(self, texts: list[str], vectors: np.ndarray, words: dict[str, _States]) -> None:
         with self._lock:
             for text, vector in zip(texts, vectors, strict=True):
                 self._cache[text] = vector
@@ -370,6 +376,15 @@ class MiniLM:
             self._words.update(words)
             while len(self._words) > WORDS_CACHE_SIZE:
                 self._words.popitem(last=False)
+
+
+@dataclass(frozen=True)
+class _States:
+    encoding: Any  # the tokenizer's Encoding (untyped): each piece's word and characters
+    hidden: np.ndarray  # (tokens, 384) float16: the last hidden states, as in a run
+
+    def words(self) -> Words:
+        return _words_of(self.encoding.word_ids, self.encoding.offsets, self.hidden.astype(np.float32))
 
 
 def _pooled(hidden: NDArray[np.float32], mask: NDArray[np.int64]) -> np.ndarray:
