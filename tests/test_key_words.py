@@ -211,3 +211,13 @@ def test_filler_that_shares_a_key_word_lends_it_nothing(bank, grader):
     model = grader.model()
     ungated = key_word_share(MERGE, split_spans(f"{answer} {FILLER}"), model)  # every sentence lends its words
     assert ungated.share > key_word_share(MERGE, split_spans(answer), model).share + 0.1
+
+
+def test_filler_after_a_short_answer_does_not_make_it_a_long_one(bank, grader):
+    # A short answer's key-word share is half how much of what it says is the key's (a wrong "WHERE" costs it);
+    # filler made it a long answer, held to the key's words alone, and "HAVING or WHERE" reached 100 %.
+    question = key("Which SQL clause filters groups after GROUP BY?", "HAVING")
+    for answer in ("HAVING or WHERE, both can filter", "must be HAVING, it runs after the grouping"):
+        alone = grader.grade(question, bank.rubric, answer)
+        padded = grader.grade(question, bank.rubric, f"{answer}. {FILLER}")
+        assert padded.overall <= alone.overall, (answer, padded.overall, alone.overall)

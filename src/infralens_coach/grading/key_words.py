@@ -100,9 +100,11 @@ def key_word_share(
             pairs.append((float(cosines[best, theirs]), answer_words[best].text, key_words[theirs].text))
     recall = sum(credit.values()) / len(keys)
     shown = tuple((mine, theirs) for _, mine, theirs in sorted(pairs, reverse=True)[:SHOWN_PAIRS])
-    if sum(len(s.tokens) for s in said) > SHORT_ANSWER_TOKENS:
+    # how long an answer is, and what it says, is told by the sentences that lend their words: filler after a short
+    # answer does not make it a long one, held to the whole key
+    if not on_subject or sum(len(s.tokens) for s in on_subject) > SHORT_ANSWER_TOKENS:
         return KeyWords(recall, shown)
-    return KeyWords((recall + _precision(said, asked, keys, answer_words, cosines)) / 2, shown)
+    return KeyWords((recall + _precision(on_subject, asked, keys, answer_words, cosines)) / 2, shown)
 
 
 def _precision(
