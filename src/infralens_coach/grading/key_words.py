@@ -66,9 +66,10 @@ def key_word_share(
     """The share of the reference's key words that the answer's earning sentences say, wherever they are. A short
     answer cannot say much of a long key ("insert each item into the sorted prefix"): for one, how much of what it
     says is the key's counts as much, which halves the lead longer answers had. `model` (the sentence-embedding
-    model, when loaded) lets a word near a key word in meaning say part of it. `near_the_key` (each sentence's
-    cosine with its nearest point, by id, when the model is loaded): a sentence below SUBJECT_FLOOR lends no word,
-    so filler that happens to share one ("in my work") moves nothing."""
+    model, when loaded) lets a word near a key word in meaning say part of it. `near_the_key` (when the model is
+    loaded: how near each sentence, by id, is to the key's subject; keyword.py works it out): a sentence below
+    SUBJECT_FLOOR lends no word and does not make the answer long, so filler that happens to share a word ("in my
+    work") moves nothing."""
     asked = coverage.question_stems(question.question)
     reference = question.reference_text
     keys = coverage.key_stems(reference, asked)
