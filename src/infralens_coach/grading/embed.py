@@ -63,8 +63,8 @@ class Embedder(Protocol):
 @dataclass(frozen=True)
 class Words:
     """A text's words (as the model's tokenizer splits them: punctuation apart), each with its vector in the text's
-    context: the mean of its word pieces' last hidden states, L2-normalised, kept as float16 (a cosine of two
-    words needs no more, and every text encoded keeps its words for a while)."""
+    context: the mean of its word pieces' last hidden states, L2-normalised, as float16 (a cosine of two words
+    needs no more)."""
 
     spans: tuple[tuple[int, int], ...]  # each word's characters in the text, start..end
     vectors: np.ndarray  # (words, 384) float16

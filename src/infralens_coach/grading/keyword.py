@@ -149,7 +149,7 @@ class KeywordGrader:
         words_model = model if isinstance(model, WordEmbedder) else None
         # A fragment of a key ("by reference.") has a vector that says little: a sentence is on its subject when it
         # is near the question or says the key (as in coverage.fragment_credit); the whole answer is not held to it.
-        near_the_key = _near_the_key(sim, question, first.usable) if fragment else sim.nearest or None
+        near_the_key = _near_a_fragment_key(sim, question, first.usable) if fragment else sim.nearest or None
         key_words = key_word_share(question, first.usable, words_model, near_the_key) if question.derived else None
         whole = beyond_the_question(sim, question, first.usable) if short_key and not fragment else None
         if isinstance(model, Unavailable):
@@ -361,7 +361,7 @@ def beyond_the_question(sim: Similarity, question: Question, spans: Sequence[Spa
     return min(1.0, max(0.0, (gap + WHOLE_SLACK) / WHOLE_RAMP))
 
 
-def _near_the_key(sim: Similarity, question: Question, spans: Sequence[Span]) -> dict[int, float] | None:
+def _near_a_fragment_key(sim: Similarity, question: Question, spans: Sequence[Span]) -> dict[int, float] | None:
     """For a fragment key: per sentence, 1 when it says every key word, else its cosine with the question. A
     fragment's own vector is near everything a little (filler sits at 0.2-0.3 from "HAVING")."""
     if not sim.nearest:
