@@ -32,7 +32,7 @@ import numpy as np
 
 from ..content import DIMENSIONS, Misconception, Point, Question, Rubric
 from ..errors import AnswerError
-from . import coverage
+from . import coverage, spelling
 from . import judge as judging
 from .base import DimensionScore, Grade, MisconceptionHit, overall_score
 from .clauses import pieces
@@ -136,7 +136,8 @@ class KeywordGrader:
         return self._embedder if self._embedder is not None else default_embedder()
 
     def grade(self, question: Question, rubric: Rubric, answer: str) -> Grade:
-        spans, sim, model = self._read(question, answer)
+        reader = spelling.Reader(_words_of(question))
+        spans, sim, model = self._read(question, answer, reader)
         found = assertions(question, spans, sim)
         first = self._score(question, rubric, spans, sim, found)
         if question.misconceptions and not isinstance(model, Unavailable):
@@ -166,6 +167,8 @@ class KeywordGrader:
             )
         if key_words is not None:
             summary = (summary + " " if summary else "") + key_words.describe()
+        if reader.describe():
+            summary = (summary + " " if summary else "") + reader.describe()
         return Grade(
             question_id=question.id,
             card=question.card,
@@ -173,7 +176,7 @@ class KeywordGrader:
             overall=_overall(first.values, question, rubric, whole, None if key_words is None else key_words.share)
             if question.derived
             else overall_score(first.dimensions, question, rubric),
-            misconceptions=tuple(MisconceptionHit(m.id, m.text, s.text) for m, s in first.asserted),
+            misconceptions=tuple(MisconceptionHit(m.id, m.text, s.quote) for m, s in first.asserted),
             decided_by=self.name,
             summary=summary,
             flags=injection_flags(answer),
@@ -209,11 +212,14 @@ class KeywordGrader:
             return [(nearest_misconception(question, evidence, sim), evidence, "meaning")]
         return found
 
-    def _read(self, question: Question, answer: str) -> tuple[list[Span], Similarity, Embedder | Unavailable]:
-        """The answer's sentences and their cosines with everything the card compares them to."""
+    def _read(
+        self, question: Question, answer: str, reader: spelling.Reader | None = None
+    ) -> tuple[list[Span], Similarity, Embedder | Unavailable]:
+        """The answer's sentences, typos read as the question's words, and their cosines with everything the card
+        compares them to."""
         if not answer or not answer.strip():
             raise AnswerError("the answer is empty: type, paste or record an answer first")
-        spans = split_spans(answer)
+        spans = split_spans(answer, reader or spelling.Reader(_words_of(question)))
         model = self.model()
         sim = Similarity(
             None if isinstance(model, Unavailable) else model,
@@ -324,8 +330,8 @@ class KeywordGrader:
         score = min(4, int(4 * value + 0.5))
         evidence: list[str] = []
         for match in matches:
-            if match.span is not None and match.span.text not in evidence:
-                evidence.append(match.span.text)
+            if match.span is not None and match.span.quote not in evidence:
+                evidence.append(match.span.quote)
         covered = [p.text for p, m in zip(points, matches, strict=True) if m.made]
         missing = [p.text for p, m in zip(points, matches, strict=True) if not m.made]
         by_meaning = [p.text for p, m in zip(points, matches, strict=True) if m.how == "meaning"]
@@ -343,6 +349,12 @@ class KeywordGrader:
 
 def _index(spans: list[Span], span: Span) -> int:
     return next(i for i, s in enumerate(spans) if s is span)
+
+
+def _words_of(question: Question) -> frozenset[str]:
+    """The words a typo in an answer may be read as (grading/spelling.py)."""
+    points = (p.text for pts in points_of(question).values() for p in pts)
+    return spelling.lexicon(question.question, question.reference_text, *points)
 
 
 def is_short_key(question: Question) -> bool:

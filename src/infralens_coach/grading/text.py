@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, cast
@@ -192,9 +193,9 @@ def tokenize(text: str) -> list[Token]:
 
 @dataclass(frozen=True)
 class Span:
-    """A sentence (or a window of a run-on one): its original text and its squashed stems."""
+    """A sentence (or a window of a run-on one): its text and its squashed stems."""
 
-    text: str  # the sentence as written (the window's words for a run-on), quoted as evidence
+    text: str  # the sentence as the grader reads it (the window's words for a run-on)
     tokens: tuple[Token, ...]
     squashed: str  # stems joined
     starts: frozenset[int]
@@ -202,6 +203,12 @@ class Span:
     raw_squashed: str  # surface words joined: catches compounds whose stems differ ("dataloader")
     raw_starts: frozenset[int]
     raw_ends: frozenset[int]
+    written: str = ""  # the sentence as written, when it was read otherwise (grading/spelling.py)
+
+    @property
+    def quote(self) -> str:
+        """What a grade quotes: the answer's own words."""
+        return self.written or self.text
 
     @property
     def function_word_count(self) -> int:
@@ -241,25 +248,33 @@ def _squash(words: list[str]) -> tuple[str, frozenset[int], frozenset[int]]:
     return "".join(words), frozenset(starts), frozenset(ends)
 
 
-def _span(text: str, tokens: list[Token]) -> Span:
+def _span(text: str, tokens: list[Token], written: str = "") -> Span:
     stems = _squash([t.stem for t in tokens])
     raws = _squash([t.raw for t in tokens])
-    return Span(text.strip(), tuple(tokens), *stems, *raws)
+    return Span(text.strip(), tuple(tokens), *stems, *raws, written.strip() if written != text else "")
 
 
-def split_spans(text: str) -> list[Span]:
-    """Sentences of the answer; sentences longer than WINDOW_TOKENS become overlapping windows."""
+def split_spans(text: str, read: Callable[[str], str] | None = None) -> list[Span]:
+    """Sentences of the answer; sentences longer than WINDOW_TOKENS become overlapping windows. `read`: how the
+    grader reads a sentence (grading/spelling.py); each span keeps what was written for its quote."""
     spans: list[Span] = []
     for piece in _SENTENCE_END.split(text):
-        tokens = tokenize(piece)
+        seen = read(piece) if read is not None else piece
+        tokens = tokenize(seen)
         if not tokens:
             continue
         if len(tokens) <= MAX_SENTENCE_TOKENS:
-            spans.append(_span(piece, tokens))
+            spans.append(_span(seen, tokens, piece))
             continue
+        written = tokenize(piece) if seen != piece else tokens
         for begin in range(0, len(tokens) - WINDOW_STRIDE, WINDOW_STRIDE):
             window = tokens[begin : begin + WINDOW_TOKENS]
-            spans.append(_span(piece[window[0].start : window[-1].end], window))
+            mine = seen[window[0].start : window[-1].end]
+            if len(written) == len(tokens):  # the same words, some spelt otherwise: quote the window as written
+                mine_written = piece[written[begin].start : written[begin + len(window) - 1].end]
+            else:
+                mine_written = mine
+            spans.append(_span(mine, window, mine_written))
     return spans
 
 
