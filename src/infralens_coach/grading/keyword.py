@@ -124,11 +124,14 @@ class KeywordGrader:
         *,
         meaning: bool = True,
         judge: judging.Judge | None = None,
+        typos: bool = True,
     ) -> None:
-        """`judge`: the second opinion on matches by meaning alone (default: the shipped one, data/judge.json)."""
+        """`judge`: the second opinion on matches by meaning alone (default: the shipped one, data/judge.json).
+        `typos`: read a typo as the question's word it misses (grading/spelling.py; off only to measure it)."""
         self._embedder = embedder
         self._meaning = meaning
         self._judge = judge
+        self._typos = typos
 
     def model(self) -> Embedder | Unavailable:
         if not self._meaning:
@@ -136,7 +139,7 @@ class KeywordGrader:
         return self._embedder if self._embedder is not None else default_embedder()
 
     def grade(self, question: Question, rubric: Rubric, answer: str) -> Grade:
-        reader = spelling.Reader(_words_of(question))
+        reader = self._reader(question)
         spans, sim, model = self._read(question, answer, reader)
         found = assertions(question, spans, sim)
         first = self._score(question, rubric, spans, sim, found)
@@ -212,6 +215,9 @@ class KeywordGrader:
             return [(nearest_misconception(question, evidence, sim), evidence, "meaning")]
         return found
 
+    def _reader(self, question: Question) -> spelling.Reader:
+        return spelling.Reader(_words_of(question) if self._typos else frozenset())
+
     def _read(
         self, question: Question, answer: str, reader: spelling.Reader | None = None
     ) -> tuple[list[Span], Similarity, Embedder | Unavailable]:
@@ -219,7 +225,7 @@ class KeywordGrader:
         compares them to."""
         if not answer or not answer.strip():
             raise AnswerError("the answer is empty: type, paste or record an answer first")
-        spans = split_spans(answer, reader or spelling.Reader(_words_of(question)))
+        spans = split_spans(answer, reader or self._reader(question))
         model = self.model()
         sim = Similarity(
             None if isinstance(model, Unavailable) else model,
