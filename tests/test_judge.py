@@ -18,7 +18,7 @@ from infralens_coach.grading.judge import Judge, shipped
 REPO = Path(__file__).resolve().parent.parent
 TUNE = {
     row["id"]: row
-    for name in ("misconception-tune2.csv", "misconception-tune3.csv")
+    for name in ("misconception-tune2.csv", "misconception-tune3.csv", "misconception-tune4.csv")
     for row in csv.DictReader((REPO / "eval" / name).open(encoding="utf-8"))
 }
 
@@ -54,7 +54,7 @@ def test_a_full_answer_that_warns_is_not_flagged_by_meaning_alone(bank, row_id):
 @pytest.mark.parametrize(
     "row_id",
     [
-        "md07a",  # "I'd run it as another Deployment with one replica ... Jobs just add another object type"
+        "mt4_18b",  # one Terraform state, hand fixes committed to main, reviews "enterprise overhead"
         "mu13c",  # "alerts are, uh, basically just limits on all your graphs, so anything goes red, someone gets paged"
     ],
 )
@@ -69,8 +69,8 @@ def test_the_judge_reports_a_mistake_the_rules_miss_and_its_sentence_earns_nothi
 
 
 def test_without_the_model_the_rules_decide_alone(bank):
-    assert grade(bank, "md07a").misconceptions  # the judge reports it when the model runs...
-    wording_only = grade(bank, "md07a", KeywordGrader(meaning=False))
+    assert grade(bank, "mt4_18b").misconceptions  # the judge reports it when the model runs...
+    wording_only = grade(bank, "mt4_18b", KeywordGrader(meaning=False))
     assert not wording_only.misconceptions  # ...and there is no judge without it
     assert wording_only.summary and wording_only.summary.startswith("Matched on wording only")
 

@@ -513,3 +513,50 @@ def test_slip_warns_as_a_noun_not_as_something_slipping_through(bank):
         "It is easy to slip into alerting on every metric, which trains people to ignore pages.",
     ):
         assert not KeywordGrader().grade(card, bank.rubric, warned).misconceptions, warned
+
+
+@pytest.mark.parametrize(
+    ("card", "held"),
+    [
+        # More ways of brushing the card's practice aside (eval/README.md, follow-up 13): delay counted in weeks,
+        # a practice that "slows every release down", "overcomplicates", is "overhead" or some team's job, and
+        # what the card says to check that the speaker "doesn't worry about".
+        (
+            16,
+            "Canaries and shadow traffic add weeks of delay to every release, so a model that wins offline ships.",
+        ),
+        (
+            16,
+            "A/B tests sound rigorous, but they slow every release down, so a model that wins offline ships.",
+        ),
+        (14, "Feature store products overcomplicate it; a shared table of the latest values is all a team needs."),
+        (4, "The image carries the whole CUDA stack, so I don't worry much about the driver versions on the hosts."),
+        (10, "Approval states and lineage are the compliance team's problem; the registry is a bucket of weights."),
+        (
+            10,
+            "Stage labels and sign-offs are overhead that slows iteration; the registry keeps versioned weights.",
+        ),
+    ],
+)
+def test_more_dismissals_of_the_practice_assert_the_mistake(bank, card, held):
+    grade = KeywordGrader().grade(bank.get(card), bank.rubric, held)
+    assert grade.misconceptions, [d.evidence for d in grade.dimensions]
+
+
+@pytest.mark.parametrize(
+    ("card", "fine"),
+    [
+        (
+            16,
+            "Skipping the canary because it adds a day of delay is how a model that won offline breaks production.",
+        ),
+        (4, "Containers pin the CUDA toolkit, but the driver lives on the host, so I do worry about the host driver."),
+        (
+            14,
+            "Don't overcomplicate it with a table alone: without point-in-time joins training leaks the future.",
+        ),
+        (2, "Data loading slows training down when the workers are too few, so I profile the input pipeline first."),
+    ],
+)
+def test_the_same_words_in_a_warning_or_a_mechanism_assert_nothing(bank, card, fine):
+    assert not KeywordGrader().grade(bank.get(card), bank.rubric, fine).misconceptions

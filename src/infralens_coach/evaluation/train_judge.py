@@ -30,8 +30,8 @@ from ..grading.judge import FEATURES, Judge
 
 EVAL = Path(__file__).resolve().parents[3] / "eval"
 JUDGE_JSON = Path(__file__).resolve().parents[1] / "data" / "judge.json"
-TUNE = ("misconception-tune.csv", "misconception-tune2.csv", "misconception-tune3.csv", "paraphrase-tune.csv",
-        "adversarial-tune.csv")  # fmt: skip
+TUNE = ("misconception-tune.csv", "misconception-tune2.csv", "misconception-tune3.csv", "misconception-tune4.csv",
+        "paraphrase-tune.csv", "adversarial-tune.csv")  # fmt: skip
 POSITIVE = frozenset({"misconception"})
 NEGATIVE = frozenset({"correct", "full", "partial"})
 L2 = 0.01

@@ -74,7 +74,8 @@ TELLING_STEMS = frozenset(stem(w) for w in "common commonly classic myth".split(
 # Brushing a practice aside ("canaries just slow the team down, so I'd skip them"): in an answer that asserts
 # a misconception, such a sentence carries the wrong argument on, whatever practice it names.
 DISMISSAL = re.compile(
-    r"\b(?:(?<!to )slows?(?:ing)? (?:the team|us|you|things|everyone|everybody|everything|releases?) down|"
+    r"\b(?:(?<!to )slows?(?:ing)? (?:(?:every|each|all|our|the whole|the) )?(?:team|teams|us|you|things|everyone|"
+    r"everybody|everything|releases?|deploy(?:ment)?s?|rollouts?|changes?|launch(?:es)?|shipping|iteration) down|"
     r"skip (?:it|them|that|this|those|these)|overkill|unnecessary|pointless|not worth|no need|"
     r"(?:don't|do not|doesn't|does not) (?:really )?need|don't bother|not needed|red tape|bureaucra\w*|"
     r"nobody (?:really )?needs|waste of time|more theory than|"
@@ -88,6 +89,9 @@ DISMISSAL = re.compile(
     r"(?:job|problem|concern)|(?:wouldn't|won't|don't) (?:spend|waste) (?:time|effort)|"
     r"(?:don't|do not) think (?:you|we|i|they) (?:really )?need|stop worrying about|(?:a )?thing of the past|"
     r"without much (?:real )?(?:benefit|value|gain)|(?:wouldn't|won't|didn't|never) bother|"
+    r"(?:don't|do not|wouldn't|won't|never) (?:really )?worry (?:much |too much |a lot )?about|"
+    r"(?:doesn't|does not|don't|do not|won't|will not) move the needle|"
+    r"(?:team|teams|admins?|folks|ops|department|sres?)(?:'s|') (?:job|problem|concern|responsibility)|"
     r"(?:would|will|just|only|mostly) slows? (?:\w+ ){0,2}(?:down|response|delivery|releases?|iteration|velocity))\b",
     re.I,
 )
@@ -100,8 +104,12 @@ DISMISSIVE = re.compile(
     r"(?:just|mostly|pure|all|only|expensive|optional) overhead|for little (?:gain|benefit|value|payoff)|"
     r"turns? into noise|"
     r"(?:is|are) (?:just |mostly |pure )?noise|(?:just|mostly|only) adds? (?:delay|friction)|to a crawl|"
-    r"(?:slows?|slowing) (?:the team|teams|us|you|everyone|everybody|things|releases|the release|delivery|"
-    r"development|engineers|people|changes) down|extra (?:work|effort|steps?|concepts?|complexity))\b",
+    r"adds? (?:weeks|days|months|hours|lots|a lot) of (?:delay|friction)|crawl through|"
+    r"(?<!don't )(?<!not )overcomplicat\w*|(?:is|are|'s|'re) (?:\S+ ){0,2}overhead|"
+    r"(?:just|mostly|only) gets? in the way|(?:mostly|just|pure|all) (?:marketing|hype)|"
+    r"(?:slows?|slowing) (?:(?:every|each|all|our|the whole|the) )?(?:team|teams|us|you|everyone|everybody|things|"
+    r"releases?|deploy(?:ment)?s?|rollouts?|launch(?:es)?|shipping|iteration|delivery|development|engineers|people|"
+    r"changes?) down|extra (?:work|effort|steps?|concepts?|complexity))\b",
     re.I,
 )
 # A dismissal that is hedged or weighed ("for a low-risk change it can be overkill", "safer but slows releases
