@@ -15,11 +15,12 @@ For each split (tune, heldout) of the sets in eval/:
   ("a stack", "O(1)", "HAVING", "a page fault") or one short sentence, as instructors jot them, with student answers
   that paraphrase, explain, restate the question first or give the key (each half by a different writer), and a
   blind third set of 16 from a third writer, graded once after the changes were frozen;
-- eval/cs-twograder-<split>.csv: eleven sets of 14 intro data-structures and C++ questions (tune, heldout, blind,
-  blind2 to blind9), each with 12 answers as a class writes them (each set by its own writer, who gave no scores)
+- eval/cs-twograder-<split>.csv: thirteen sets of 14 intro data-structures and C++ questions (tune, heldout, blind,
+  blind2 to blind11), each with 12 answers as a class writes them (each set by its own writer, who gave no scores)
   and the mean of two graders' 0-5 scores, each grader blind to the other and to the writer, as the public set was
   scored; blind2 and blind3 were written and graded after the grader was frozen, blind4 to blind9 (mostly right
-  answers, as in the public set) after the next change was;
+  answers, as in the public set) after the next change was, blind10 and blind11 (typed as students type, with
+  typos) after the typo reading was;
 - eval/paraphrase-<split>.csv: paraphrasing answers to the 20 seed cards (full, partial, off-topic, stuffed,
   misconception), graded against the full cards: how many of the dimensions each answer covers (column
   `covers`) the grader detects (score >= 1, and >= 2), whether full > partial > off-topic holds per card,
@@ -212,6 +213,8 @@ def main(argv: list[str]) -> None:
             "cs-twograder-blind7",
             "cs-twograder-blind8",
             "cs-twograder-blind9",
+            "cs-twograder-blind10",
+            "cs-twograder-blind11",
         ),
     ):
         fig = eval_figures(EVAL / f"{name}.csv")
