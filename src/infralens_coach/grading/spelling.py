@@ -106,8 +106,9 @@ class Reader:
 
     def _word(self, match: re.Match[str]) -> str:
         written, text = match.group(), match.string
-        if text[match.start() - 1 : match.start()] in _CODE or text[match.end() : match.end() + 1] in _CODE - {"."}:
-            return written
+        after = text[match.end() : match.end() + 1]
+        if text[match.start() - 1 : match.start()] in _CODE or after in _CODE - {"."} or after in ("'", "’"):
+            return written  # code, or the first part of a contraction ("needn't" is not a slip of "needs")
         if any(c.isupper() for c in written[1:]):  # an acronym or a name: "SLOs" is not "slow", nor "vLLM" a typo
             return written
         lower = written.lower()
