@@ -71,18 +71,21 @@ def eval_figures(path: Path) -> dict:
     return json.loads(result.stdout)
 
 
+def word_share(question: str, reference: str, answer: str) -> float:
+    """The simple grader issue 13 measured: the share of the reference's content words (question words removed)
+    that the answer uses."""
+    keys = key_stems(reference, question_stems(question))
+    said = {t.stem for t in tokenize(answer)}
+    return len(keys & said) / len(keys) if keys else 0.0
+
+
 def baselines(path: Path, embedder) -> str:
     """The alternatives issue 13 measured on the public set, on the same rows: the share of the reference's content
     words the answer uses (question words removed; 0.50 there), and its mean with the cosine of the whole answer to
     the reference (0.57 there). How far the grader is above them here says what to expect there."""
     rows = list(csv.DictReader(path.open(encoding="utf-8")))
     human = np.array([float(r["score"]) / float(r["max_score"]) for r in rows])
-    shares = []
-    for r in rows:
-        keys = key_stems(r["reference_answer"], question_stems(r["question"]))
-        said = {t.stem for t in tokenize(r["answer"])}
-        shares.append(len(keys & said) / len(keys) if keys else 0.0)
-    share = np.array(shares)
+    share = np.array([word_share(r["question"], r["reference_answer"], r["answer"]) for r in rows])
     line = f"baselines: word share pearson {np.corrcoef(share, human)[0, 1]:.4f}"
     if isinstance(embedder, embed.MiniLM):
         vectors = [embedder.encode([r["answer"], r["reference_answer"]]) for r in rows]

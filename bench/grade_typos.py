@@ -25,11 +25,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from grade_generalization import word_share  # noqa: E402  (bench/, the script's own folder)
+
 from infralens_coach.content import load_rubric  # noqa: E402
 from infralens_coach.evaluation.dataset import RowQuestions, load_rows  # noqa: E402
 from infralens_coach.grading import KeywordGrader  # noqa: E402
-from infralens_coach.grading.coverage import key_stems, question_stems  # noqa: E402
-from infralens_coach.grading.text import tokenize  # noqa: E402
 
 SETS = ("cs-tune", "cs-long-tune", "cs-mohler-tune", "cs-shortkey-tune", "cs-twograder-tune")
 KEYBOARD = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
@@ -59,12 +59,6 @@ def with_typos(answer: str, share: float, rng: random.Random) -> str:
     return re.sub(r"[A-Za-z]{4,}", lambda m: slip(m.group(), rng) if rng.random() < share else m.group(), answer)
 
 
-def word_share(row, answer: str) -> float:
-    keys = key_stems(row.reference_answer, question_stems(row.question))
-    said = {t.stem for t in tokenize(answer)}
-    return len(keys & said) / len(keys) if keys else 0.0
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sets", nargs="*", default=SETS)
@@ -86,8 +80,8 @@ def main() -> None:
             pearson([grader.grade(questions(r), rubric, r.answer).overall for r in rows]),
             pearson([grader.grade(questions(r), rubric, a).overall for r, a in zip(rows, typed, strict=True)]),
             pearson([as_written.grade(questions(r), rubric, a).overall for r, a in zip(rows, typed, strict=True)]),
-            pearson([word_share(r, r.answer) for r in rows]),
-            pearson([word_share(r, a) for r, a in zip(rows, typed, strict=True)]),
+            pearson([word_share(r.question, r.reference_answer, r.answer) for r in rows]),
+            pearson([word_share(r.question, r.reference_answer, a) for r, a in zip(rows, typed, strict=True)]),
         )
         totals.append(figures)
         print("{:20s} grader {:.3f} -> {:.3f} (as written {:.3f})  word share {:.3f} -> {:.3f}".format(name, *figures))

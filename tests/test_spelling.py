@@ -37,7 +37,8 @@ def test_a_typo_is_read_as_the_question_word_it_misses():
 
 def test_words_acronyms_and_code_stay_as_written():
     lexicon = ("How do SLOs relate to a slow stack?", "Use ifstream, not a stack of files; it needs no slots.")
-    for written in ("It is a stock answer.", "SLOs and SLIs.", "#include <istream> then strea(m)", "we needn't"):
+    written_as_is = ("It is a stock answer.", "SLOs and SLIs.", "#include <istream> then strea(m)", "we needn't")
+    for written in (*written_as_is, "we were done"):
         assert read(written, *lexicon) == (written, {}), written
 
 

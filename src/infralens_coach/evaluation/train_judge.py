@@ -30,6 +30,8 @@ from ..grading.judge import FEATURES, Judge
 
 EVAL = Path(__file__).resolve().parents[3] / "eval"
 JUDGE_JSON = Path(__file__).resolve().parents[1] / "data" / "judge.json"
+# misconception-tune5.csv chose rules only: in training it lifted `report` to 3.75, and the judge stopped reporting
+# what the rules miss (eval/README.md, follow-up 13).
 TUNE = ("misconception-tune.csv", "misconception-tune2.csv", "misconception-tune3.csv", "misconception-tune4.csv",
         "paraphrase-tune.csv", "adversarial-tune.csv")  # fmt: skip
 POSITIVE = frozenset({"misconception"})
