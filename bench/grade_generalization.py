@@ -25,6 +25,9 @@ For each split (tune, heldout) of the sets in eval/:
   misconception), graded against the full cards: how many of the dimensions each answer covers (column
   `covers`) the grader detects (score >= 1, and >= 2), whether full > partial > off-topic holds per card,
   stuffed < partial, how much padding moves a score, and whether asserted misconceptions are reported;
+- eval/paraphrase-blind-<a|b>.csv: for all 20 cards, a full, a partial (mechanism and why it matters) and a fluent
+  misconception answer, written by two helpers from the seed text alone and graded once before being read: dimensions
+  detected, full > partial, misconceptions reported, full and partial answers wrongly flagged;
 - eval/adversarial-<split>.csv: more misconception answers (several phrasings per card: advice, a confident claim,
   dismissing the right practice, spoken) and stuffed answers (terms glued with commas or "and" in a prose shell),
   graded against the full cards: misconceptions reported, their sentences never quoted as evidence, below the
@@ -51,7 +54,7 @@ import numpy as np
 from click.testing import CliRunner
 
 from infralens_coach.cli import main as cli_main
-from infralens_coach.content import QuestionBank
+from infralens_coach.content import DIMENSIONS, QuestionBank
 from infralens_coach.grading import KeywordGrader, embed
 from infralens_coach.grading.coverage import key_stems, question_stems
 from infralens_coach.grading.text import tokenize
@@ -138,6 +141,44 @@ def paraphrase_checks(path: Path, grader, bank: QuestionBank) -> dict:
             k: round(sum(g.overall for kinds in by_card.values() for kk, (_, g) in kinds.items() if kk == k) / cards)
             for k in ("full", "partial", "stuffed", "misconception", "off-topic")
         },
+        "problems": failures,
+    }
+
+
+def blind_card_checks(path: Path, grader, bank: QuestionBank) -> dict:
+    """eval/paraphrase-blind-<a|b>.csv: a full, a partial (mechanism and why it matters) and a misconception answer
+    per card, for all 20 cards, written from the seed text alone: the card checks of issue 13 without human scores."""
+    grades: dict[str, dict[str, object]] = {}
+    covered = detected = 0
+    failures = []
+    for row in csv.DictReader(path.open(encoding="utf-8")):
+        grade = grader.grade(bank.get(int(row["card"])), bank.rubric, row["answer"])
+        grades.setdefault(row["card"], {})[row["kind"]] = grade
+        for dim in {"full": DIMENSIONS, "partial": DIMENSIONS[:2]}.get(row["kind"], ()):
+            covered += 1
+            detected += grade.dimension(dim).score >= 1
+            if grade.dimension(dim).score < 1:
+                failures.append(f"{row['id']} card {row['card']}: {dim} not detected")
+    order = below = reported = flagged = 0
+    for card, by_kind in sorted(grades.items(), key=lambda kv: int(kv[0])):
+        full, partial, wrong = by_kind["full"], by_kind["partial"], by_kind["misconception"]
+        order += full.overall > partial.overall
+        below += wrong.overall < full.overall
+        reported += bool(wrong.misconceptions)
+        flagged += bool(full.misconceptions) + bool(partial.misconceptions)
+        if full.overall <= partial.overall:
+            failures.append(f"card {card}: full {full.overall} <= partial {partial.overall}")
+        if not wrong.misconceptions:
+            failures.append(f"card {card}: misconception answer not reported (overall {wrong.overall})")
+        for kind in ("full", "partial"):
+            if by_kind[kind].misconceptions:
+                failures.append(f"card {card}: {kind} answer flagged")
+    cards = len(grades)
+    return {
+        "dimensions_detected": f"{detected} of {covered} (score >= 1)",
+        "full > partial": f"{order} of {cards} cards",
+        "misconception reported": f"{reported} of {cards}; below full on {below} of {cards}",
+        "full or partial answers flagged": f"{flagged} of {2 * cards}",
         "problems": failures,
     }
 
@@ -238,6 +279,11 @@ def main(argv: list[str]) -> None:
                 print(f"  {key}: {value}")
         fig = eval_figures(EVAL / f"paraphrase-{split}.csv")
         print("  eval (reference-only): " + "  ".join(f"{k} {fig[k]}" for k in FIGURES))
+    for split in ("blind-a", "blind-b"):
+        print(f"paraphrase-{split}.csv (full cards):")
+        for key, value in blind_card_checks(EVAL / f"paraphrase-{split}.csv", grader, bank).items():
+            for line in value if key == "problems" else [f"{key}: {value}"]:
+                print(f"    {line}" if key == "problems" else f"  {line}")
     for split in ("tune", "heldout"):
         print(f"adversarial-{split}.csv (full cards):")
         for key, value in adversarial_checks(EVAL / f"adversarial-{split}.csv", grader, bank).items():

@@ -560,3 +560,21 @@ def test_more_dismissals_of_the_practice_assert_the_mistake(bank, card, held):
 )
 def test_the_same_words_in_a_warning_or_a_mechanism_assert_nothing(bank, card, fine):
     assert not KeywordGrader().grade(bank.get(card), bank.rubric, fine).misconceptions
+
+
+@pytest.mark.parametrize(
+    ("card", "correct"),
+    [
+        # restates the card's own first sentence (cosine 0.89) though it sits at 0.69 from "Putting ML on Kubernetes
+        # automatically makes it scalable"
+        (
+            5,
+            "Kubernetes pays off when many teams ship many workloads and want shared scheduling, service discovery, "
+            "rolling updates, autoscaling and one deployment pattern.",
+        ),
+        (5, "A misunderstanding I hear a lot is that putting ML on Kubernetes means it'll just scale by itself."),
+    ],
+)
+def test_restating_the_cards_answer_or_naming_a_misunderstanding_asserts_nothing(bank, card, correct):
+    grade = KeywordGrader().grade(bank.get(card), bank.rubric, correct)
+    assert not grade.misconceptions, grade.misconceptions

@@ -52,7 +52,7 @@ from .misconceptions import (
     point_matches,
     same_argument,
 )
-from .mistake_texts import wordings
+from .mistake_texts import reference_sentences, wordings
 from .sentences import SHORT_ANSWER_TOKENS, is_enumeration, is_prose, point_budget
 from .similarity import Similarity
 from .text import Span, split_spans
@@ -234,7 +234,7 @@ class KeywordGrader:
             [w for m in question.misconceptions for w in wordings(question, m)]
             + [question.question]
             + ([question.reference_text] if is_short_key(question) else [])
-            + (judging.targets(question) if question.misconceptions else []),
+            + (judging.targets(question) + reference_sentences(question) if question.misconceptions else []),
             pieces(question, spans),
         )
         return spans, sim, model

@@ -23,7 +23,7 @@ from .clauses import (
 )
 from .derive import points_of
 from .dismissals import brushes_practice_aside, dismissal_target, dismissed_by
-from .mistake_texts import expected_texts, wordings
+from .mistake_texts import expected_texts, reference_sentences, wordings
 from .sentences import is_enumeration
 from .similarity import Similarity
 from .stance import (
@@ -55,6 +55,7 @@ MISCONCEPTION_MARGIN = 0.05  # ...if it is this much closer to the misconception
 # misconception or to an expected point, and at least DISMISSAL_NEAR close to the misconception.
 DISMISSAL_MATCH = 0.40
 DISMISSAL_NEAR = 0.25
+RESTATES = 0.80  # a sentence this close to one of the card's own sentences (and closer than to the mistake) says it
 SAME_ARGUMENT = 0.45  # once asserted, sentences this close to the misconception carry the same argument
 ENOUGH_MATCH = 0.45  # a sentence calling something enough asserts the misconception it is this close to, if nearer...
 # ...to it than to any expected point (_calls_the_mistake_enough)
@@ -154,6 +155,7 @@ def assertions(
     # sits near a misconception built from the same words.
     expected = expected_texts(question)
     rivals = [*expected, question.question]
+    restated = reference_sentences(question)
     for i, span in enumerate(spans):
         previous = spans[i - 1] if i else None
         # "a waste of time" aimed at what the card recommends argues the mistake: its "waste" does not warn
@@ -170,7 +172,11 @@ def assertions(
             if said := _wordings_said(question, misconception, span):
                 if not _negated_in_clause(said, span) and not _tells_of_belief(span) and not _supposed(said, span):
                     found.append((misconception, span, "wording"))
-            elif sim and (how := _asserts_by_meaning(question, misconception, span, rivals, sim, aims_at_practice)):
+            elif sim and (
+                how := _asserts_by_meaning(
+                    question, misconception, span, expected, rivals, sim, aims_at_practice, restated
+                )
+            ):
                 found.append((misconception, span, how))
         if dismissed == "practice" and sim and len(found) == before:
             found.append((max(question.misconceptions, key=lambda m: sim(span, m.text) or 0.0), span, "dismissal"))
@@ -250,13 +256,16 @@ def _asserts_by_meaning(
     question: Question,
     misconception: Misconception,
     span: Span,
+    expected: list[str],
     rivals: list[str],
     sim: Similarity,
     aims_at_practice: bool = False,
+    restated: Sequence[str] = (),
 ) -> How | None:
     """How the sentence asserts the misconception by meaning, if it does: it brushes the card's practice aside
-    ("dismissal"), or it is close to the wrong claim, closer to it than to anything the card expects, and not
-    reported or negated ("meaning").
+    ("dismissal"), or it is close to the wrong claim, closer to it than to anything the card expects or says (the
+    `rivals`: the `expected` points, the sentences of the card's answer, the question), and not reported or
+    negated ("meaning").
 
     Embeddings place "people often think X", "never X" and "X" side by side, so those words rule a meaning
     match out; the margin keeps a correct sentence on the same subject from reading as the wrong claim."""
@@ -265,7 +274,6 @@ def _asserts_by_meaning(
     stems = _outside_dismissals(span) if aims_at_practice else sentence_stems(span.tokens)
     if own is None or stems & WARNING_STEMS or is_enumeration(span):
         return None
-    expected = rivals[:-1]  # the question itself is the last rival
     nearest_rival = max((c for c in (sim(span, r) for r in rivals) if c is not None), default=0.0)
     # a dismissal is on the card's subject when it is near the mistake or near what the card expects: "orchestration
     # and monitoring don't change much" names the practice, not the mistake
@@ -274,6 +282,8 @@ def _asserts_by_meaning(
     if on_subject and brushes_practice_aside(question, span, expected, sim):
         return "dismissal"
     if REPORTED_BELIEF.search(span.text) or CONTRAST.search(span.text) or span.text.rstrip().endswith("?"):
+        return None
+    if (_closest(sim, span, restated) or 0.0) >= max(RESTATES, own):
         return None
     if reporting_stems(span, stems):
         asserts = _asserts_before_negation(question, misconception, span, stems, rivals, sim)

@@ -8,12 +8,31 @@ import re
 
 from ..content import Misconception, Question
 from .derive import points_of
+from .stance import WARNING_STEMS, sentence_stems
+from .text import tokenize
 
 
 def expected_texts(question: Question) -> list[str]:
     """The card's expected points, less the common-mistake ones (they say what the misconception says, as a
     warning): what a sentence asserting the mistake is weighed against."""
     return [p.text for dim, pts in points_of(question).items() if dim != "common_mistake" for p in pts]
+
+
+# A sentence of the card's answer that corrects the mistake ("containerization is not enough by itself", "more than
+# only request latency", "but workloads still need...") sits as near the mistake as the mistake's own words do.
+CORRECTING = re.compile(r"\b(?:not|no|never|only|just|but|still|enough|more than|rather|instead)\b", re.I)
+
+
+def reference_sentences(question: Question) -> list[str]:
+    """The sentences of the card's own answer that state, not correct. A sentence that restates one of them
+    ("Kubernetes pays off when many teams want shared scheduling and autoscaling") says what the card recommends,
+    however near the mistake's words it also sits ("Kubernetes automatically makes ML scalable")."""
+    sentences = re.split(r"(?<=[.!?])\s+", question.reference_text)
+    return [s for s in sentences if s.strip() and not CORRECTING.search(s) and not _warns(s)]
+
+
+def _warns(sentence: str) -> bool:
+    return bool(sentence_stems(tokenize(sentence)) & WARNING_STEMS)
 
 
 def mistake_wording(question: Question) -> str | None:

@@ -17,7 +17,7 @@ WARNING_STEMS = frozenset(
     for w in """mistake mistaken avoid instead rather wrong myth trap pitfall misconception misleading careful
     beware danger dangerous risky tempting temptation naive naively hide hides hiding mask masks masking
     fallacy incorrect blindly waste wasting forever bad hurt hurts pain painful anti instinct reflex urge
-    slip""".split()
+    slip misunderstanding misunderstood misguided""".split()
 )
 # A story of an approach that failed ("we upgraded to bigger GPUs and the step time barely moved, because the real
 # issue was the decoder") warns against it as much as a warning word does.
@@ -157,7 +157,7 @@ SUFFICIENCY = re.compile(
 ANAPHOR = re.compile(r"^\W*(?:(?:and|so|then|if it does)\W+)*(?:that|that's|this|this's|which|it|it's)\b", re.I)
 # A label that makes the next sentence a warning too: "A common mistake is X. Another one is Y."
 LABEL_STEMS = frozenset(
-    stem(w) for w in "mistake mistakes pitfall pitfalls trap traps misconception antipattern".split()
+    stem(w) for w in "mistake mistakes pitfall pitfalls trap traps misconception antipattern misunderstanding".split()
 )
 
 
