@@ -28,6 +28,8 @@ For each split (tune, heldout) of the sets in eval/:
 - eval/paraphrase-blind-<a|b>.csv: for all 20 cards, a full, a partial (mechanism and why it matters) and a fluent
   misconception answer, written by two helpers from the seed text alone and graded once before being read: dimensions
   detected, full > partial, misconceptions reported, full and partial answers wrongly flagged;
+- eval/stuffed-<c..h>.csv: an answer per card that drops the card's vocabulary into sentences that explain nothing
+  (six writers, six briefs; c and d also hold off-topic answers), against the card's partial answers;
 - eval/adversarial-<split>.csv: more misconception answers (several phrasings per card: advice, a confident claim,
   dismissing the right practice, spoken) and stuffed answers (terms glued with commas or "and" in a prose shell),
   graded against the full cards: misconceptions reported, their sentences never quoted as evidence, below the
@@ -183,6 +185,46 @@ def blind_card_checks(path: Path, grader, bank: QuestionBank) -> dict:
     }
 
 
+def stuffed_checks(path: Path, grader, bank: QuestionBank) -> dict:
+    """eval/stuffed-<c..h>.csv: per card, an answer that drops the card's vocabulary into sentences that explain
+    nothing (and in c and d an off-topic one), written from the seed text alone by six writers with six briefs;
+    compared with the card's partial answers (mechanism and why it matters) in paraphrase-blind-a, -b and the
+    paraphrase sets (tune and heldout together hold one per card)."""
+    partial: dict[str, dict[int, int]] = {}
+    for name, source in (
+        ("blind-a", "blind-a"),
+        ("blind-b", "blind-b"),
+        ("paraphrase", "tune"),
+        ("paraphrase", "heldout"),
+    ):
+        for row in csv.DictReader((EVAL / f"paraphrase-{source}.csv").open(encoding="utf-8")):
+            if row["kind"] == "partial":
+                grade = grader.grade(bank.get(int(row["card"])), bank.rubric, row["answer"])
+                partial.setdefault(name, {})[int(row["card"])] = grade.overall
+    below = dict.fromkeys(partial, 0)
+    scores, off_topic, failures = [], [], []
+    for row in csv.DictReader(path.open(encoding="utf-8")):
+        card = int(row["card"])
+        overall = grader.grade(bank.get(card), bank.rubric, row["answer"]).overall
+        if row["kind"] == "off-topic":
+            off_topic.append(overall)
+            continue
+        scores.append(overall)
+        for name, by_card in partial.items():
+            below[name] += overall < by_card[card]
+        if overall >= partial["paraphrase"][card]:
+            failures.append(
+                f"{row['id']} card {card}: stuffed {overall} >= paraphrase partial {partial['paraphrase'][card]}"
+            )
+    figures: dict = {
+        "stuffed mean overall": round(sum(scores) / len(scores)),
+        "stuffed < partial": ", ".join(f"{below[name]} of {len(scores)} ({name})" for name in partial),
+    }
+    if off_topic:
+        figures["off-topic mean overall"] = round(sum(off_topic) / len(off_topic))
+    return {**figures, "problems": failures}
+
+
 def adversarial_checks(path: Path, grader, bank: QuestionBank) -> dict:
     reference: dict[str, dict[str, int]] = {}  # the card's full and partial answers, whichever split holds them
     for split in ("tune", "heldout"):
@@ -282,6 +324,11 @@ def main(argv: list[str]) -> None:
     for split in ("blind-a", "blind-b"):
         print(f"paraphrase-{split}.csv (full cards):")
         for key, value in blind_card_checks(EVAL / f"paraphrase-{split}.csv", grader, bank).items():
+            for line in value if key == "problems" else [f"{key}: {value}"]:
+                print(f"    {line}" if key == "problems" else f"  {line}")
+    for letter in "cdefgh":
+        print(f"stuffed-{letter}.csv (full cards):")
+        for key, value in stuffed_checks(EVAL / f"stuffed-{letter}.csv", grader, bank).items():
             for line in value if key == "problems" else [f"{key}: {value}"]:
                 print(f"    {line}" if key == "problems" else f"  {line}")
     for split in ("tune", "heldout"):

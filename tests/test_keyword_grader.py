@@ -129,3 +129,49 @@ def test_a_term_list_in_a_prose_shell_earns_half_a_point_at_most(bank, card):
     grade = _grade(bank, card, STUFFED[card])
     assert sum(len(d.covered) for d in grade.dimensions) == 0, [d.covered for d in grade.dimensions]
     assert grade.overall <= 10, grade.overall
+
+
+# Shells that only say terms matter (written for this test, not from eval/): a sentence each, nothing explained.
+EMPTY_CLAIMS = {
+    6: "Requests and limits are really important for ML pods. Scheduling and reservations are key. Throttling and "
+    "OOM kills matter a lot. GPU memory and shared memory are both things to think about. Noisy neighbours are a "
+    "concern too. Don't forget topology and the device plugin either.",
+    13: "SLOs and error budgets are crucial. Burn rate and symptoms are key. Alert fatigue and paging are a big "
+    "thing. Latency, error rate and user impact all come into play here. Owners and runbooks are essential too.",
+}
+
+
+@pytest.mark.parametrize("card", sorted(EMPTY_CLAIMS))
+def test_sentences_that_only_say_terms_matter_earn_nothing(bank, card):
+    from infralens_coach.grading.sentences import is_empty_claim
+    from infralens_coach.grading.text import split_spans
+
+    assert all(is_empty_claim(span) for span in split_spans(EMPTY_CLAIMS[card]))
+    grade = _grade(bank, card, EMPTY_CLAIMS[card])
+    assert grade.overall == 0, [(d.dimension, d.evidence) for d in grade.dimensions]
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Latency matters because users wait for every token.",
+        "Cost is a big one too, because GPU utilisation is often low.",
+        "The host driver is key to GPU access.",
+        "Data versioning matters when you need to reproduce a model.",
+        "Monitoring drift is important since labels arrive late.",
+    ],
+)
+def test_the_same_words_with_a_reason_or_a_relation_still_explain(sentence):
+    from infralens_coach.grading.sentences import is_empty_claim
+    from infralens_coach.grading.text import split_spans
+
+    [span] = split_spans(sentence)
+    assert not is_empty_claim(span)
+
+
+def test_a_hyphenated_term_is_not_a_reason():
+    from infralens_coach.grading.sentences import is_empty_claim
+    from infralens_coach.grading.text import split_spans
+
+    [span] = split_spans("Token-by-token generation and KV cache growth are key.")  # "by" inside a term
+    assert is_empty_claim(span)

@@ -2,7 +2,8 @@
 
 Prose earns; a bare term list has almost no function words and earns nothing, and an enumeration in a prose
 shell ("the KV cache and continuous batching and time to first token ... are what make it different") earns at
-most half of one point. One sentence can earn only as many points as its length supports.
+most half of one point; a sentence that only says some terms matter ("Placement and topology are key", "X and Y
+all come into play here") earns nothing. One sentence can earn only as many points as its length supports.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ LIST_ITEMS = 6  # a sentence with this many one- or two-word items is an enumera
 TERM_ITEMS = 4  # ...and so is one with a run of this many bare terms of up to TERM_WORDS words...
 TERM_WORDS = 4
 TERM_SHARE = 0.5  # ...that make up this share of its words: the rest is a shell ("... are what matter here")
+EMPTY_CLAIM_POINTS = 0.0  # a sentence that only says terms matter (is_empty_claim) earns nothing
 ENUMERATION_POINTS = 0.5  # ...and earns at most this much of one point: naming a point in a list is not making it
 # The only function words a bare term may hold ("the KV cache", "time to first token", "tokens per second"); a
 # verb or a conjunction ("images are huge", "so pull time") makes it a clause.
@@ -57,9 +59,55 @@ def is_enumeration(span: Span) -> bool:
     return shell and len(run) >= TERM_ITEMS and sum(len(words) for words in run) >= TERM_SHARE * total
 
 
+# Saying that terms matter says nothing about them: "Requests and limits are very important", "Placement and topology
+# are big", "GPU topology and debugging all come into play here", "Key considerations: images and device plugins".
+_EMPTY_PREDICATE = re.compile(
+    r"\b(?:(?:is|are|'s|'re|was|were|remains?)\s+(?:(?:all|both|also|really|very|super|so|too|just|absolutely|"
+    r"definitely|quite|pretty|extremely|hugely|always|equally)\s+)*(?:important|key|crucial|critical|central|"
+    r"essential|vital|big|huge|relevant|fundamental|first[- ]class|paramount|significant|there|involved|"
+    r"(?:just |equally )?as important|(?:all )?parts? of (?:it|this|that|the (?:story|conversation|picture|puzzle))|"
+    r"(?:a|an)\s+(?:(?:big|huge|key|major|real|core|important|critical|crucial|central|massive)\s+)?"
+    r"(?:thing|things|one|concern|factor|consideration|priority|focus|theme|part of (?:it|this|the picture))|"
+    r"(?:(?:all|also)\s+)?(?:things?|something) to (?:think about|consider|keep in mind|watch|look at|care about)|"
+    r"in (?:the )?(?:mix|picture|play))|"
+    r"(?:matters?|count|counts)(?=\s*(?:[,.;!]|$|\btoo\b|\ba lot\b|\bhere\b|\bas well\b|\bmost\b))|"
+    r"(?:comes?|came) (?:into play|in|up)(?: a lot)?|(?:is|are) what (?:it's|it is) (?:all )?about|"
+    r"plays? an? (?:big|huge|key|major|central|critical|crucial|important|vital) role(?: in \w+)?|"
+    r"(?:key|main|important) (?:considerations?|factors?|concepts?|things?|pieces?)\s*(?:are|include)?\s*:?|"
+    r"(?:don't|do not) forget(?: about)?|(?:you|we)(?:'ve| have)? got|(?:we|you|i) (?:leverage|utili[sz]e)|"
+    r"(?:you|we) (?:have|need) to (?:think about|consider)|there (?:is|are|'s)(?: also)?|"
+    r"(?:it's|it is|this is) (?:all |really |mostly )?about|"
+    r"at the end of the day)\b",
+    re.I,
+)
+_FILLER = re.compile(
+    r"\b(?:really|very|also|too|both|all|as well|here|either|overall|so|just|quite|a lot|then|and then|obviously)\b",
+    re.I,
+)
+# What makes it say something after all: a reason, a consequence, a condition, a comparison.
+_EXPLAINS = re.compile(
+    r"(?<![\w-])(?:because|since|so that|which|when|whenever|if|unless|otherwise|means?|lets?|allows?|by|until|"
+    r"while|instead|than|to|without|before|after|causes?|makes?)(?![\w-])",
+    re.I,
+)
+
+
+def is_empty_claim(span: Span) -> bool:
+    """A sentence that only says some terms matter, are key or come into play: it names them and makes no point."""
+    if not _EMPTY_PREDICATE.search(span.text):
+        return False
+    rest = _FILLER.sub(" ", _EMPTY_PREDICATE.sub(",", span.text))
+    if _EXPLAINS.search(rest):
+        return False
+    items = [piece.split() for piece in _LIST_SEPARATOR.split(rest) if piece.strip(" .!?;:")]
+    return bool(items) and all(_is_term(words) for words in items)
+
+
 def point_budget(span: Span) -> float:
     """How many expected points one sentence may earn: cramming terms into a sentence does not pay, and naming
     a point in a list is not making it (half a point at most: the point counts as partly made)."""
+    if is_empty_claim(span):
+        return EMPTY_CLAIM_POINTS
     if is_enumeration(span):
         return ENUMERATION_POINTS
     return max(2, len(span.tokens) // TOKENS_PER_POINT)
