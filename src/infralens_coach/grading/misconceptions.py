@@ -263,9 +263,9 @@ def _asserts_by_meaning(
     restated: Sequence[str] = (),
 ) -> How | None:
     """How the sentence asserts the misconception by meaning, if it does: it brushes the card's practice aside
-    ("dismissal"), or it is close to the wrong claim, closer to it than to anything the card expects or says (the
-    `rivals`: the `expected` points, the sentences of the card's answer, the question), and not reported or
-    negated ("meaning").
+    ("dismissal"), or it is close to the wrong claim, closer to it than to anything the card expects (the `rivals`:
+    the `expected` points and the question), not a restatement of one of the card's own sentences (`restated`), and
+    not reported or negated ("meaning").
 
     Embeddings place "people often think X", "never X" and "X" side by side, so those words rule a meaning
     match out; the margin keeps a correct sentence on the same subject from reading as the wrong claim."""

@@ -22,8 +22,8 @@ LIST_ITEMS = 6  # a sentence with this many one- or two-word items is an enumera
 TERM_ITEMS = 4  # ...and so is one with a run of this many bare terms of up to TERM_WORDS words...
 TERM_WORDS = 4
 TERM_SHARE = 0.5  # ...that make up this share of its words: the rest is a shell ("... are what matter here")
-EMPTY_CLAIM_POINTS = 0.0  # a sentence that only says terms matter (is_empty_claim) earns nothing
 ENUMERATION_POINTS = 0.5  # ...and earns at most this much of one point: naming a point in a list is not making it
+EMPTY_CLAIM_POINTS = 0.0  # a sentence that only says terms matter (is_empty_claim) earns nothing
 # The only function words a bare term may hold ("the KV cache", "time to first token", "tokens per second"); a
 # verb or a conjunction ("images are huge", "so pull time") makes it a clause.
 TERM_GLUE = frozenset("a an the to of in on for per by its their our your my".split())
