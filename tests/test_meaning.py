@@ -578,3 +578,9 @@ def test_the_same_words_in_a_warning_or_a_mechanism_assert_nothing(bank, card, f
 def test_restating_the_cards_answer_or_naming_a_misunderstanding_asserts_nothing(bank, card, correct):
     grade = KeywordGrader().grade(bank.get(card), bank.rubric, correct)
     assert not grade.misconceptions, grade.misconceptions
+
+
+def test_to_an_answer_key_saying_the_terms_matter_can_be_the_answer(bank):
+    """On a card, "X and Y are key" earns nothing (tests/test_keyword_grader.py); to a short key it is the answer."""
+    oop = reference_only("What are the main advantages of object-oriented programming?", "Abstraction and reusability.")
+    assert overall(bank, oop, "Reusability and abstraction are key.") >= 60

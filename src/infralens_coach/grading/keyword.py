@@ -53,7 +53,7 @@ from .misconceptions import (
     same_argument,
 )
 from .mistake_texts import reference_sentences, wordings
-from .sentences import SHORT_ANSWER_TOKENS, is_enumeration, is_prose, point_budget
+from .sentences import SHORT_ANSWER_TOKENS, is_empty_claim, is_enumeration, is_prose, point_budget
 from .similarity import Similarity
 from .text import Span, split_spans
 
@@ -258,7 +258,9 @@ class KeywordGrader:
         exclude = coverage.question_stems(question.question)
         short_key = is_short_key(question)
 
-        budget = {id(s): point_budget(s) for s in usable}
+        # On a card, a sentence that only says terms matter ("Placement and topology are key") earns nothing. To an
+        # answer key it may be the answer: "Abstraction and reusability are key" (what does OOP give you?).
+        budget = {id(s): 0.0 if not question.derived and is_empty_claim(s) else point_budget(s) for s in usable}
         dimensions, values = [], {}
         for dim_id in DIMENSIONS:
             points = points_of(question).get(dim_id, ())

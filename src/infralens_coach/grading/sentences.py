@@ -23,7 +23,6 @@ TERM_ITEMS = 4  # ...and so is one with a run of this many bare terms of up to T
 TERM_WORDS = 4
 TERM_SHARE = 0.5  # ...that make up this share of its words: the rest is a shell ("... are what matter here")
 ENUMERATION_POINTS = 0.5  # ...and earns at most this much of one point: naming a point in a list is not making it
-EMPTY_CLAIM_POINTS = 0.0  # a sentence that only says terms matter (is_empty_claim) earns nothing
 # The only function words a bare term may hold ("the KV cache", "time to first token", "tokens per second"); a
 # verb or a conjunction ("images are huge", "so pull time") makes it a clause.
 TERM_GLUE = frozenset("a an the to of in on for per by its their our your my".split())
@@ -106,8 +105,6 @@ def is_empty_claim(span: Span) -> bool:
 def point_budget(span: Span) -> float:
     """How many expected points one sentence may earn: cramming terms into a sentence does not pay, and naming
     a point in a list is not making it (half a point at most: the point counts as partly made)."""
-    if is_empty_claim(span):
-        return EMPTY_CLAIM_POINTS
     if is_enumeration(span):
         return ENUMERATION_POINTS
     return max(2, len(span.tokens) // TOKENS_PER_POINT)
