@@ -2,8 +2,9 @@
 
 Prose earns; a bare term list has almost no function words and earns nothing, and an enumeration in a prose
 shell ("the KV cache and continuous batching and time to first token ... are what make it different") earns at
-most half of one point; a sentence that only says some terms matter ("Placement and topology are key", "X and Y
-all come into play here") earns nothing. One sentence can earn only as many points as its length supports.
+most half of one point. One sentence can earn only as many points as its length supports. A sentence that only says
+some terms matter ("Placement and topology are key", "X and Y all come into play here") is an empty claim: on a card
+it earns nothing (grading/keyword.py).
 """
 
 from __future__ import annotations
