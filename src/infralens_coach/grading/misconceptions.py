@@ -173,9 +173,7 @@ def assertions(
                 if not _negated_in_clause(said, span) and not _tells_of_belief(span) and not _supposed(said, span):
                     found.append((misconception, span, "wording"))
             elif sim and (
-                how := _asserts_by_meaning(
-                    question, misconception, span, expected, rivals, sim, aims_at_practice, restated
-                )
+                how := _asserts_by_meaning(question, misconception, span, rivals, sim, aims_at_practice, restated)
             ):
                 found.append((misconception, span, how))
         if dismissed == "practice" and sim and len(found) == before:
@@ -256,7 +254,6 @@ def _asserts_by_meaning(
     question: Question,
     misconception: Misconception,
     span: Span,
-    expected: list[str],
     rivals: list[str],
     sim: Similarity,
     aims_at_practice: bool = False,
@@ -264,7 +261,7 @@ def _asserts_by_meaning(
 ) -> How | None:
     """How the sentence asserts the misconception by meaning, if it does: it brushes the card's practice aside
     ("dismissal"), or it is close to the wrong claim, closer to it than to anything the card expects (the `rivals`:
-    the `expected` points and the question), not a restatement of one of the card's own sentences (`restated`), and
+    its expected points and the question), not a restatement of one of the card's own sentences (`restated`), and
     not reported or negated ("meaning").
 
     Embeddings place "people often think X", "never X" and "X" side by side, so those words rule a meaning
@@ -274,6 +271,7 @@ def _asserts_by_meaning(
     stems = _outside_dismissals(span) if aims_at_practice else sentence_stems(span.tokens)
     if own is None or stems & WARNING_STEMS or is_enumeration(span):
         return None
+    expected = rivals[:-1]  # the question itself is the last rival
     nearest_rival = max((c for c in (sim(span, r) for r in rivals) if c is not None), default=0.0)
     # a dismissal is on the card's subject when it is near the mistake or near what the card expects: "orchestration
     # and monitoring don't change much" names the practice, not the mistake

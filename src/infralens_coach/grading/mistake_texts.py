@@ -27,8 +27,7 @@ def reference_sentences(question: Question) -> list[str]:
     """The sentences of the card's own answer that state, not correct. A sentence that restates one of them
     ("Kubernetes pays off when many teams want shared scheduling and autoscaling") says what the card recommends,
     however near the mistake's words it also sits ("Kubernetes automatically makes ML scalable")."""
-    sentences = re.split(r"(?<=[.!?])\s+", question.reference_text)
-    return [s for s in sentences if s.strip() and not CORRECTING.search(s) and not _warns(s)]
+    return [s for s in _sentences(question.reference_text) if s.strip() and not CORRECTING.search(s) and not _warns(s)]
 
 
 def _warns(sentence: str) -> bool:
@@ -40,7 +39,11 @@ def mistake_wording(question: Question) -> str | None:
     utilization and HTTP status."), which the next sentences explain."""
     if not question.common_mistake:
         return None
-    return re.split(r"(?<=[.!?])\s+", question.common_mistake.strip())[0]
+    return _sentences(question.common_mistake.strip())[0]
+
+
+def _sentences(text: str) -> list[str]:
+    return re.split(r"(?<=[.!?])\s+", text)
 
 
 def wordings(question: Question, misconception: Misconception, *, claims: bool = True) -> list[str]:
